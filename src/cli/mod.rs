@@ -1,0 +1,4 @@
+//! The binary's edge.
+pub fn main() -> i32 {
+    0
+}

@@ -1,0 +1,21 @@
+//! telltale: audits what a self-hosted media server sends out of the house.
+//!
+//! The pipeline reads left to right, one folder per stage:
+//! `capture` (packets in) → `decode` (link, IP, transport) → `flows` (bidirectional
+//! flow table) → `dissect` (DNS, TLS, HTTP, QUIC: names on the wire) → `names`
+//! (address → name map, name inventory) → `rules` (locality, rules file, verdicts)
+//! → `report` (JSON, Markdown). `pipeline` ties the stages together; `cli` is the
+//! binary's edge. Nothing here sends a packet or looks anything up.
+#![forbid(unsafe_code)]
+
+pub mod capture;
+pub mod cli;
+pub mod decode;
+pub mod demo;
+pub mod dissect;
+pub mod flows;
+pub mod names;
+pub mod pipeline;
+pub mod report;
+pub mod rules;
+pub mod time;

@@ -1,0 +1,97 @@
+//! Packet timestamps and their text form (UTC, RFC 3339).
+
+use std::fmt;
+
+/// Nanoseconds since the Unix epoch, as written in the capture.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp(pub i64);
+
+impl Timestamp {
+    pub const NANOS_PER_SEC: i64 = 1_000_000_000;
+
+    pub fn from_secs_nanos(secs: i64, nanos: i64) -> Self {
+        Timestamp(secs.saturating_mul(Self::NANOS_PER_SEC).saturating_add(nanos))
+    }
+
+    pub fn secs(self) -> i64 {
+        self.0.div_euclid(Self::NANOS_PER_SEC)
+    }
+
+    pub fn subsec_nanos(self) -> i64 {
+        self.0.rem_euclid(Self::NANOS_PER_SEC)
+    }
+
+    /// Seconds from `earlier` to `self`, as a float (negative if `earlier` is later).
+    pub fn seconds_since(self, earlier: Timestamp) -> f64 {
+        (self.0.saturating_sub(earlier.0)) as f64 / Self::NANOS_PER_SEC as f64
+    }
+
+    pub fn saturating_add_secs(self, secs: i64) -> Self {
+        Timestamp(self.0.saturating_add(secs.saturating_mul(Self::NANOS_PER_SEC)))
+    }
+
+    /// `2026-11-01T20:00:00.123456Z` (microsecond precision, UTC).
+    pub fn rfc3339(self) -> String {
+        self.to_string()
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let secs = self.secs();
+        let days = secs.div_euclid(86_400);
+        let rem = secs.rem_euclid(86_400);
+        let (y, m, d) = civil_from_days(days);
+        write!(
+            f,
+            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:06}Z",
+            rem / 3600,
+            (rem % 3600) / 60,
+            rem % 60,
+            self.subsec_nanos() / 1000
+        )
+    }
+}
+
+/// Days since 1970-01-01 to a proleptic Gregorian (year, month, day).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+/// The wall clock, for the report's generation time only (never for packets).
+pub fn now() -> Timestamp {
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    Timestamp(i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_known_instants() {
+        assert_eq!(Timestamp(0).to_string(), "1970-01-01T00:00:00.000000Z");
+        // 2026-11-07T20:00:00Z
+        let t = Timestamp::from_secs_nanos(1_794_081_600, 123_456_789);
+        assert_eq!(t.to_string(), "2026-11-07T20:00:00.123456Z");
+        // a leap day
+        let t = Timestamp::from_secs_nanos(951_782_400, 0);
+        assert_eq!(t.to_string(), "2000-02-29T00:00:00.000000Z");
+    }
+
+    #[test]
+    fn before_the_epoch() {
+        assert_eq!(Timestamp(-1).to_string(), "1969-12-31T23:59:59.999999Z");
+    }
+}
