@@ -1,1 +1,205 @@
-//! flows
+//! Flows: bidirectional conversations keyed by protocol and both endpoints. `key`
+//! normalises the 5-tuple, `table` holds the live flows (bounded, with idle timeouts),
+//! `tcp` keeps the Zeek-style history string and connection state.
+
+pub mod key;
+pub mod table;
+pub mod tcp;
+
+use crate::names::{FlowName, NameSource};
+use crate::rules::locality::Scope;
+use crate::rules::verdict::Verdict;
+use crate::time::Timestamp;
+use serde::Serialize;
+use std::net::SocketAddr;
+
+pub use key::FlowKey;
+pub use table::{FlowTable, Limits};
+
+/// The transport protocol of a flow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Proto {
+    Tcp,
+    Udp,
+    /// Another IP protocol, by number (ICMP is 1, ICMPv6 58).
+    #[serde(untagged)]
+    Ip(u8),
+}
+
+impl Proto {
+    pub fn name(self) -> String {
+        match self {
+            Proto::Tcp => "tcp".into(),
+            Proto::Udp => "udp".into(),
+            Proto::Ip(1) => "icmp".into(),
+            Proto::Ip(58) => "icmpv6".into(),
+            Proto::Ip(n) => format!("ip-{n}"),
+        }
+    }
+}
+
+/// How the flow's client (initiator) was decided.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InitiatorBy {
+    /// The client sent the first SYN (or received the first SYN-ACK).
+    Syn,
+    /// One side uses a well-known or service port and the other an ephemeral one.
+    ServicePort,
+    /// The first packet seen came from the client.
+    FirstPacket,
+}
+
+/// What the flow carries, as far as the dissectors could tell.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AppProto {
+    #[default]
+    Unknown,
+    Dns,
+    Mdns,
+    Tls,
+    Http,
+    Quic,
+    /// Google QUIC (Q0xx versions).
+    Gquic,
+    /// Plex GDM discovery (`M-SEARCH * HTTP/1.0` on udp 32410-32414).
+    Gdm,
+    Ssdp,
+}
+
+/// What the dissectors saw of a flow beyond its names.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Seen {
+    /// A TLS ClientHello was read (with or without a server name).
+    pub client_hello: bool,
+    /// A QUIC client Initial was decrypted.
+    pub quic_initial: bool,
+    /// QUIC Initials that could not be read.
+    pub quic_undecryptable: u32,
+}
+
+/// Packets and bytes one way.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct DirStats {
+    pub packets: u64,
+    /// IP bytes (headers included), as on the wire.
+    pub ip_bytes: u64,
+    /// Transport payload bytes, as on the wire.
+    pub payload_bytes: u64,
+}
+
+impl DirStats {
+    pub fn add(&mut self, ip_len: u32, payload_len: u32) {
+        self.packets += 1;
+        self.ip_bytes += u64::from(ip_len);
+        self.payload_bytes += u64::from(payload_len);
+    }
+}
+
+/// Where a flow goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Locality {
+    /// Both ends on the local network.
+    Local,
+    /// A local client reached a party on the internet.
+    Outbound,
+    /// A party on the internet reached a local server.
+    Inbound,
+    /// Both ends on the internet (seen from a mirror port, or a capture of someone else's traffic).
+    Internet,
+}
+
+#[derive(Clone, Debug)]
+pub struct Flow {
+    /// 1, 2, 3, ... in the order the flows began.
+    pub id: u64,
+    pub proto: Proto,
+    pub client: SocketAddr,
+    pub server: SocketAddr,
+    pub initiator_by: InitiatorBy,
+    pub client_scope: Scope,
+    pub server_scope: Scope,
+    pub first_seen: Timestamp,
+    pub last_seen: Timestamp,
+    /// Client → server.
+    pub up: DirStats,
+    /// Server → client.
+    pub down: DirStats,
+    pub tcp: Option<tcp::TcpTracker>,
+    pub app: AppProto,
+    pub names: Vec<FlowName>,
+    /// What the dissectors saw, for the blind-spot accounting.
+    pub seen: Seen,
+    pub verdict: Option<Verdict>,
+    /// Bumped whenever something the verdict depends on changes.
+    pub generation: u64,
+    /// Why the flow left the table: `idle`, `closed`, `evicted`, `end` (of the capture).
+    pub ended_by: Option<&'static str>,
+}
+
+impl Flow {
+    pub fn locality(&self) -> Locality {
+        match (self.client_scope.is_local(), self.server_scope.is_local()) {
+            (true, true) => Locality::Local,
+            (true, false) => Locality::Outbound,
+            (false, true) => Locality::Inbound,
+            (false, false) => Locality::Internet,
+        }
+    }
+
+    /// The party the audit is about: the internet side; for a local flow, the server.
+    pub fn remote(&self) -> SocketAddr {
+        match self.locality() {
+            Locality::Inbound => self.client,
+            _ => self.server,
+        }
+    }
+
+    /// Bytes that left the local side: up for an outbound flow, down for an inbound one.
+    pub fn bytes_out(&self) -> u64 {
+        match self.locality() {
+            Locality::Inbound => self.down.ip_bytes,
+            _ => self.up.ip_bytes,
+        }
+    }
+
+    pub fn bytes_in(&self) -> u64 {
+        match self.locality() {
+            Locality::Inbound => self.up.ip_bytes,
+            _ => self.down.ip_bytes,
+        }
+    }
+
+    /// The best name: in-band names (SNI, QUIC, Host) before DNS answers, first learned first.
+    pub fn primary_name(&self) -> Option<&FlowName> {
+        self.names
+            .iter()
+            .filter(|n| n.source.in_band())
+            .min_by_key(|n| (n.source, n.learned_at))
+            .or_else(|| self.names.first())
+    }
+
+    pub fn has_name(&self, name: &str, source: NameSource) -> bool {
+        self.names.iter().any(|n| n.source == source && n.name == name)
+    }
+
+    /// Adds a name unless the flow already has it from that source; true if added.
+    pub fn add_name(&mut self, name: FlowName) -> bool {
+        if self.has_name(&name.name, name.source) || self.names.len() >= MAX_NAMES_PER_FLOW {
+            return false;
+        }
+        self.names.push(name);
+        self.generation += 1;
+        true
+    }
+
+    pub fn duration_secs(&self) -> f64 {
+        self.last_seen.seconds_since(self.first_seen)
+    }
+}
+
+/// A flow keeps at most this many names (a busy CDN address can carry dozens).
+pub const MAX_NAMES_PER_FLOW: usize = 16;

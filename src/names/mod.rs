@@ -1,1 +1,64 @@
-//! names
+//! Names: how remote parties are known, from what the capture itself shows. `map` binds
+//! addresses to the names DNS answers gave them; `inventory` lists every name the
+//! capture revealed, used by a flow or not. No name ever comes from a lookup of our own.
+
+pub mod inventory;
+pub mod map;
+
+use crate::time::Timestamp;
+use serde::Serialize;
+
+/// How a name was learned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NameSource {
+    /// The server_name of a TLS ClientHello on this flow.
+    TlsSni,
+    /// The server_name of the ClientHello inside a QUIC Initial on this flow.
+    QuicSni,
+    /// The Host header (or absolute target) of an HTTP request on this flow.
+    HttpHost,
+    /// A DNS answer seen earlier that gave the remote address this name.
+    DnsAnswer,
+}
+
+impl NameSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NameSource::TlsSni => "tls_sni",
+            NameSource::QuicSni => "quic_sni",
+            NameSource::HttpHost => "http_host",
+            NameSource::DnsAnswer => "dns_answer",
+        }
+    }
+
+    /// Short mark for tables: SNI, QUIC, Host, DNS.
+    pub fn mark(self) -> &'static str {
+        match self {
+            NameSource::TlsSni => "SNI",
+            NameSource::QuicSni => "QUIC",
+            NameSource::HttpHost => "Host",
+            NameSource::DnsAnswer => "DNS",
+        }
+    }
+
+    /// Names carried by the flow itself are stronger evidence than an address's DNS answer.
+    pub fn in_band(self) -> bool {
+        self != NameSource::DnsAnswer
+    }
+}
+
+/// One name of one flow, with how and when it was learned.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct FlowName {
+    pub name: String,
+    pub source: NameSource,
+    /// When the name was seen: the packet that carried it, or the DNS answer.
+    pub learned_at: Timestamp,
+    /// For DNS answers: the record's TTL in seconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ttl: Option<u32>,
+    /// For TLS/QUIC: the ClientHello carried Encrypted Client Hello, so this is only the outer, public name.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub ech_outer: bool,
+}

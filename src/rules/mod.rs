@@ -1,1 +1,223 @@
-//! rules
+//! Rules and verdicts: which networks are local (`locality`), the rules file (`schema`,
+//! `load`), the compiled matcher (this file) and the judgement of each flow (`verdict`).
+
+pub mod load;
+pub mod locality;
+pub mod schema;
+pub mod verdict;
+
+use ipnet::IpNet;
+pub use schema::{Basis, Direction, Protocol};
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
+
+/// What a rule says about the traffic it matches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RuleKind {
+    /// A declared exception: allowed to leave even while the owner has opted out.
+    Exception,
+    /// A known data-collection endpoint (telemetry, crash reports): flagged while opted out.
+    Collection,
+    /// A protocol that belongs on the local network: flagged when it reaches the internet.
+    LocalOnly,
+}
+
+impl RuleKind {
+    pub fn table_name(self) -> &'static str {
+        match self {
+            RuleKind::Exception => "exception",
+            RuleKind::Collection => "collection",
+            RuleKind::LocalOnly => "local_only",
+        }
+    }
+}
+
+/// A host name pattern: exact (`plex.tv`) or every sub-domain (`*.plex.direct`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HostPattern {
+    Exact(String),
+    Suffix(String),
+}
+
+impl HostPattern {
+    pub fn parse(text: &str) -> Option<HostPattern> {
+        let t = text.trim().trim_end_matches('.').to_ascii_lowercase();
+        let (wild, name) = match t.strip_prefix("*.") {
+            Some(rest) => (true, rest.to_string()),
+            None => (false, t),
+        };
+        let label_ok = |l: &str| {
+            !l.is_empty()
+                && l.len() <= 63
+                && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        };
+        if name.is_empty() || name.len() > 253 || !name.split('.').all(label_ok) {
+            return None;
+        }
+        Some(if wild { HostPattern::Suffix(name) } else { HostPattern::Exact(name) })
+    }
+
+    pub fn matches(&self, name: &str) -> bool {
+        match self {
+            HostPattern::Exact(h) => h == name,
+            HostPattern::Suffix(s) => {
+                name.len() > s.len() + 1
+                    && name.ends_with(s.as_str())
+                    && name.as_bytes().get(name.len() - s.len() - 1) == Some(&b'.')
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for HostPattern {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            HostPattern::Exact(h) => f.write_str(h),
+            HostPattern::Suffix(s) => write!(f, "*.{s}"),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Rule {
+    pub id: String,
+    pub kind: RuleKind,
+    pub category: String,
+    pub justification: String,
+    /// For exceptions: who declared them.
+    pub basis: Option<Basis>,
+    pub hosts: Vec<HostPattern>,
+    pub addresses: Vec<IpNet>,
+    /// Ports of the remote party (for inbound flows: the local port the remote party reached).
+    pub ports: Vec<u16>,
+    pub protocol: Protocol,
+    pub direction: Direction,
+}
+
+/// A validated rules file.
+#[derive(Clone, Debug)]
+pub struct Rules {
+    /// `builtin:plex` or the path given.
+    pub source: String,
+    pub sha256: String,
+    pub server: String,
+    pub description: Option<String>,
+    pub categories: BTreeMap<String, String>,
+    pub local_networks: Vec<IpNet>,
+    pub rules: Vec<Rule>,
+}
+
+/// What the matcher needs to know of a flow.
+#[derive(Clone, Copy, Debug)]
+pub struct MatchInput<'a> {
+    pub tcp: bool,
+    pub udp: bool,
+    /// The remote party's address.
+    pub remote: IpAddr,
+    /// The port the flow's server side listens on (remote port for outbound flows, local port for inbound ones).
+    pub service_port: u16,
+    pub direction: Direction,
+    /// The names the remote party is known by, lower-case, best first.
+    pub names: &'a [&'a str],
+}
+
+/// The rules compiled for matching: host patterns in hash maps, so that matching a name
+/// costs a lookup per label rather than a scan of every rule.
+#[derive(Debug)]
+pub struct Matcher {
+    pub rules: Rules,
+    exact: HashMap<String, Vec<usize>>,
+    suffix: HashMap<String, Vec<usize>>,
+    /// Rules that match by address or port alone (no host patterns).
+    by_other: Vec<usize>,
+    /// Rules with host patterns and addresses too: checked by address as well.
+    with_addresses: Vec<usize>,
+}
+
+impl Matcher {
+    pub fn new(rules: Rules) -> Matcher {
+        let mut exact: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut suffix: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut by_other = Vec::new();
+        let mut with_addresses = Vec::new();
+        for (i, r) in rules.rules.iter().enumerate() {
+            for h in &r.hosts {
+                match h {
+                    HostPattern::Exact(n) => exact.entry(n.clone()).or_default().push(i),
+                    HostPattern::Suffix(s) => suffix.entry(s.clone()).or_default().push(i),
+                }
+            }
+            if r.hosts.is_empty() {
+                by_other.push(i);
+            } else if !r.addresses.is_empty() {
+                with_addresses.push(i);
+            }
+        }
+        Matcher { rules, exact, suffix, by_other, with_addresses }
+    }
+
+    /// Every rule that matches, in file order, each with the name that matched it (None: by address or port).
+    pub fn matches<'n>(&self, input: &MatchInput<'n>) -> Vec<(&Rule, Option<&'n str>)> {
+        let mut hits: Vec<(usize, Option<&'n str>)> = Vec::new();
+        let push = |i: usize, name: Option<&'n str>, hits: &mut Vec<(usize, Option<&'n str>)>| {
+            if !hits.iter().any(|(j, _)| *j == i) {
+                hits.push((i, name));
+            }
+        };
+        for &name in input.names {
+            if let Some(v) = self.exact.get(name) {
+                v.iter().for_each(|&i| push(i, Some(name), &mut hits));
+            }
+            let mut rest = name;
+            while let Some((_, tail)) = rest.split_once('.') {
+                if let Some(v) = self.suffix.get(tail) {
+                    v.iter().for_each(|&i| push(i, Some(name), &mut hits));
+                }
+                rest = tail;
+            }
+        }
+        for &i in self.by_other.iter().chain(&self.with_addresses) {
+            if let Some(r) = self.rules.rules.get(i) {
+                let by_addr = r.addresses.iter().any(|n| n.contains(&input.remote));
+                if by_addr || (r.hosts.is_empty() && r.addresses.is_empty()) {
+                    push(i, None, &mut hits);
+                }
+            }
+        }
+        hits.sort_by_key(|(i, _)| *i);
+        hits.into_iter()
+            .filter_map(|(i, n)| self.rules.rules.get(i).map(|r| (r, n)))
+            .filter(|(r, _)| rule_applies(r, input))
+            .collect()
+    }
+}
+
+/// The parts of a rule that do not depend on names: protocol, port, direction.
+fn rule_applies(r: &Rule, input: &MatchInput<'_>) -> bool {
+    r.protocol.matches(input.tcp, input.udp)
+        && (r.ports.is_empty() || r.ports.binary_search(&input.service_port).is_ok())
+        && (r.direction == Direction::Any || r.direction == input.direction)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_patterns() {
+        let p = HostPattern::parse("*.plex.direct").unwrap();
+        assert!(p.matches("a-b-c-d.abc.plex.direct"));
+        assert!(!p.matches("plex.direct"));
+        assert!(!p.matches("evilplex.direct"));
+        let e = HostPattern::parse("Plex.TV.").unwrap();
+        assert_eq!(e, HostPattern::Exact("plex.tv".into()));
+        assert!(e.matches("plex.tv"));
+        assert!(!e.matches("www.plex.tv"));
+        assert!(HostPattern::parse("plex..tv").is_none());
+        assert!(HostPattern::parse("pl ex.tv").is_none());
+        assert!(HostPattern::parse("*").is_none());
+        assert!(HostPattern::parse("a.*.tv").is_none());
+    }
+}

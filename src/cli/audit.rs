@@ -1,0 +1,143 @@
+//! `telltale audit` and `telltale demo`: read captures through the pipeline and write
+//! the reports.
+
+use super::output::{Destination, write_reports};
+use super::{AuditArgs, DemoArgs, EXIT_CLEAN, EXIT_FLAGGED, Failure, JudgeArgs, OutputArgs};
+use crate::capture::file::{CaptureFormat, CaptureReader};
+use crate::pipeline::{Caps, Pipeline};
+use crate::report::model::{Context, CutShort, Input, OptOut, RulesInfo};
+use crate::report::{Format, Report};
+use crate::rules::verdict::Consent;
+use crate::rules::{Matcher, Rules, load};
+use std::sync::Arc;
+
+/// The judging options, validated.
+pub struct Judging {
+    pub rules: Rules,
+    pub consent: Consent,
+    pub opt_out: OptOut,
+}
+
+impl Judging {
+    pub fn from_args(a: &JudgeArgs) -> Result<Judging, Failure> {
+        let rules = load::load(&a.rules).map_err(|e| Failure::usage(format!("invalid rules: {e}")))?;
+        let opted_out = match a.opt_out.trim() {
+            "on" => true,
+            "off" => false,
+            other => {
+                return Err(Failure::usage(format!(
+                    "--opt-out takes `on` (the owner opted out of data sharing) or `off`, not `{other}`"
+                )));
+            }
+        };
+        let from_default = !std::env::args().any(|x| x == "--opt-out" || x.starts_with("--opt-out="));
+        Ok(Judging {
+            rules,
+            consent: Consent { opted_out },
+            opt_out: OptOut {
+                state: if opted_out { "on" } else { "off" },
+                source: if from_default {
+                    "default: the strictest reading".into()
+                } else {
+                    "command line".into()
+                },
+            },
+        })
+    }
+}
+
+/// Parses `--format` and `-o` into where each format goes.
+pub fn destinations(o: &OutputArgs) -> Result<Vec<(Format, Destination)>, Failure> {
+    let mut formats = Vec::new();
+    for part in o.format.split(',').filter(|p| !p.trim().is_empty()) {
+        let f = Format::parse(part).ok_or_else(|| {
+            Failure::usage(format!("--format: unknown format `{}`; expected md or json (comma-separated)", part.trim()))
+        })?;
+        if !formats.contains(&f) {
+            formats.push(f);
+        }
+    }
+    if formats.is_empty() {
+        return Err(Failure::usage("--format: name at least one format (md, json)"));
+    }
+    match (&o.output, formats.len()) {
+        (None, 1) => Ok(formats.into_iter().map(|f| (f, Destination::Stdout)).collect()),
+        (None, _) => Err(Failure::usage(
+            "several formats need a directory to go to: add -o DIR (each format becomes DIR/report.<ext>)",
+        )),
+        (Some(p), 1) if !p.is_dir() => Ok(formats.into_iter().map(|f| (f, Destination::File(p.clone()))).collect()),
+        (Some(p), _) => Ok(formats.into_iter().map(|f| (f, Destination::File(p.join(f.file_name())))).collect()),
+    }
+}
+
+/// Runs captures through one pipeline (in the order given) and builds the report.
+pub fn audit_readers(readers: Vec<CaptureReader>, judging: &Judging, caps: Caps) -> Report {
+    let matcher = Arc::new(Matcher::new(judging.rules.clone()));
+    let mut pipeline = Pipeline::new(matcher, judging.consent, caps);
+    let mut inputs = Vec::new();
+    for mut reader in readers {
+        let info = reader.info();
+        while let Some(pkt) = reader.next_packet() {
+            pipeline.process(&pkt);
+        }
+        let name = reader.name().to_string();
+        let summary = reader.finish();
+        inputs.push(Input {
+            path: name,
+            format: format!(
+                "{}{}",
+                match info.format {
+                    CaptureFormat::Pcap => "pcap",
+                    CaptureFormat::PcapNg => "pcapng",
+                },
+                if info.gzip { "+gzip" } else { "" }
+            ),
+            sha256: summary.sha256,
+            bytes: summary.bytes,
+            packets: summary.packets,
+            cut_short: summary.truncation.map(|t| CutShort { offset: t.offset, what: t.what }),
+        });
+    }
+    let result = pipeline.finish();
+    Report::build(
+        &result,
+        Context {
+            inputs,
+            rules: RulesInfo::from_rules(&judging.rules),
+            opt_out: judging.opt_out.clone(),
+            generated_at: crate::time::now(),
+            warnings: Vec::new(),
+        },
+    )
+}
+
+pub fn run(a: &AuditArgs) -> Result<i32, Failure> {
+    let judging = Judging::from_args(&a.judge)?;
+    let dest = destinations(&a.out)?;
+    let mut readers = Vec::new();
+    for path in &a.captures {
+        let r = CaptureReader::open(path).map_err(|e| Failure::usage(format!("{}: {e}", path.display())))?;
+        readers.push(r);
+    }
+    let report = audit_readers(readers, &judging, Caps::default());
+    for w in &report.warnings {
+        eprintln!("telltale: warning: {}", crate::report::text::neutralise(w));
+    }
+    write_reports(&report, &dest)?;
+    Ok(if report.flagged() > 0 { EXIT_FLAGGED } else { EXIT_CLEAN })
+}
+
+/// The built-in demo capture, audited. Exits 0: the flagged flows are the point of the demo.
+pub fn run_demo(d: &DemoArgs) -> Result<i32, Failure> {
+    let judging = Judging::from_args(&d.judge)?;
+    let dest = destinations(&d.out)?;
+    let reader = demo_reader()?;
+    let report = audit_readers(vec![reader], &judging, Caps::default());
+    write_reports(&report, &dest)?;
+    Ok(EXIT_CLEAN)
+}
+
+pub fn demo_reader() -> Result<CaptureReader, Failure> {
+    CaptureReader::from_reader("builtin:demo.pcapng", Box::new(std::io::Cursor::new(crate::demo::DEMO_CAPTURE)))
+        .map_err(|e| Failure::usage(format!("the built-in demo capture is unreadable: {e}")))
+}

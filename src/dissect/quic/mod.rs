@@ -1,0 +1,133 @@
+//! QUIC: naming a flow from its client Initial. `packet` splits datagrams and removes
+//! Initial protection, `crypto` derives the Initial keys (with `ring`), `frames`
+//! collects the CRYPTO stream, whose ClientHello the TLS dissector reads; `gquic`
+//! recognises Google QUIC. Work is bounded: only client datagrams of flows not yet
+//! named are decrypted, and the CRYPTO stream is capped.
+
+pub mod crypto;
+pub mod frames;
+pub mod gquic;
+pub mod packet;
+
+use crate::dissect::tls::{self, ClientHello, TlsScan};
+use frames::CryptoStream;
+use packet::{Datagram, LongType, Unreadable};
+
+/// Per-flow QUIC state.
+#[derive(Debug, Default)]
+pub struct QuicFlow {
+    crypto: CryptoStream,
+    /// The flow is named, or given up on: nothing more to decrypt.
+    pub done: bool,
+    /// Client Initials decrypted.
+    pub initials: u32,
+    /// The QUIC version of the last long-header packet seen (or a gQUIC version tag).
+    pub version: Option<u32>,
+    pub gquic: bool,
+    /// A Retry or Version Negotiation was seen.
+    pub retry: bool,
+    pub version_negotiation: bool,
+}
+
+/// What one datagram told.
+#[derive(Debug, PartialEq, Eq)]
+pub enum QuicEvent {
+    /// Not QUIC as far as can be told.
+    NotQuic,
+    /// QUIC, but nothing new to name it by (yet).
+    Quic,
+    /// The client's ClientHello was read.
+    ClientHello(ClientHello),
+    /// gQUIC, with the server name if it was in the clear.
+    Gquic { sni: Option<String> },
+    /// A client Initial could not be read (counted as `quic_undecryptable`).
+    Undecryptable(&'static str),
+}
+
+/// Most Initials that one flow is given to complete its ClientHello.
+const MAX_INITIALS: u32 = 16;
+
+impl QuicFlow {
+    /// A datagram from the flow's client.
+    pub fn on_client(&mut self, data: &[u8]) -> QuicEvent {
+        if let Some(v) = gquic::version(data) {
+            self.gquic = true;
+            self.version = Some(v);
+            if self.done {
+                return QuicEvent::Quic;
+            }
+            let sni = gquic::chlo_sni(data);
+            if sni.is_some() {
+                self.done = true;
+            }
+            return QuicEvent::Gquic { sni };
+        }
+        let packets = match packet::parse_datagram(data) {
+            Datagram::Long(p) => p,
+            Datagram::Short => return QuicEvent::Quic,
+            Datagram::VersionNegotiation => {
+                self.version_negotiation = true;
+                return QuicEvent::Quic;
+            }
+            Datagram::NotQuic => return QuicEvent::NotQuic,
+        };
+        let mut event = QuicEvent::Quic;
+        for p in packets {
+            self.version = Some(p.version);
+            if p.kind != LongType::Initial || self.done {
+                continue;
+            }
+            if self.initials >= MAX_INITIALS {
+                self.done = true;
+                return QuicEvent::Undecryptable("no ClientHello in the first Initials");
+            }
+            let plain = match packet::open_initial(&p) {
+                Ok(plain) => plain,
+                Err(Unreadable::UnknownVersion) => {
+                    self.done = true;
+                    return QuicEvent::Undecryptable("a QUIC version whose Initial keys are unknown");
+                }
+                Err(Unreadable::TooShort) => return QuicEvent::Undecryptable("an Initial too short to decrypt"),
+                Err(Unreadable::Decryption) => return QuicEvent::Undecryptable("an Initial that did not decrypt"),
+            };
+            self.initials += 1;
+            let crypto = &mut self.crypto;
+            if !frames::walk(&plain, |offset, bytes| crypto.add(offset, bytes)) {
+                event = QuicEvent::Undecryptable("malformed frames in an Initial");
+            }
+            match tls::parse_client_hello_message(self.crypto.data()) {
+                TlsScan::ClientHello(ch) => {
+                    self.done = true;
+                    return QuicEvent::ClientHello(ch);
+                }
+                TlsScan::NeedMore => {}
+                _ => {
+                    self.done = true;
+                    return QuicEvent::Undecryptable("the CRYPTO stream holds no ClientHello");
+                }
+            }
+        }
+        event
+    }
+
+    /// A datagram from the flow's server: only recognised, never decrypted.
+    pub fn on_server(&mut self, data: &[u8]) -> bool {
+        if gquic::version(data).is_some() {
+            return true;
+        }
+        match packet::parse_datagram(data) {
+            Datagram::Long(ps) => {
+                if ps.iter().any(|p| p.kind == LongType::Retry) {
+                    self.retry = true;
+                }
+                true
+            }
+            Datagram::VersionNegotiation => {
+                self.version_negotiation = true;
+                true
+            }
+            Datagram::Short => true,
+            Datagram::NotQuic => false,
+        }
+    }
+}

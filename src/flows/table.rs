@@ -1,0 +1,375 @@
+//! The live flow table: finds or creates the flow of each packet, decides who initiated
+//! it, ends flows that went idle (so a long capture splits reused endpoints) and, at its
+//! cap, evicts the longest-idle flows in batches. Ended flows are handed back through
+//! [`FlowTable::drain_ended`]; every eviction is counted.
+//!
+//! Each entry carries `X`, per-flow scratch state owned by the caller (the dissectors'
+//! reassembly buffers), dropped when the flow ends.
+
+use super::{AppProto, DirStats, Flow, FlowKey, InitiatorBy, Proto, tcp::TcpTracker};
+use crate::decode::tcp_flags::{ACK, SYN};
+use crate::rules::locality::scope;
+use crate::time::Timestamp;
+use ipnet::IpNet;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+/// The table's bounds and timeouts, in one place.
+#[derive(Clone, Debug)]
+pub struct Limits {
+    /// Flows held at once; beyond it the longest-idle are evicted.
+    pub max_flows: usize,
+    pub tcp_idle_secs: i64,
+    /// A TCP flow closed by FIN or RST ends after this much quiet.
+    pub tcp_closed_secs: i64,
+    pub udp_idle_secs: i64,
+    pub other_idle_secs: i64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_flows: 262_144,
+            tcp_idle_secs: 600,
+            tcp_closed_secs: 30,
+            udp_idle_secs: 120,
+            other_idle_secs: 60,
+        }
+    }
+}
+
+/// A packet as the flow table needs it.
+#[derive(Clone, Copy, Debug)]
+pub struct PacketMeta {
+    pub ts: Timestamp,
+    pub proto: Proto,
+    pub src: SocketAddr,
+    pub dst: SocketAddr,
+    /// TCP flags, 0 for other protocols.
+    pub tcp_flags: u8,
+    pub tcp_seq: u32,
+    pub ip_len: u32,
+    pub payload_len: u32,
+}
+
+/// Which way a packet went within its flow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dir {
+    /// Client → server.
+    Up,
+    /// Server → client.
+    Down,
+}
+
+struct Entry<X> {
+    flow: Flow,
+    extra: X,
+}
+
+pub struct FlowTable<X> {
+    limits: Limits,
+    owner_networks: Vec<IpNet>,
+    map: HashMap<FlowKey, Entry<X>>,
+    ended: Vec<Flow>,
+    next_id: u64,
+    last_sweep: Option<Timestamp>,
+    pub evictions: u64,
+    pub idle_ended: u64,
+}
+
+impl<X: Default> FlowTable<X> {
+    pub fn new(limits: Limits, owner_networks: Vec<IpNet>) -> Self {
+        FlowTable {
+            limits,
+            owner_networks,
+            map: HashMap::new(),
+            ended: Vec::new(),
+            next_id: 1,
+            last_sweep: None,
+            evictions: 0,
+            idle_ended: 0,
+        }
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Accounts one packet to its flow (creating it if needed) and returns the flow, the
+    /// caller's scratch state, the packet's direction and whether the flow is new.
+    pub fn track(&mut self, p: &PacketMeta) -> (&mut Flow, &mut X, Dir, bool) {
+        self.maybe_sweep(p.ts);
+        let key = FlowKey::new(p.proto, p.src, p.dst);
+        let restart = match self.map.get(&key) {
+            Some(e) => self.expired(&e.flow, p.ts) || starts_anew(&e.flow, p),
+            None => false,
+        };
+        if restart {
+            if let Some(e) = self.map.remove(&key) {
+                let why = if e.flow_closed() { "closed" } else { "idle" };
+                self.end(e.flow, why);
+            }
+        }
+        let is_new = !self.map.contains_key(&key);
+        if is_new && self.map.len() >= self.limits.max_flows {
+            self.evict_batch();
+        }
+        let id = self.next_id;
+        let nets = &self.owner_networks;
+        let entry = self.map.entry(key).or_insert_with(|| Entry { flow: new_flow(id, p, nets), extra: X::default() });
+        if is_new {
+            self.next_id += 1;
+        }
+        let flow = &mut entry.flow;
+        let dir = if p.src == flow.client && p.dst == flow.server { Dir::Up } else { Dir::Down };
+        flow.last_seen = flow.last_seen.max(p.ts);
+        let stats: &mut DirStats = if dir == Dir::Up { &mut flow.up } else { &mut flow.down };
+        stats.add(p.ip_len, p.payload_len);
+        if let Some(t) = flow.tcp.as_mut() {
+            t.update(dir == Dir::Up, p.tcp_flags, p.tcp_seq, p.payload_len);
+        }
+        (flow, &mut entry.extra, dir, is_new)
+    }
+
+    fn idle_limit(&self, f: &Flow) -> i64 {
+        match (f.proto, &f.tcp) {
+            (Proto::Tcp, Some(t)) if t.closed() => self.limits.tcp_closed_secs,
+            (Proto::Tcp, _) => self.limits.tcp_idle_secs,
+            (Proto::Udp, _) => self.limits.udp_idle_secs,
+            _ => self.limits.other_idle_secs,
+        }
+    }
+
+    fn expired(&self, f: &Flow, now: Timestamp) -> bool {
+        now > f.last_seen.saturating_add_secs(self.idle_limit(f))
+    }
+
+    fn end(&mut self, mut flow: Flow, why: &'static str) {
+        flow.ended_by = Some(why);
+        if why == "idle" || why == "closed" {
+            self.idle_ended += 1;
+        }
+        self.ended.push(flow);
+    }
+
+    /// Ends idle flows, at most once per ten seconds of packet time.
+    fn maybe_sweep(&mut self, now: Timestamp) {
+        match self.last_sweep {
+            Some(t) if now < t.saturating_add_secs(10) && now >= t => return,
+            _ => self.last_sweep = Some(now),
+        }
+        let expired: Vec<FlowKey> = self
+            .map
+            .iter()
+            .filter(|(_, e)| self.expired(&e.flow, now))
+            .map(|(k, _)| *k)
+            .collect();
+        for k in expired {
+            if let Some(e) = self.map.remove(&k) {
+                let why = if e.flow_closed() { "closed" } else { "idle" };
+                self.end(e.flow, why);
+            }
+        }
+    }
+
+    /// Evicts the longest-idle eighth of the table (at least one flow).
+    fn evict_batch(&mut self) {
+        let n = (self.map.len() / 8).max(1);
+        let mut by_age: Vec<(Timestamp, u64, FlowKey)> =
+            self.map.iter().map(|(k, e)| (e.flow.last_seen, e.flow.id, *k)).collect();
+        if n < by_age.len() {
+            by_age.select_nth_unstable_by_key(n, |(t, id, _)| (*t, *id));
+            by_age.truncate(n);
+        }
+        for (_, _, k) in by_age {
+            if let Some(e) = self.map.remove(&k) {
+                self.evictions += 1;
+                self.end(e.flow, "evicted");
+            }
+        }
+    }
+
+    /// Flows that ended since the last call.
+    pub fn drain_ended(&mut self) -> std::vec::Drain<'_, Flow> {
+        self.ended.drain(..)
+    }
+
+    /// Live flows, in no particular order.
+    pub fn live(&self) -> impl Iterator<Item = &Flow> {
+        self.map.values().map(|e| &e.flow)
+    }
+
+    pub fn live_mut(&mut self) -> impl Iterator<Item = &mut Flow> {
+        self.map.values_mut().map(|e| &mut e.flow)
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// Ends every live flow (the capture is over): they join the ended flows.
+    pub fn close_all(&mut self) {
+        let all: Vec<Entry<X>> = self.map.drain().map(|(_, e)| e).collect();
+        for e in all {
+            self.end(e.flow, "end");
+        }
+    }
+}
+
+impl<X> Entry<X> {
+    fn flow_closed(&self) -> bool {
+        self.flow.tcp.as_ref().is_some_and(TcpTracker::closed)
+    }
+}
+
+fn new_flow(id: u64, p: &PacketMeta, owner_networks: &[IpNet]) -> Flow {
+    let (client, server, by) = initiator(p);
+    Flow {
+        id,
+        proto: p.proto,
+        client,
+        server,
+        initiator_by: by,
+        client_scope: scope(client.ip(), owner_networks),
+        server_scope: scope(server.ip(), owner_networks),
+        first_seen: p.ts,
+        last_seen: p.ts,
+        up: DirStats::default(),
+        down: DirStats::default(),
+        tcp: (p.proto == Proto::Tcp).then(TcpTracker::default),
+        app: AppProto::Unknown,
+        names: Vec::new(),
+        seen: Default::default(),
+        verdict: None,
+        generation: 0,
+        ended_by: None,
+    }
+}
+
+/// A SYN (without ACK) on a closed TCP flow opens a new one on the same endpoints.
+fn starts_anew(f: &Flow, p: &PacketMeta) -> bool {
+    p.proto == Proto::Tcp
+        && p.tcp_flags & SYN != 0
+        && p.tcp_flags & ACK == 0
+        && f.tcp.as_ref().is_some_and(TcpTracker::closed)
+}
+
+/// Ports that servers listen on: below 1024, and the well-known ones above it that media servers and their peers use.
+pub fn is_service_port(port: u16) -> bool {
+    port < 1024
+        || matches!(
+            port,
+            1900 | 3005 | 3478 | 5060 | 5351 | 5353 | 5355 | 8008 | 8080 | 8096 | 8324 | 8443 | 8920 | 32400 | 32410..=32414 | 32469
+        )
+}
+
+/// Who opened the flow: the SYN says so; else a service port on exactly one side; else the first packet's sender.
+fn initiator(p: &PacketMeta) -> (SocketAddr, SocketAddr, InitiatorBy) {
+    if p.proto == Proto::Tcp && p.tcp_flags & SYN != 0 {
+        return if p.tcp_flags & ACK == 0 {
+            (p.src, p.dst, InitiatorBy::Syn)
+        } else {
+            (p.dst, p.src, InitiatorBy::Syn)
+        };
+    }
+    let (s, d) = (is_service_port(p.src.port()), is_service_port(p.dst.port()));
+    if s && !d && matches!(p.proto, Proto::Tcp | Proto::Udp) {
+        return (p.dst, p.src, InitiatorBy::ServicePort);
+    }
+    (p.src, p.dst, InitiatorBy::FirstPacket)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::tcp_flags::FIN;
+
+    fn meta(ts: i64, proto: Proto, src: &str, dst: &str, flags: u8, len: u32) -> PacketMeta {
+        PacketMeta {
+            ts: Timestamp::from_secs_nanos(ts, 0),
+            proto,
+            src: src.parse().unwrap(),
+            dst: dst.parse().unwrap(),
+            tcp_flags: flags,
+            tcp_seq: 0,
+            ip_len: 40 + len,
+            payload_len: len,
+        }
+    }
+
+    const C: &str = "192.168.1.10:50000";
+    const S: &str = "203.0.113.5:443";
+
+    #[test]
+    fn bidirectional_with_initiator_from_syn() {
+        let mut t: FlowTable<()> = FlowTable::new(Limits::default(), vec![]);
+        // the SYN-ACK is seen first: the client is still the SYN's sender
+        let (f, _, dir, new) = t.track(&meta(0, Proto::Tcp, S, C, SYN | ACK, 0));
+        assert!(new);
+        assert_eq!(dir, Dir::Down);
+        assert_eq!(f.client, C.parse().unwrap());
+        assert_eq!(f.initiator_by, InitiatorBy::Syn);
+        let (f, _, dir, new) = t.track(&meta(1, Proto::Tcp, C, S, ACK, 100));
+        assert!(!new);
+        assert_eq!(dir, Dir::Up);
+        assert_eq!((f.up.packets, f.up.payload_bytes, f.down.packets), (1, 100, 1));
+        assert_eq!(f.locality(), super::super::Locality::Outbound);
+        assert_eq!(t.len(), 1);
+    }
+
+    #[test]
+    fn service_port_beats_first_packet() {
+        let mut t: FlowTable<()> = FlowTable::new(Limits::default(), vec![]);
+        let (f, _, _, _) = t.track(&meta(0, Proto::Udp, "203.0.113.5:53", "192.168.1.10:40000", 0, 80));
+        assert_eq!(f.client, "192.168.1.10:40000".parse().unwrap());
+        assert_eq!(f.initiator_by, InitiatorBy::ServicePort);
+        let (f, _, _, _) = t.track(&meta(0, Proto::Udp, "192.168.1.21:32414", "239.0.0.250:32414", 0, 30));
+        assert_eq!(f.initiator_by, InitiatorBy::FirstPacket);
+        assert_eq!(f.client, "192.168.1.21:32414".parse().unwrap());
+    }
+
+    #[test]
+    fn idle_flows_split_and_closed_flows_restart() {
+        let mut t: FlowTable<()> = FlowTable::new(Limits::default(), vec![]);
+        t.track(&meta(0, Proto::Udp, C, S, 0, 10));
+        t.track(&meta(500, Proto::Udp, C, S, 0, 10)); // 500 s later: a new flow
+        let ended: Vec<_> = t.drain_ended().collect();
+        assert_eq!(ended.len(), 1);
+        assert_eq!(ended[0].ended_by, Some("idle"));
+        assert_eq!(t.idle_ended, 1);
+
+        t.track(&meta(600, Proto::Tcp, C, S, SYN, 0));
+        t.track(&meta(600, Proto::Tcp, S, C, FIN | ACK, 0));
+        t.track(&meta(600, Proto::Tcp, C, S, FIN | ACK, 0));
+        let (f, _, _, new) = t.track(&meta(601, Proto::Tcp, C, S, SYN, 0));
+        assert!(new);
+        assert_eq!(f.id, 4);
+        let ended: Vec<_> = t.drain_ended().collect();
+        assert_eq!(ended.iter().map(|f| f.ended_by).collect::<Vec<_>>(), [Some("closed")]);
+    }
+
+    #[test]
+    fn the_cap_evicts_the_longest_idle_and_counts() {
+        let limits = Limits { max_flows: 16, ..Limits::default() };
+        let mut t: FlowTable<()> = FlowTable::new(limits, vec![]);
+        for i in 0..40u16 {
+            let src = format!("192.168.1.10:{}", 40000 + i);
+            t.track(&meta(i64::from(i), Proto::Tcp, &src, S, SYN, 0));
+        }
+        assert!(t.len() <= 16);
+        assert_eq!(t.evictions, 40 - t.len() as u64);
+        let ended: Vec<_> = t.drain_ended().collect();
+        assert!(ended.iter().all(|f| f.ended_by == Some("evicted")));
+        // the oldest went first
+        let max_evicted = ended.iter().map(|f| f.id).max().unwrap();
+        let min_live = t.live().map(|f| f.id).min().unwrap();
+        assert!(max_evicted < min_live);
+        t.close_all();
+        assert_eq!(t.len(), 0);
+        assert_eq!(t.drain_ended().count(), 16.min(40 - ended.len()));
+    }
+}

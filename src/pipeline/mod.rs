@@ -1,0 +1,449 @@
+//! The pipeline: one packet at a time through decode → flows → dissect → names, and at
+//! the end (or whenever asked) verdicts. It owns every table; it touches no file,
+//! socket, terminal or clock, so a capture file, live capture and the demo all run
+//! through it the same way. `counters` says what it counted.
+
+pub mod counters;
+
+pub use counters::Counters;
+
+use crate::capture::RawPacket;
+use crate::decode::{DecodeError, Decoded, Decoder, IpPacket, Transport};
+use crate::dissect::stream::StreamBuf;
+use crate::dissect::quic::{QuicEvent, QuicFlow, crypto::version_keys};
+use crate::dissect::{dns, http, tls};
+use crate::flows::table::{Dir, PacketMeta};
+use crate::flows::{AppProto, Flow, FlowTable, Limits, Proto};
+use crate::names::inventory::Inventory;
+use crate::names::map::AddressMap;
+use crate::names::{FlowName, NameSource};
+use crate::rules::Matcher;
+use crate::rules::verdict::{Consent, judge};
+use crate::time::Timestamp;
+use std::sync::Arc;
+
+/// Every cap of the pipeline, in one place.
+#[derive(Clone, Debug)]
+pub struct Caps {
+    pub flows: Limits,
+    /// Addresses in the DNS answer map, and names kept per address.
+    pub dns_addresses: usize,
+    pub dns_names_per_address: usize,
+    /// Distinct names listed in the report.
+    pub inventory_names: usize,
+    /// Bytes of one direction of a TCP stream kept for naming (a ClientHello, an HTTP request head).
+    pub stream_bytes: usize,
+}
+
+impl Default for Caps {
+    fn default() -> Self {
+        Caps {
+            flows: Limits::default(),
+            dns_addresses: 65_536,
+            dns_names_per_address: 8,
+            inventory_names: 65_536,
+            stream_bytes: 16 * 1024,
+        }
+    }
+}
+
+/// Per-flow dissector state, dropped when the flow ends.
+#[derive(Default)]
+pub struct Scratch {
+    /// Client → server bytes, while the flow is still to be named.
+    up: Option<StreamBuf>,
+    /// Server → client bytes, for DNS over TCP.
+    down: Option<StreamBuf>,
+    /// Naming from the client's stream is over (named, or given up).
+    up_done: bool,
+    /// QUIC Initial decryption state, for UDP flows that look like QUIC.
+    quic: Option<Box<QuicFlow>>,
+}
+
+pub struct Pipeline {
+    decoder: Decoder,
+    table: FlowTable<Scratch>,
+    addresses: AddressMap,
+    inventory: Inventory,
+    matcher: Arc<Matcher>,
+    consent: Consent,
+    caps: Caps,
+    counters: Counters,
+    ended: Vec<Flow>,
+    first_ts: Option<Timestamp>,
+    last_ts: Option<Timestamp>,
+}
+
+/// What an audit found.
+pub struct AuditResult {
+    /// Every flow, by id, each with its verdict.
+    pub flows: Vec<Flow>,
+    pub inventory: Inventory,
+    pub counters: Counters,
+    pub first_ts: Option<Timestamp>,
+    pub last_ts: Option<Timestamp>,
+}
+
+impl Pipeline {
+    pub fn new(matcher: Arc<Matcher>, consent: Consent, caps: Caps) -> Pipeline {
+        Pipeline {
+            decoder: Decoder::new(),
+            table: FlowTable::new(caps.flows.clone(), matcher.rules.local_networks.clone()),
+            addresses: AddressMap::new(caps.dns_addresses, caps.dns_names_per_address),
+            inventory: Inventory::new(caps.inventory_names),
+            matcher,
+            consent,
+            caps,
+            counters: Counters::default(),
+            ended: Vec::new(),
+            first_ts: None,
+            last_ts: None,
+        }
+    }
+
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    pub fn process(&mut self, pkt: &RawPacket<'_>) {
+        self.counters.packets += 1;
+        self.first_ts = Some(self.first_ts.map_or(pkt.ts, |t| t.min(pkt.ts)));
+        self.last_ts = Some(self.last_ts.map_or(pkt.ts, |t| t.max(pkt.ts)));
+        let decoded = self.decoder.decode(pkt);
+        match decoded {
+            Err(DecodeError::Malformed(why)) => self.counters.not_decoded("malformed", why),
+            Err(DecodeError::Unsupported(why)) => self.counters.not_decoded("unsupported", why),
+            Err(DecodeError::Truncated(why)) => self.counters.not_decoded("truncated", why),
+            Ok(Decoded::FragmentHeld) => self.counters.decoded += 1,
+            Ok(Decoded::Ip(ip)) => {
+                self.counters.decoded += 1;
+                let ip = ip;
+                on_ip(
+                    &mut self.table,
+                    &mut self.addresses,
+                    &mut self.inventory,
+                    &mut self.counters,
+                    &self.caps,
+                    pkt.ts,
+                    &ip,
+                );
+            }
+        }
+        self.collect_ended();
+    }
+
+    /// Judges the flows that ended and keeps them.
+    fn collect_ended(&mut self) {
+        let ended: Vec<Flow> = self.table.drain_ended().collect();
+        for mut f in ended {
+            self.late_dns_names(&mut f);
+            f.verdict = Some(judge(&f, &self.matcher, self.consent));
+            self.ended.push(f);
+        }
+    }
+
+    /// A flow still unnamed when it ends may be named by a DNS answer seen after it began.
+    fn late_dns_names(&mut self, f: &mut Flow) {
+        if f.names.is_empty() {
+            name_from_dns(f, &self.addresses, &mut self.inventory);
+        }
+    }
+
+    /// Every live flow, judged now (for live views).
+    pub fn live_flows(&mut self) -> Vec<Flow> {
+        let mut out: Vec<Flow> = self.table.live().cloned().collect();
+        for f in &mut out {
+            f.verdict = Some(judge(f, &self.matcher, self.consent));
+        }
+        out
+    }
+
+    /// Ends the capture: every flow ends, is judged, and the result is returned.
+    pub fn finish(mut self) -> AuditResult {
+        self.table.close_all();
+        self.collect_ended();
+        let mut flows = self.ended;
+        flows.sort_by_key(|f| f.id);
+        let stats = self.decoder.stats();
+        let mut counters = self.counters;
+        counters.flows = flows.len() as u64;
+        counters.flow_evictions = self.table.evictions;
+        counters.flows_ended_idle = self.table.idle_ended;
+        counters.name_map_evictions = self.addresses.evictions;
+        counters.names_dropped = self.inventory.dropped;
+        counters.fragments_held = stats.fragments_held;
+        counters.datagrams_reassembled = stats.datagrams_reassembled;
+        counters.fragment_evictions = stats.evictions;
+        AuditResult {
+            flows,
+            inventory: self.inventory,
+            counters,
+            first_ts: self.first_ts,
+            last_ts: self.last_ts,
+        }
+    }
+}
+
+fn on_ip(
+    table: &mut FlowTable<Scratch>,
+    addresses: &mut AddressMap,
+    inventory: &mut Inventory,
+    counters: &mut Counters,
+    caps: &Caps,
+    ts: Timestamp,
+    ip: &IpPacket<'_>,
+) {
+    let (proto, sport, dport, flags, seq) = match ip.transport {
+        Transport::Tcp(t) => (Proto::Tcp, t.src_port, t.dst_port, t.flags, t.seq),
+        Transport::Udp { src_port, dst_port } => (Proto::Udp, src_port, dst_port, 0, 0),
+        Transport::Other { protocol } => (Proto::Ip(protocol), 0, 0, 0, 0),
+    };
+    let meta = PacketMeta {
+        ts,
+        proto,
+        src: (ip.src, sport).into(),
+        dst: (ip.dst, dport).into(),
+        tcp_flags: flags,
+        tcp_seq: seq,
+        ip_len: ip.ip_len,
+        payload_len: ip.payload_len,
+    };
+    let (flow, scratch, dir, is_new) = table.track(&meta);
+    if is_new {
+        name_from_dns(flow, addresses, inventory);
+    }
+    // Only whole payloads are read: a name is never taken from bytes the snapshot length cut off.
+    let whole = ip.payload.len() as u64 == u64::from(ip.payload_len);
+    match proto {
+        Proto::Udp => {
+            if is_dns_port(sport) || is_dns_port(dport) {
+                flow.app = if sport == 5353 || dport == 5353 { AppProto::Mdns } else { AppProto::Dns };
+                if whole {
+                    on_dns_message(addresses, inventory, counters, ts, ip.payload);
+                }
+            } else if whole && maybe_quic(flow, scratch, ip.payload) {
+                on_quic(flow, scratch, inventory, counters, ts, dir, ip.payload);
+            } else {
+                classify_udp(flow);
+            }
+        }
+        Proto::Tcp => {
+            let syn = flags & crate::decode::tcp_flags::SYN != 0;
+            let payload = ip.payload;
+            on_tcp(flow, scratch, addresses, inventory, counters, caps, ts, dir, seq, syn, payload, sport, dport)
+        }
+        Proto::Ip(_) => {}
+    }
+}
+
+fn is_dns_port(p: u16) -> bool {
+    matches!(p, 53 | 5353 | 5355)
+}
+
+/// Local discovery protocols, by the server's port.
+fn classify_udp(flow: &mut Flow) {
+    if flow.app == AppProto::Unknown {
+        let port = flow.server.port();
+        if (32410..=32414).contains(&port) {
+            flow.app = AppProto::Gdm;
+        } else if port == 1900 {
+            flow.app = AppProto::Ssdp;
+        }
+    }
+}
+
+/// Whether a UDP flow is worth handing to the QUIC dissector: already QUIC, on a port
+/// QUIC uses, or a long-header packet of a known QUIC or gQUIC version.
+fn maybe_quic(flow: &Flow, scratch: &Scratch, payload: &[u8]) -> bool {
+    if scratch.quic.is_some() {
+        return true;
+    }
+    if flow.app != AppProto::Unknown {
+        return false;
+    }
+    let port = flow.server.port();
+    if matches!(port, 443 | 80 | 8443 | 853 | 784) {
+        return true;
+    }
+    let long = payload.first().is_some_and(|b| b & 0xc0 == 0xc0);
+    let version = payload.get(1..5).and_then(|v| v.try_into().ok()).map(u32::from_be_bytes);
+    (long && version.is_some_and(|v| version_keys(v).is_some()))
+        || crate::dissect::quic::gquic::version(payload).is_some()
+}
+
+fn on_quic(
+    flow: &mut Flow,
+    scratch: &mut Scratch,
+    inventory: &mut Inventory,
+    counters: &mut Counters,
+    ts: Timestamp,
+    dir: Dir,
+    payload: &[u8],
+) {
+    let q = scratch.quic.get_or_insert_with(Box::default);
+    if dir == Dir::Down {
+        if q.on_server(payload) && flow.app == AppProto::Unknown {
+            flow.app = AppProto::Quic;
+        }
+        return;
+    }
+    match q.on_client(payload) {
+        QuicEvent::NotQuic => {
+            if flow.app == AppProto::Unknown && q.version.is_none() {
+                scratch.quic = None;
+                classify_udp(flow);
+            }
+        }
+        QuicEvent::Quic => flow.app = if q.gquic { AppProto::Gquic } else { AppProto::Quic },
+        QuicEvent::Undecryptable(_) => {
+            flow.app = AppProto::Quic;
+            flow.seen.quic_undecryptable += 1;
+            counters.quic_undecryptable += 1;
+        }
+        QuicEvent::Gquic { sni } => {
+            flow.app = AppProto::Gquic;
+            if let Some(name) = sni {
+                add_in_band(flow, inventory, NameSource::QuicSni, name, ts, false);
+            }
+        }
+        QuicEvent::ClientHello(ch) => {
+            flow.app = AppProto::Quic;
+            flow.seen.quic_initial = true;
+            counters.quic_client_hellos += 1;
+            if let Some(name) = ch.sni {
+                add_in_band(flow, inventory, NameSource::QuicSni, name, ts, ch.ech);
+            }
+        }
+    }
+}
+
+/// A name the flow itself carried (SNI, Host): on the flow and in the inventory.
+fn add_in_band(flow: &mut Flow, inventory: &mut Inventory, source: NameSource, name: String, ts: Timestamp, ech: bool) {
+    inventory.saw(&name, source, ts, None, Some(flow.id));
+    flow.add_name(FlowName { name, source, learned_at: ts, ttl: None, ech_outer: ech });
+}
+
+fn on_dns_message(
+    addresses: &mut AddressMap,
+    inventory: &mut Inventory,
+    counters: &mut Counters,
+    ts: Timestamp,
+    payload: &[u8],
+) {
+    match dns::parse_message(payload) {
+        Ok(msg) if msg.is_response => {
+            counters.dns_responses += 1;
+            for (addr, names, ttl) in dns::address_names(&msg) {
+                addresses.record(addr, &names, ttl, ts);
+                for n in &names {
+                    inventory.saw(n, NameSource::DnsAnswer, ts, Some(addr), None);
+                }
+            }
+        }
+        Ok(_) => {}
+        Err(_) => counters.dns_malformed += 1,
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn on_tcp(
+    flow: &mut Flow,
+    scratch: &mut Scratch,
+    addresses: &mut AddressMap,
+    inventory: &mut Inventory,
+    counters: &mut Counters,
+    caps: &Caps,
+    ts: Timestamp,
+    dir: Dir,
+    seq: u32,
+    syn: bool,
+    payload: &[u8],
+    sport: u16,
+    dport: u16,
+) {
+    let dns_over_tcp = is_dns_port(sport) || is_dns_port(dport);
+    if dns_over_tcp {
+        flow.app = AppProto::Dns;
+        if dir == Dir::Down {
+            let buf = scratch.down.get_or_insert_with(|| StreamBuf::new(caps.stream_bytes));
+            if buf.push(seq, syn, payload) {
+                let (msgs, used) = dns::split_tcp_messages(buf.data());
+                for m in msgs {
+                    on_dns_message(addresses, inventory, counters, ts, m);
+                }
+                buf.consume(used);
+            }
+            counters.stream_bytes_dropped = counters.stream_bytes_dropped.max(buf.gaps_dropped());
+        }
+        return;
+    }
+    if dir != Dir::Up || scratch.up_done {
+        return;
+    }
+    let buf = scratch.up.get_or_insert_with(|| StreamBuf::new(caps.stream_bytes));
+    if !buf.push(seq, syn, payload) {
+        if buf.is_full() {
+            scratch.up_done = true;
+            scratch.up = None;
+        }
+        return;
+    }
+    let data = buf.data();
+    let mut done = buf.is_full();
+    if tls::looks_like_tls(data) {
+        flow.app = AppProto::Tls;
+        match tls::scan_client_stream(data) {
+            tls::TlsScan::ClientHello(ch) => {
+                counters.tls_client_hellos += 1;
+                flow.seen.client_hello = true;
+                if let Some(sni) = ch.sni {
+                    add_in_band(flow, inventory, NameSource::TlsSni, sni, ts, ch.ech);
+                }
+                done = true;
+            }
+            tls::TlsScan::NeedMore => {}
+            tls::TlsScan::Malformed(_) => {
+                counters.tls_malformed += 1;
+                done = true;
+            }
+            tls::TlsScan::NotTls | tls::TlsScan::NotClientHello => done = true,
+        }
+    } else if http::looks_like_http_request(data) {
+        flow.app = AppProto::Http;
+        match http::scan_request(data) {
+            http::HttpScan::Request(req) => {
+                counters.http_requests += 1;
+                if let Some(host) = req.host {
+                    add_in_band(flow, inventory, NameSource::HttpHost, host, ts, false);
+                }
+                done = true;
+            }
+            http::HttpScan::NeedMore => {}
+            http::HttpScan::NotHttp | http::HttpScan::Malformed(_) => done = true,
+        }
+    } else if data.len() >= 8 {
+        done = true;
+    }
+    if done {
+        counters.stream_bytes_dropped += buf.gaps_dropped();
+        scratch.up_done = true;
+        scratch.up = None;
+    }
+}
+
+/// Names a flow from the DNS answers seen for its remote address.
+fn name_from_dns(flow: &mut Flow, addresses: &AddressMap, inventory: &mut Inventory) {
+    let remote = flow.remote().ip();
+    for b in addresses.names_for(remote, flow.first_seen) {
+        let added = flow.add_name(FlowName {
+            name: b.name.clone(),
+            source: NameSource::DnsAnswer,
+            learned_at: b.at,
+            ttl: Some(b.ttl),
+            ech_outer: false,
+        });
+        if added {
+            inventory.used_by(&b.name, NameSource::DnsAnswer, flow.id);
+        }
+    }
+}

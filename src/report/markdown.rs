@@ -1,0 +1,294 @@
+//! The Markdown report, for people: the verdict in one line, flagged flows first with
+//! their reasons and evidence, then declared flows by exception, allowed flows, a short
+//! local summary, the names revealed and the counters.
+
+use super::model::{FlowReport, Report};
+use super::text::{bytes, duration, md};
+use crate::rules::verdict::VerdictKind;
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+pub fn render(r: &Report) -> String {
+    let mut o = String::new();
+    let _ = write_report(&mut o, r);
+    o
+}
+
+fn write_report(o: &mut String, r: &Report) -> std::fmt::Result {
+    let of_kind = |k: VerdictKind| r.flows.iter().filter(move |f| f.verdict.kind == k);
+    let left = r.flows.iter().filter(|f| f.verdict.kind != VerdictKind::Local).count();
+    writeln!(o, "# telltale audit: {}", md(&r.rules.server))?;
+    writeln!(o)?;
+    let flagged = r.flagged();
+    if flagged > 0 {
+        writeln!(
+            o,
+            "**{flagged} flow{} flagged** of {} ({left} left the local network).",
+            plural(flagged),
+            r.flows.len()
+        )?;
+    } else {
+        writeln!(o, "**Nothing flagged** in {} flows ({left} left the local network).", r.flows.len())?;
+    }
+    writeln!(o)?;
+    let state = if r.opt_out.state == "on" {
+        "the owner has opted out of data sharing"
+    } else {
+        "the owner has not opted out of data sharing"
+    };
+    writeln!(o, "- Opt-out: **{}**: {state} (from {})", r.opt_out.state, md(&r.opt_out.source))?;
+    writeln!(o, "- Rules: `{}` (sha256 `{}`)", md(&r.rules.path), short_hash(&r.rules.sha256))?;
+    for i in &r.inputs {
+        writeln!(
+            o,
+            "- Capture: `{}` ({}, {} packets, {}, sha256 `{}`)",
+            md(&i.path),
+            i.format,
+            i.packets,
+            bytes(i.bytes),
+            short_hash(&i.sha256)
+        )?;
+    }
+    if let (Some(a), Some(b)) = (r.capture_start, r.capture_end) {
+        writeln!(o, "- Packets from {a} to {b} ({})", duration(b.seconds_since(a)))?;
+    }
+    writeln!(o, "- telltale {}", r.tool.version)?;
+    for w in &r.warnings {
+        writeln!(o, "\n> **Warning:** {}", md(w))?;
+    }
+
+    // Flagged flows, each with its evidence.
+    writeln!(o, "\n## Flagged ({flagged})\n")?;
+    if flagged == 0 {
+        writeln!(o, "No flow left the local network unexplained.")?;
+    }
+    for f in of_kind(VerdictKind::Flagged) {
+        write_flow_detail(o, f)?;
+    }
+
+    for (kind, title) in [(VerdictKind::Declared, "Declared"), (VerdictKind::Allowed, "Allowed")] {
+        let flows: Vec<&FlowReport> = of_kind(kind).collect();
+        if flows.is_empty() && kind == VerdictKind::Allowed {
+            continue;
+        }
+        writeln!(o, "\n## {title} ({})\n", flows.len())?;
+        if kind == VerdictKind::Allowed {
+            writeln!(o, "The owner has not opted out, so these flows are allowed; each is still categorised.\n")?;
+        }
+        if flows.is_empty() {
+            writeln!(o, "None.")?;
+        }
+        let mut by_cat: BTreeMap<&str, Vec<&FlowReport>> = BTreeMap::new();
+        for f in &flows {
+            by_cat.entry(&f.verdict.category).or_default().push(f);
+        }
+        for (cat, fs) in by_cat {
+            let out: u64 = fs.iter().map(|f| f.bytes_out).sum();
+            writeln!(o, "### {} ({} flow{}, {} out)\n", md(cat), fs.len(), plural(fs.len()), bytes(out))?;
+            let mut ids: Vec<&str> = fs.iter().filter_map(|f| f.verdict.rule.as_deref()).collect();
+            ids.dedup();
+            ids.sort_unstable();
+            ids.dedup();
+            for id in ids {
+                if let Some(u) = r.rules.rule(id) {
+                    let basis = u.basis.map_or(String::new(), |b| format!(" ({})", serde_name(&b)));
+                    writeln!(o, "- `{}`{basis}: {}", md(id), md(&u.justification))?;
+                }
+            }
+            writeln!(o)?;
+            writeln!(o, "| # | remote | name (how learned) | protocol | out | in | rule |")?;
+            writeln!(o, "|---|---|---|---|---|---|---|")?;
+            for f in fs {
+                writeln!(
+                    o,
+                    "| {} | {} | {} | {} | {} | {} | {} |",
+                    f.id,
+                    remote(f),
+                    name_cell(f),
+                    proto_cell(f),
+                    bytes(f.bytes_out),
+                    bytes(f.bytes_in),
+                    md(f.verdict.rule.as_deref().unwrap_or("-"))
+                )?;
+            }
+            writeln!(o)?;
+        }
+    }
+
+    let locals: Vec<&FlowReport> = of_kind(VerdictKind::Local).collect();
+    writeln!(o, "\n## Local ({})\n", locals.len())?;
+    if locals.is_empty() {
+        writeln!(o, "None.")?;
+    } else {
+        let mut by_cat: BTreeMap<&str, (usize, u64)> = BTreeMap::new();
+        for f in &locals {
+            let e = by_cat.entry(&f.verdict.category).or_default();
+            e.0 += 1;
+            e.1 += f.up.ip_bytes + f.down.ip_bytes;
+        }
+        writeln!(o, "Flows that never left the local network, by category:\n")?;
+        writeln!(o, "| category | flows | bytes |")?;
+        writeln!(o, "|---|---|---|")?;
+        for (cat, (n, b)) in by_cat {
+            writeln!(o, "| {} | {n} | {} |", md(cat), bytes(b))?;
+        }
+    }
+
+    writeln!(o, "\n## Blind spots\n")?;
+    let blind: Vec<_> = r.blind_spots.iter().filter(|b| b.flows > 0).collect();
+    if blind.is_empty() {
+        writeln!(o, "Every flow that left the local network was named.")?;
+    } else {
+        writeln!(o, "What left the local network that the audit could not name, by cause:\n")?;
+        writeln!(o, "| cause | flows | out | in | flow ids |")?;
+        writeln!(o, "|---|---|---|---|---|")?;
+        for b in blind {
+            let ids: Vec<String> = b.flow_ids.iter().take(12).map(|i| i.to_string()).collect();
+            let more = if b.flows > 12 { ", ..." } else { "" };
+            writeln!(
+                o,
+                "| {} | {} | {} | {} | {}{more} |",
+                md(b.description),
+                b.flows,
+                bytes(b.bytes_out),
+                bytes(b.bytes_in),
+                ids.join(", ")
+            )?;
+        }
+    }
+
+    writeln!(o, "\n## Names revealed ({})\n", r.names.len())?;
+    if r.names.is_empty() {
+        writeln!(o, "None.")?;
+    } else {
+        writeln!(o, "Every name the capture revealed, whether or not a flow used it.\n")?;
+        writeln!(o, "| name | how learned | first seen | seen | addresses | flows |")?;
+        writeln!(o, "|---|---|---|---|---|---|")?;
+        for n in &r.names {
+            let addrs: Vec<String> = n.addresses.iter().take(4).map(|a| a.to_string()).collect();
+            let more = n.addresses.len().saturating_sub(4);
+            let flows: Vec<String> = n.flows.iter().take(8).map(|f| f.to_string()).collect();
+            writeln!(
+                o,
+                "| {} | {} | {} | {} | {}{} | {} |",
+                md(&n.name),
+                n.source.as_str(),
+                n.first_seen,
+                n.seen,
+                addrs.join(", "),
+                if more > 0 { format!(" and {more} more") } else { String::new() },
+                if flows.is_empty() { "-".to_string() } else { flows.join(", ") }
+            )?;
+        }
+    }
+
+    let c = &r.counters;
+    writeln!(o, "\n## Counters\n")?;
+    writeln!(o, "| counter | value |")?;
+    writeln!(o, "|---|---|")?;
+    for (k, v) in [
+        ("packets", c.packets),
+        ("decoded", c.decoded),
+        ("malformed", c.malformed),
+        ("unsupported", c.unsupported),
+        ("truncated (by snapshot length)", c.truncated),
+        ("flows", c.flows),
+        ("flow evictions (table full)", c.flow_evictions),
+        ("flows ended idle or closed", c.flows_ended_idle),
+        ("IP fragments held", c.fragments_held),
+        ("datagrams reassembled", c.datagrams_reassembled),
+        ("fragment evictions", c.fragment_evictions),
+        ("DNS responses", c.dns_responses),
+        ("DNS messages unreadable", c.dns_malformed),
+        ("TLS ClientHellos", c.tls_client_hellos),
+        ("TLS ClientHellos unreadable", c.tls_malformed),
+        ("HTTP requests", c.http_requests),
+        ("QUIC ClientHellos", c.quic_client_hellos),
+        ("QUIC Initials unreadable", c.quic_undecryptable),
+        ("TCP bytes dropped by reassembly caps", c.stream_bytes_dropped),
+        ("DNS map evictions", c.name_map_evictions),
+        ("names not listed (inventory full)", c.names_dropped),
+    ] {
+        writeln!(o, "| {k} | {v} |")?;
+    }
+    for (k, v) in &c.reasons {
+        writeln!(o, "| {} | {v} |", md(k))?;
+    }
+    Ok(())
+}
+
+fn write_flow_detail(o: &mut String, f: &FlowReport) -> std::fmt::Result {
+    let title = f.primary_name().map_or_else(|| format!("unnamed {}", f.remote().address), |n| md(&n.name));
+    writeln!(o, "### Flow {}: {} ({})\n", f.id, title, md(&f.verdict.category))?;
+    writeln!(o, "- **Why:** {}", md(&f.verdict.reason))?;
+    writeln!(
+        o,
+        "- {} {}:{} → {}:{} ({}), {} out in {} packets, {} in, {} to {} ({})",
+        proto_cell(f),
+        f.client.address,
+        f.client.port,
+        f.server.address,
+        f.server.port,
+        serde_name(&f.locality),
+        bytes(f.bytes_out),
+        f.up.packets.max(f.down.packets),
+        bytes(f.bytes_in),
+        f.first_seen,
+        f.last_seen,
+        duration(f.duration_s)
+    )?;
+    if f.names.is_empty() {
+        writeln!(o, "- Names: none seen on the wire")?;
+    }
+    for n in &f.names {
+        let when = if n.source.in_band() {
+            format!("seen at {}", n.learned_at)
+        } else {
+            let age = f.first_seen.seconds_since(n.learned_at);
+            let ttl = n.ttl.map_or(String::new(), |t| format!(", TTL {t} s"));
+            if age >= 0.0 {
+                format!("answered {} before the flow began{ttl}", duration(age))
+            } else {
+                format!("answered {} after the flow began{ttl}", duration(-age))
+            }
+        };
+        let ech = if n.ech_outer { " (outer name of an Encrypted Client Hello)" } else { "" };
+        writeln!(o, "- Name: {} from {}{ech}, {when}", md(&n.name), n.source.as_str())?;
+    }
+    if let Some(t) = &f.tcp {
+        writeln!(o, "- TCP history `{}`, state {:?}", md(&t.history), t.state)?;
+    }
+    writeln!(o)
+}
+
+fn remote(f: &FlowReport) -> String {
+    let r = f.remote();
+    match r.address {
+        std::net::IpAddr::V6(a) => format!("[{a}]:{}", r.port),
+        a => format!("{a}:{}", r.port),
+    }
+}
+
+fn name_cell(f: &FlowReport) -> String {
+    match f.primary_name() {
+        Some(n) => format!("{} ({})", md(&n.name), n.source.as_str()),
+        None => "unnamed".to_string(),
+    }
+}
+
+fn proto_cell(f: &FlowReport) -> String {
+    let app = serde_name(&f.app);
+    if app == "unknown" { f.protocol.clone() } else { format!("{}/{app}", f.protocol) }
+}
+
+fn serde_name<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_value(v).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
+}
+
+fn short_hash(h: &str) -> &str {
+    h.get(..16).unwrap_or(h)
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}

@@ -1,0 +1,320 @@
+//! The report as data. Built once from an audit's result; every renderer reads this.
+
+use crate::flows::tcp::ConnState;
+use crate::flows::{AppProto, DirStats, Flow, InitiatorBy, Locality, Seen};
+use super::blind_spots::{BlindSpot, blind_spots};
+use crate::names::FlowName;
+use crate::names::inventory::NameEntry;
+use crate::pipeline::{AuditResult, Counters};
+use crate::rules::{Basis, RuleKind, Rules};
+use crate::rules::locality::Scope;
+use crate::rules::verdict::{Verdict, VerdictKind};
+use crate::time::Timestamp;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+pub const SCHEMA: &str = "telltale.report/1";
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    pub schema: &'static str,
+    pub tool: Tool,
+    /// When the report was made (the only field that differs between two runs on the same input).
+    pub generated_at: Timestamp,
+    pub inputs: Vec<Input>,
+    pub rules: RulesInfo,
+    pub opt_out: OptOut,
+    /// The first and last packet's time.
+    pub capture_start: Option<Timestamp>,
+    pub capture_end: Option<Timestamp>,
+    pub counters: Counters,
+    pub summary: Summary,
+    /// What left the machine that the audit could not name, by cause.
+    pub blind_spots: Vec<BlindSpot>,
+    pub warnings: Vec<String>,
+    /// Every name the capture revealed, by name then source.
+    pub names: Vec<NameEntry>,
+    pub flows: Vec<FlowReport>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Tool {
+    pub name: &'static str,
+    pub version: &'static str,
+}
+
+/// One capture file read.
+#[derive(Clone, Debug, Serialize)]
+pub struct Input {
+    /// As given on the command line (`-` for standard input).
+    pub path: String,
+    /// `pcap` or `pcapng`, with `+gzip` when compressed.
+    pub format: String,
+    pub sha256: String,
+    pub bytes: u64,
+    pub packets: u64,
+    /// Set when the file ended early or became unreadable: what was read before is reported.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cut_short: Option<CutShort>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct CutShort {
+    /// Byte offset (of the decompressed stream) where reading stopped.
+    pub offset: u64,
+    pub what: String,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct RulesInfo {
+    /// `builtin:plex` or the path given.
+    pub path: String,
+    pub sha256: String,
+    pub server: String,
+    /// Every rule, in file order, with the flows it decided.
+    pub rules: Vec<RuleUse>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct RuleUse {
+    pub id: String,
+    pub kind: RuleKind,
+    pub category: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub basis: Option<Basis>,
+    pub justification: String,
+    /// Flows whose verdict this rule decided, and the bytes they sent out.
+    pub flows: u64,
+    pub bytes_out: u64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct OptOut {
+    /// `on`: the owner has opted out of data sharing; `off`: they have not.
+    pub state: &'static str,
+    /// Where the state came from: `default` or `command line`.
+    pub source: String,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Totals {
+    pub flows: u64,
+    /// Bytes that left the local side (IP bytes).
+    pub bytes_out: u64,
+    pub bytes_in: u64,
+}
+
+impl Totals {
+    fn add(&mut self, f: &FlowReport) {
+        self.flows += 1;
+        self.bytes_out += f.bytes_out;
+        self.bytes_in += f.bytes_in;
+    }
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Summary {
+    /// By verdict kind: flagged, declared, allowed, local.
+    pub verdicts: BTreeMap<VerdictKind, Totals>,
+    /// By verdict, then category.
+    pub categories: Vec<CategoryTotals>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct CategoryTotals {
+    pub verdict: VerdictKind,
+    pub category: String,
+    #[serde(flatten)]
+    pub totals: Totals,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Endpoint {
+    pub address: IpAddr,
+    pub port: u16,
+    pub scope: Scope,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct TcpReport {
+    /// Zeek-style: upper case for the client, lower case for the server.
+    pub history: String,
+    pub state: ConnState,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct FlowReport {
+    pub id: u64,
+    pub protocol: String,
+    pub client: Endpoint,
+    pub server: Endpoint,
+    /// How the client was decided: `syn`, `service_port`, `first_packet`.
+    pub initiator_by: InitiatorBy,
+    pub locality: Locality,
+    pub app: AppProto,
+    pub names: Vec<FlowName>,
+    /// What the dissectors saw besides names (a ClientHello, a QUIC Initial).
+    pub seen: Seen,
+    /// Client → server.
+    pub up: DirStats,
+    /// Server → client.
+    pub down: DirStats,
+    /// IP bytes that left the local side, and came in.
+    pub bytes_out: u64,
+    pub bytes_in: u64,
+    pub first_seen: Timestamp,
+    pub last_seen: Timestamp,
+    pub duration_s: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tcp: Option<TcpReport>,
+    /// Why the flow ended: `closed`, `idle`, `evicted` or `end` (of the capture).
+    pub ended_by: &'static str,
+    pub verdict: Verdict,
+}
+
+impl FlowReport {
+    pub fn from_flow(f: &Flow) -> FlowReport {
+        let verdict = f.verdict.clone().unwrap_or_else(|| Verdict {
+            kind: VerdictKind::Flagged,
+            category: "unexplained".into(),
+            rule: None,
+            also: Vec::new(),
+            reason: "not judged".into(),
+        });
+        FlowReport {
+            id: f.id,
+            protocol: f.proto.name(),
+            client: Endpoint { address: f.client.ip(), port: f.client.port(), scope: f.client_scope },
+            server: Endpoint { address: f.server.ip(), port: f.server.port(), scope: f.server_scope },
+            initiator_by: f.initiator_by,
+            locality: f.locality(),
+            app: f.app,
+            names: f.names.clone(),
+            seen: f.seen,
+            up: f.up,
+            down: f.down,
+            bytes_out: f.bytes_out(),
+            bytes_in: f.bytes_in(),
+            first_seen: f.first_seen,
+            last_seen: f.last_seen,
+            duration_s: (f.duration_secs() * 1e6).round() / 1e6,
+            tcp: f
+                .tcp
+                .as_ref()
+                .map(|t| TcpReport { history: t.history().to_string(), state: t.state() }),
+            ended_by: f.ended_by.unwrap_or("end"),
+            verdict,
+        }
+    }
+
+    /// The party the audit is about (the internet side; for local flows the server).
+    pub fn remote(&self) -> &Endpoint {
+        if self.locality == Locality::Inbound { &self.client } else { &self.server }
+    }
+
+    /// The local side.
+    pub fn local(&self) -> &Endpoint {
+        if self.locality == Locality::Inbound { &self.server } else { &self.client }
+    }
+
+    /// The best name: in-band (SNI, QUIC, Host) before DNS.
+    pub fn primary_name(&self) -> Option<&FlowName> {
+        self.names
+            .iter()
+            .filter(|n| n.source.in_band())
+            .min_by_key(|n| (n.source, n.learned_at))
+            .or_else(|| self.names.first())
+    }
+}
+
+/// What the report needs besides the audit's result.
+pub struct Context {
+    pub inputs: Vec<Input>,
+    pub rules: RulesInfo,
+    pub opt_out: OptOut,
+    pub generated_at: Timestamp,
+    pub warnings: Vec<String>,
+}
+
+impl RulesInfo {
+    pub fn from_rules(r: &Rules) -> RulesInfo {
+        RulesInfo {
+            path: r.source.clone(),
+            sha256: r.sha256.clone(),
+            server: r.server.clone(),
+            rules: r
+                .rules
+                .iter()
+                .map(|x| RuleUse {
+                    id: x.id.clone(),
+                    kind: x.kind,
+                    category: x.category.clone(),
+                    basis: x.basis,
+                    justification: x.justification.clone(),
+                    flows: 0,
+                    bytes_out: 0,
+                })
+                .collect(),
+        }
+    }
+
+    pub fn rule(&self, id: &str) -> Option<&RuleUse> {
+        self.rules.iter().find(|r| r.id == id)
+    }
+}
+
+impl Report {
+    pub fn build(result: &AuditResult, ctx: Context) -> Report {
+        let flows: Vec<FlowReport> = result.flows.iter().map(FlowReport::from_flow).collect();
+        let mut verdicts: BTreeMap<VerdictKind, Totals> = BTreeMap::new();
+        let mut cats: BTreeMap<(VerdictKind, String), Totals> = BTreeMap::new();
+        for f in &flows {
+            verdicts.entry(f.verdict.kind).or_default().add(f);
+            cats.entry((f.verdict.kind, f.verdict.category.clone())).or_default().add(f);
+        }
+        let categories = cats
+            .into_iter()
+            .map(|((verdict, category), totals)| CategoryTotals { verdict, category, totals })
+            .collect();
+        let mut rules = ctx.rules;
+        for f in &flows {
+            if let Some(u) = f.verdict.rule.as_ref().and_then(|id| rules.rules.iter_mut().find(|r| &r.id == id)) {
+                u.flows += 1;
+                u.bytes_out += f.bytes_out;
+            }
+        }
+        let mut warnings = ctx.warnings;
+        for i in &ctx.inputs {
+            if let Some(c) = &i.cut_short {
+                warnings.push(format!(
+                    "{} was cut short at byte {}: {}; the report covers the {} packets read before it",
+                    i.path, c.offset, c.what, i.packets
+                ));
+            }
+        }
+        if !result.counters.add_up() {
+            warnings.push("packet counters do not add up; please report this as a bug".into());
+        }
+        Report {
+            schema: SCHEMA,
+            tool: Tool { name: "telltale", version: env!("CARGO_PKG_VERSION") },
+            generated_at: ctx.generated_at,
+            inputs: ctx.inputs,
+            rules,
+            opt_out: ctx.opt_out,
+            capture_start: result.first_ts,
+            capture_end: result.last_ts,
+            counters: result.counters.clone(),
+            summary: Summary { verdicts, categories },
+            blind_spots: blind_spots(&flows),
+            warnings,
+            names: result.inventory.entries().cloned().collect(),
+            flows,
+        }
+    }
+
+    pub fn flagged(&self) -> usize {
+        self.flows.iter().filter(|f| f.verdict.kind == VerdictKind::Flagged).count()
+    }
+}

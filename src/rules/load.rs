@@ -1,0 +1,254 @@
+//! Loading a rules file: TOML → [`RulesDoc`] → validated [`Rules`]. Every error names
+//! `file:line:column`, shows the line with a caret, and says what was expected.
+
+use super::schema::{Basis, Direction, Protocol, RuleDoc, RulesDoc};
+use super::{HostPattern, Rule, RuleKind, Rules};
+use ipnet::IpNet;
+use sha2::{Digest, Sha256};
+use std::collections::BTreeSet;
+use std::fmt;
+use std::ops::Range;
+use std::path::Path;
+use toml::Spanned;
+
+/// The rules files compiled into the binary, by the name `--rules` accepts.
+pub const BUILTIN: &[(&str, &str)] = &[("plex", include_str!("../../rules/plex.toml"))];
+
+/// The schema version this build reads.
+pub const SCHEMA_VERSION: i64 = 1;
+
+/// A rules file that could not be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RulesError {
+    /// The file as the user named it (`rules/plex.toml`, `builtin:plex`).
+    pub file: String,
+    /// 1-based line and column; 0 when the error has no position (an unreadable file).
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+    /// The offending line of the file, for the caret display.
+    pub source_line: Option<String>,
+}
+
+impl fmt::Display for RulesError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line == 0 {
+            return write!(f, "{}: {}", self.file, self.message);
+        }
+        write!(f, "{}:{}:{}: {}", self.file, self.line, self.column, self.message)?;
+        if let Some(src) = &self.source_line {
+            let gutter = self.line.to_string();
+            let pad = " ".repeat(gutter.len());
+            let caret_pad: String = src
+                .chars()
+                .take(self.column.saturating_sub(1))
+                .map(|c| if c == '\t' { '\t' } else { ' ' })
+                .collect();
+            write!(f, "\n{pad} |\n{gutter} | {src}\n{pad} | {caret_pad}^")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for RulesError {}
+
+/// Reads rules named on the command line: a built-in name (`plex`) or a path.
+pub fn load(spec: &str) -> Result<Rules, RulesError> {
+    if let Some((name, text)) = BUILTIN.iter().find(|(n, _)| *n == spec) {
+        return parse(&format!("builtin:{name}"), text);
+    }
+    load_path(Path::new(spec))
+}
+
+pub fn load_path(path: &Path) -> Result<Rules, RulesError> {
+    let label = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| RulesError {
+        file: label.clone(),
+        line: 0,
+        column: 0,
+        message: match e.kind() {
+            std::io::ErrorKind::NotFound => format!(
+                "no such rules file; give a path to a TOML rules file or a built-in name ({})",
+                builtin_names()
+            ),
+            std::io::ErrorKind::InvalidData => "the rules file is not UTF-8 text".to_string(),
+            _ => format!("cannot read the rules file: {e}"),
+        },
+        source_line: None,
+    })?;
+    parse(&label, &text)
+}
+
+pub fn builtin_names() -> String {
+    BUILTIN.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+}
+
+/// Parses and validates rules text; `file` labels errors.
+pub fn parse(file: &str, text: &str) -> Result<Rules, RulesError> {
+    let ctx = Ctx { file, text };
+    let doc: RulesDoc = toml::from_str(text).map_err(|e| {
+        let span = e.span().unwrap_or(0..0);
+        ctx.error(span, e.message().trim_end().to_string())
+    })?;
+    if *doc.schema.get_ref() != SCHEMA_VERSION {
+        return Err(ctx.error(
+            doc.schema.span(),
+            format!(
+                "schema version {} is not supported; this telltale reads schema = {SCHEMA_VERSION}",
+                doc.schema.get_ref()
+            ),
+        ));
+    }
+    let mut local_networks = Vec::new();
+    for net in &doc.networks.local {
+        local_networks.push(ctx.cidr(net)?);
+    }
+    let mut rules = Vec::new();
+    let mut ids = BTreeSet::new();
+    let groups = [
+        (RuleKind::Exception, &doc.exception),
+        (RuleKind::Collection, &doc.collection),
+        (RuleKind::LocalOnly, &doc.local_only),
+    ];
+    for (kind, docs) in groups {
+        for d in docs.iter() {
+            if !ids.insert(d.id.get_ref().clone()) {
+                return Err(ctx.error(
+                    d.id.span(),
+                    format!("duplicate rule id `{}`; every rule needs its own id", d.id.get_ref()),
+                ));
+            }
+            rules.push(ctx.rule(kind, d)?);
+        }
+    }
+    Ok(Rules {
+        source: file.to_string(),
+        sha256: hex(&Sha256::digest(text.as_bytes())),
+        server: doc.server,
+        description: doc.description,
+        categories: doc.categories,
+        local_networks,
+        rules,
+    })
+}
+
+struct Ctx<'a> {
+    file: &'a str,
+    text: &'a str,
+}
+
+impl Ctx<'_> {
+    fn error(&self, span: Range<usize>, message: String) -> RulesError {
+        let start = span.start.min(self.text.len());
+        let before = self.text.get(..start).unwrap_or("");
+        let line = before.matches('\n').count() + 1;
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        let column = self.text.get(line_start..start).map_or(1, |s| s.chars().count() + 1);
+        let source_line = self.text.lines().nth(line - 1).map(str::to_string);
+        RulesError { file: self.file.to_string(), line, column, message, source_line }
+    }
+
+    fn cidr(&self, s: &Spanned<String>) -> Result<IpNet, RulesError> {
+        let text = s.get_ref().trim();
+        if let Ok(net) = text.parse::<IpNet>() {
+            return Ok(net.trunc());
+        }
+        if let Ok(addr) = text.parse::<std::net::IpAddr>() {
+            return Ok(IpNet::from(addr));
+        }
+        Err(self.error(
+            s.span(),
+            format!(
+                "`{text}` is not an address or network; expected e.g. \"192.0.2.0/24\", \"2001:db8::/32\" or \"203.0.113.7\""
+            ),
+        ))
+    }
+
+    fn host(&self, s: &Spanned<String>) -> Result<HostPattern, RulesError> {
+        HostPattern::parse(s.get_ref()).ok_or_else(|| {
+            self.error(
+                s.span(),
+                format!(
+                    "`{}` is not a host pattern; expected a host name (\"plex.tv\") or a wildcard for its sub-domains (\"*.plex.direct\")",
+                    s.get_ref()
+                ),
+            )
+        })
+    }
+
+    fn rule(&self, kind: RuleKind, d: &RuleDoc) -> Result<Rule, RulesError> {
+        let id = d.id.get_ref();
+        if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+            return Err(self.error(
+                d.id.span(),
+                format!("rule id `{id}` must be letters, digits, `_` or `-`"),
+            ));
+        }
+        if d.category.get_ref().trim().is_empty() {
+            return Err(self.error(d.category.span(), "a rule's category cannot be empty".into()));
+        }
+        if d.hosts.is_empty() && d.addresses.is_empty() && d.ports.is_empty() {
+            return Err(self.error(
+                d.id.span(),
+                format!(
+                    "rule `{id}` matches nothing in particular; give it `hosts`, `addresses` or `ports`"
+                ),
+            ));
+        }
+        for p in &d.ports {
+            if *p.get_ref() == 0 {
+                return Err(self.error(p.span(), "port 0 is not a port; expected 1 to 65535".into()));
+            }
+        }
+        if kind != RuleKind::Exception {
+            if let Some(b) = &d.basis {
+                return Err(self.error(
+                    b.span(),
+                    "`basis` belongs to [[exception]] rules only".into(),
+                ));
+            }
+        }
+        let hosts = d.hosts.iter().map(|h| self.host(h)).collect::<Result<Vec<_>, _>>()?;
+        let addresses = d.addresses.iter().map(|a| self.cidr(a)).collect::<Result<Vec<_>, _>>()?;
+        let mut ports: Vec<u16> = d.ports.iter().map(|p| *p.get_ref()).collect();
+        ports.sort_unstable();
+        ports.dedup();
+        Ok(Rule {
+            id: id.clone(),
+            kind,
+            category: d.category.get_ref().clone(),
+            justification: d.justification.clone().unwrap_or_default(),
+            basis: match kind {
+                RuleKind::Exception => Some(d.basis.as_ref().map_or(Basis::Vendor, |b| *b.get_ref())),
+                _ => None,
+            },
+            hosts,
+            addresses,
+            ports,
+            protocol: d.protocol,
+            direction: d.direction.unwrap_or(match kind {
+                // A local-only protocol is a finding whichever side opened the flow.
+                RuleKind::LocalOnly => Direction::Any,
+                _ => Direction::Outbound,
+            }),
+        })
+    }
+}
+
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+impl Protocol {
+    pub fn matches(self, tcp: bool, udp: bool) -> bool {
+        match self {
+            Protocol::Any => true,
+            Protocol::Tcp => tcp,
+            Protocol::Udp => udp,
+        }
+    }
+}

@@ -1,0 +1,70 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+use telltale::capture::file::CaptureReader;
+use telltale::cli::JudgeArgs;
+use telltale::cli::audit::{Judging, audit_readers};
+use telltale::pipeline::Caps;
+use telltale::report::Report;
+
+/// `../shared/captures` beside the project, if it is there.
+pub fn shared_captures() -> Option<PathBuf> {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/captures");
+    if p.is_dir() {
+        Some(p)
+    } else {
+        eprintln!("SKIPPED: ../shared/captures is absent; the third-party capture tests need it beside the project");
+        None
+    }
+}
+
+pub fn judging(opt_out: &str) -> Judging {
+    Judging::from_args(&JudgeArgs { rules: "plex".into(), opt_out: opt_out.into() }).expect("plex rules")
+}
+
+pub fn audit_file(path: &Path, opt_out: &str) -> Report {
+    let reader = CaptureReader::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    audit_readers(vec![reader], &judging(opt_out), Caps::default())
+}
+
+pub fn audit_demo(opt_out: &str) -> Report {
+    let reader = telltale::cli::audit::demo_reader().expect("demo capture");
+    audit_readers(vec![reader], &judging(opt_out), Caps::default())
+}
+
+pub fn json(report: &Report) -> serde_json::Value {
+    serde_json::from_str(&telltale::report::json::render(report)).expect("valid JSON")
+}
+
+/// Runs the real binary with a time limit; kills it and fails the test if it hangs.
+pub fn telltale(args: &[&str], stdin: Option<&[u8]>, limit: Duration) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_telltale"))
+        .args(args)
+        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run telltale");
+    if let Some(bytes) = stdin {
+        use std::io::Write;
+        let mut si = child.stdin.take().unwrap();
+        let bytes = bytes.to_vec();
+        std::thread::spawn(move || {
+            let _ = si.write_all(&bytes);
+        });
+    }
+    let start = Instant::now();
+    loop {
+        if child.try_wait().expect("wait").is_some() {
+            return child.wait_with_output().expect("output");
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            panic!("telltale {args:?} ran past {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
