@@ -6,6 +6,7 @@
 //! - [`tls`]: the TLS ClientHello at the start of a client stream (or a bare handshake
 //!   message, as QUIC CRYPTO frames carry it): SNI, ALPN, ECH.
 //! - [`http`]: the HTTP/1.x request head: method, target, Host, User-Agent.
+//! - [`quic`]: QUIC client Initials, decrypted to reach their ClientHello; gQUIC.
 //! - [`stream`]: bounded reassembly of the first bytes of one TCP direction, which the
 //!   three above read from.
 //!
@@ -13,5 +14,6 @@
 
 pub mod dns;
 pub mod http;
+pub mod quic;
 pub mod stream;
 pub mod tls;
