@@ -4,16 +4,10 @@
 //! server's packets are structurally valid long/short header packets with opaque contents.
 
 use ring::aead::{self, Aad, LessSafeKey, Nonce, UnboundKey};
-use ring::hkdf;
+use crate::dissect::quic::crypto::{Side, VERSION_1, key_material, version_keys};
 
 use super::payload::{ClientHello, server_hello_message};
 use super::synth::{SplitMix64, SynthError};
-
-/// The QUIC v1 initial salt (RFC 9001 §5.2).
-pub const INITIAL_SALT_V1: [u8; 20] = [
-    0x38, 0x76, 0x2c, 0xf7, 0xf5, 0x59, 0x34, 0xb3, 0x4d, 0x17, 0x9a, 0xe6, 0xa4, 0xc8, 0x0c, 0xad,
-    0xcc, 0xbb, 0x7f, 0x0a,
-];
 
 /// The smallest datagram that may carry a client Initial (RFC 9000 §14.1).
 pub const MIN_INITIAL_DATAGRAM: usize = 1200;
@@ -26,57 +20,22 @@ pub struct InitialKeys {
     pub hp: [u8; 16],
 }
 
-/// An output length for `ring::hkdf`.
-struct Len(usize);
-
-impl hkdf::KeyType for Len {
-    fn len(&self) -> usize {
-        self.0
-    }
-}
-
-/// HKDF-Expand-Label (RFC 8446 §7.1) with an empty context, into `out`.
-fn expand_label(prk: &hkdf::Prk, label: &str, out: &mut [u8]) -> Result<(), SynthError> {
-    let full = format!("tls13 {label}");
-    let len = u16::try_from(out.len()).map_err(|_| SynthError::TooLarge("an HKDF output"))?;
-    let label_len = u8::try_from(full.len()).map_err(|_| SynthError::TooLarge("an HKDF label"))?;
-    let mut info = Vec::with_capacity(full.len() + 4);
-    info.extend_from_slice(&len.to_be_bytes());
-    info.push(label_len);
-    info.extend_from_slice(full.as_bytes());
-    info.push(0);
-    let parts = [info.as_slice()];
-    prk.expand(&parts, Len(out.len()))
-        .and_then(|okm| okm.fill(out))
-        .map_err(|_| SynthError::Crypto("HKDF expand"))
-}
-
-/// The Initial keys of one direction (`label` "client in" or "server in") for a connection
-/// whose client chose `original_dcid` as its first destination connection ID.
-fn initial_keys(original_dcid: &[u8], label: &str) -> Result<InitialKeys, SynthError> {
-    let initial = hkdf::Salt::new(hkdf::HKDF_SHA256, &INITIAL_SALT_V1).extract(original_dcid);
-    let mut secret = [0u8; 32];
-    expand_label(&initial, label, &mut secret)?;
-    let direction = hkdf::Prk::new_less_safe(hkdf::HKDF_SHA256, &secret);
-    let mut keys = InitialKeys {
-        key: [0; 16],
-        iv: [0; 12],
-        hp: [0; 16],
-    };
-    expand_label(&direction, "quic key", &mut keys.key)?;
-    expand_label(&direction, "quic iv", &mut keys.iv)?;
-    expand_label(&direction, "quic hp", &mut keys.hp)?;
-    Ok(keys)
+/// The Initial keys of one side (derived, as the dissector derives them, by
+/// `dissect::quic::crypto`) for a connection whose client chose `original_dcid` first.
+fn initial_keys(original_dcid: &[u8], side: Side) -> Result<InitialKeys, SynthError> {
+    let v = version_keys(VERSION_1).ok_or(SynthError::Crypto("QUIC v1 keys"))?;
+    let m = key_material(v, original_dcid, side).ok_or(SynthError::Crypto("HKDF expand"))?;
+    Ok(InitialKeys { key: m.key, iv: m.iv, hp: m.hp })
 }
 
 /// The client's Initial keys for a connection whose first destination connection ID is `dcid`.
 pub fn client_initial_keys(dcid: &[u8]) -> Result<InitialKeys, SynthError> {
-    initial_keys(dcid, "client in")
+    initial_keys(dcid, Side::Client)
 }
 
 /// The server's Initial keys (also derived from the client's first destination connection ID).
 pub fn server_initial_keys(original_dcid: &[u8]) -> Result<InitialKeys, SynthError> {
-    initial_keys(original_dcid, "server in")
+    initial_keys(original_dcid, Side::Server)
 }
 
 /// Appends a QUIC variable-length integer (RFC 9000 §16).

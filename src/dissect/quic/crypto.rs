@@ -50,7 +50,8 @@ pub struct InitialKeys {
 /// The raw key material, for tests against the RFCs' appendices.
 #[derive(Debug, PartialEq, Eq)]
 pub struct KeyMaterial {
-    pub client_secret: [u8; 32],
+    /// The side's Initial secret (`client_initial_secret` or `server_initial_secret`).
+    pub secret: [u8; 32],
     pub key: [u8; 16],
     pub iv: [u8; 12],
     pub hp: [u8; 16],
@@ -73,12 +74,21 @@ fn expand_label(prk: &hkdf::Prk, label: &str, out: &mut [u8]) -> Option<()> {
     prk.expand(&info, Len(out.len())).ok()?.fill(out).ok()
 }
 
-pub fn key_material(v: VersionKeys, dcid: &[u8]) -> Option<KeyMaterial> {
+/// Which side's Initial keys.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Side {
+    Client,
+    Server,
+}
+
+/// The Initial key material of one side, for the client's first destination connection ID.
+pub fn key_material(v: VersionKeys, dcid: &[u8], side: Side) -> Option<KeyMaterial> {
     let initial = hkdf::Salt::new(hkdf::HKDF_SHA256, v.salt).extract(dcid);
     let mut client_secret = [0u8; 32];
-    expand_label(&initial, "client in", &mut client_secret)?;
+    let label = if side == Side::Client { "client in" } else { "server in" };
+    expand_label(&initial, label, &mut client_secret)?;
     let client = hkdf::Prk::new_less_safe(hkdf::HKDF_SHA256, &client_secret);
-    let mut m = KeyMaterial { client_secret, key: [0; 16], iv: [0; 12], hp: [0; 16] };
+    let mut m = KeyMaterial { secret: client_secret, key: [0; 16], iv: [0; 12], hp: [0; 16] };
     expand_label(&client, &format!("{}key", v.label_prefix), &mut m.key)?;
     expand_label(&client, &format!("{}iv", v.label_prefix), &mut m.iv)?;
     expand_label(&client, &format!("{}hp", v.label_prefix), &mut m.hp)?;
@@ -87,7 +97,7 @@ pub fn key_material(v: VersionKeys, dcid: &[u8]) -> Option<KeyMaterial> {
 
 impl InitialKeys {
     pub fn client(v: VersionKeys, dcid: &[u8]) -> Option<InitialKeys> {
-        let m = key_material(v, dcid)?;
+        let m = key_material(v, dcid, Side::Client)?;
         Some(InitialKeys {
             key: LessSafeKey::new(UnboundKey::new(&aead::AES_128_GCM, &m.key).ok()?),
             iv: m.iv,
@@ -143,8 +153,8 @@ mod tests {
 
     #[test]
     fn rfc9001_appendix_a1_client_keys() {
-        let m = key_material(version_keys(VERSION_1).unwrap(), &hex("8394c8f03e515708")).unwrap();
-        assert_eq!(m.client_secret.to_vec(), hex("c00cf151ca5be075ed0ebfb5c80323c42d6b7db67881289af4008f1f6c357aea"));
+        let m = key_material(version_keys(VERSION_1).unwrap(), &hex("8394c8f03e515708"), Side::Client).unwrap();
+        assert_eq!(m.secret.to_vec(), hex("c00cf151ca5be075ed0ebfb5c80323c42d6b7db67881289af4008f1f6c357aea"));
         assert_eq!(m.key.to_vec(), hex("1f369613dd76d5467730efcbe3b1a22d"));
         assert_eq!(m.iv.to_vec(), hex("fa044b2f42a3fd3b46fb255c"));
         assert_eq!(m.hp.to_vec(), hex("9f50449e04a0e810283a1e9933adedd2"));
@@ -159,8 +169,8 @@ mod tests {
 
     #[test]
     fn rfc9369_appendix_a1_client_keys() {
-        let m = key_material(version_keys(VERSION_2).unwrap(), &hex("8394c8f03e515708")).unwrap();
-        assert_eq!(m.client_secret.to_vec(), hex("14ec9d6eb9fd7af83bf5a668bc17a7e283766aade7ecd0891f70f9ff7f4bf47b"));
+        let m = key_material(version_keys(VERSION_2).unwrap(), &hex("8394c8f03e515708"), Side::Client).unwrap();
+        assert_eq!(m.secret.to_vec(), hex("14ec9d6eb9fd7af83bf5a668bc17a7e283766aade7ecd0891f70f9ff7f4bf47b"));
         assert_eq!(m.key.to_vec(), hex("8b1a0bc121284290a29e0971b5cd045d"));
         assert_eq!(m.iv.to_vec(), hex("91f73e2351d8fa91660e909f"));
         assert_eq!(m.hp.to_vec(), hex("45b95e15235d6f45a6b19cbcb0294ba9"));
