@@ -1,7 +1,26 @@
 //! Decode: link layer → IP → transport. A packet that cannot be decoded is counted as
 //! malformed, unsupported or truncated (cut by the snapshot length), never fatal.
+//!
+//! [`Decoder`] (in `decoder`) is the entry point. Link layers: `link` dispatches by link type
+//! to `ethernet` (VLAN, MPLS, PPPoE), `sll`, `null` and `ppp`; `ip` reads IPv4/IPv6 headers,
+//! `transport` TCP/UDP, and `frag` reassembles fragments. `frame` holds the length
+//! bookkeeping that tells a cut packet from a lying one.
 
 use std::net::IpAddr;
+
+mod decoder;
+mod ethernet;
+mod frag;
+mod frame;
+mod ip;
+mod link;
+mod null;
+mod ppp;
+mod sll;
+mod transport;
+
+pub use decoder::{DecodeStats, Decoder};
+pub use frag::{FragLimits, FragStats};
 
 /// TCP header flags as on the wire.
 pub mod tcp_flags {
@@ -25,9 +44,14 @@ pub struct TcpInfo {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Transport {
     Tcp(TcpInfo),
-    Udp { src_port: u16, dst_port: u16 },
+    Udp {
+        src_port: u16,
+        dst_port: u16,
+    },
     /// Any other IP protocol (ICMP, ESP, GRE, ...), by number.
-    Other { protocol: u8 },
+    Other {
+        protocol: u8,
+    },
 }
 
 /// A decoded IP packet (or a reassembled IP datagram).
@@ -52,12 +76,15 @@ pub enum Decoded<'a> {
     FragmentHeld,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum DecodeError {
     /// Headers that contradict themselves or the packet's length.
+    #[error("malformed: {0}")]
     Malformed(&'static str),
     /// A link type, ethertype or protocol this tool does not decode (ARP, say).
+    #[error("not decoded: {0}")]
     Unsupported(&'static str),
     /// The snapshot length cut the packet before its headers ended.
+    #[error("cut by the snapshot length: {0}")]
     Truncated(&'static str),
 }
