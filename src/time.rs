@@ -10,7 +10,10 @@ impl Timestamp {
     pub const NANOS_PER_SEC: i64 = 1_000_000_000;
 
     pub fn from_secs_nanos(secs: i64, nanos: i64) -> Self {
-        Timestamp(secs.saturating_mul(Self::NANOS_PER_SEC).saturating_add(nanos))
+        Timestamp(
+            secs.saturating_mul(Self::NANOS_PER_SEC)
+                .saturating_add(nanos),
+        )
     }
 
     pub fn secs(self) -> i64 {
@@ -27,7 +30,10 @@ impl Timestamp {
     }
 
     pub fn saturating_add_secs(self, secs: i64) -> Self {
-        Timestamp(self.0.saturating_add(secs.saturating_mul(Self::NANOS_PER_SEC)))
+        Timestamp(
+            self.0
+                .saturating_add(secs.saturating_mul(Self::NANOS_PER_SEC)),
+        )
     }
 
     /// `2026-11-01T20:00:00.123456Z` (microsecond precision, UTC).

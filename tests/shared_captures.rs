@@ -9,7 +9,9 @@ use std::time::Duration;
 
 #[test]
 fn every_expected_name_is_found_with_its_source() {
-    let Some(dir) = common::shared_captures() else { return };
+    let Some(dir) = common::shared_captures() else {
+        return;
+    };
     let tsv = std::fs::read_to_string(dir.join("expected-names.tsv")).unwrap();
     let mut missing = Vec::new();
     let mut checked = 0;
@@ -41,12 +43,18 @@ fn every_expected_name_is_found_with_its_source() {
         }
     }
     assert!(checked > 40, "only {checked} names checked");
-    assert!(missing.is_empty(), "names tshark finds that telltale missed:\n{}", missing.join("\n"));
+    assert!(
+        missing.is_empty(),
+        "names tshark finds that telltale missed:\n{}",
+        missing.join("\n")
+    );
 }
 
 #[test]
 fn every_capture_is_audited_without_panic_or_hang() {
-    let Some(dir) = common::shared_captures() else { return };
+    let Some(dir) = common::shared_captures() else {
+        return;
+    };
     let mut files = Vec::new();
     for sub in ["tcpdump", "zeek"] {
         for e in std::fs::read_dir(dir.join(sub)).unwrap() {
@@ -58,7 +66,11 @@ fn every_capture_is_audited_without_panic_or_hang() {
     let mut failures = Vec::new();
     for f in &files {
         let path = f.to_str().unwrap();
-        let out = common::telltale(&["audit", "--format", "json", path], None, Duration::from_secs(60));
+        let out = common::telltale(
+            &["audit", "--format", "json", path],
+            None,
+            Duration::from_secs(60),
+        );
         let code = out.status.code();
         let stderr = String::from_utf8_lossy(&out.stderr);
         match code {

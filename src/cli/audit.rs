@@ -20,7 +20,8 @@ pub struct Judging {
 
 impl Judging {
     pub fn from_args(a: &JudgeArgs) -> Result<Judging, Failure> {
-        let rules = load::load(&a.rules).map_err(|e| Failure::usage(format!("invalid rules: {e}")))?;
+        let rules =
+            load::load(&a.rules).map_err(|e| Failure::usage(format!("invalid rules: {e}")))?;
         let opted_out = match a.opt_out.trim() {
             "on" => true,
             "off" => false,
@@ -30,7 +31,8 @@ impl Judging {
                 )));
             }
         };
-        let from_default = !std::env::args().any(|x| x == "--opt-out" || x.starts_with("--opt-out="));
+        let from_default =
+            !std::env::args().any(|x| x == "--opt-out" || x.starts_with("--opt-out="));
         Ok(Judging {
             rules,
             consent: Consent { opted_out },
@@ -51,22 +53,36 @@ pub fn destinations(o: &OutputArgs) -> Result<Vec<(Format, Destination)>, Failur
     let mut formats = Vec::new();
     for part in o.format.split(',').filter(|p| !p.trim().is_empty()) {
         let f = Format::parse(part).ok_or_else(|| {
-            Failure::usage(format!("--format: unknown format `{}`; expected md or json (comma-separated)", part.trim()))
+            Failure::usage(format!(
+                "--format: unknown format `{}`; expected md or json (comma-separated)",
+                part.trim()
+            ))
         })?;
         if !formats.contains(&f) {
             formats.push(f);
         }
     }
     if formats.is_empty() {
-        return Err(Failure::usage("--format: name at least one format (md, json)"));
+        return Err(Failure::usage(
+            "--format: name at least one format (md, json)",
+        ));
     }
     match (&o.output, formats.len()) {
-        (None, 1) => Ok(formats.into_iter().map(|f| (f, Destination::Stdout)).collect()),
+        (None, 1) => Ok(formats
+            .into_iter()
+            .map(|f| (f, Destination::Stdout))
+            .collect()),
         (None, _) => Err(Failure::usage(
             "several formats need a directory to go to: add -o DIR (each format becomes DIR/report.<ext>)",
         )),
-        (Some(p), 1) if !p.is_dir() => Ok(formats.into_iter().map(|f| (f, Destination::File(p.clone()))).collect()),
-        (Some(p), _) => Ok(formats.into_iter().map(|f| (f, Destination::File(p.join(f.file_name())))).collect()),
+        (Some(p), 1) if !p.is_dir() => Ok(formats
+            .into_iter()
+            .map(|f| (f, Destination::File(p.clone())))
+            .collect()),
+        (Some(p), _) => Ok(formats
+            .into_iter()
+            .map(|f| (f, Destination::File(p.join(f.file_name()))))
+            .collect()),
     }
 }
 
@@ -95,7 +111,10 @@ pub fn audit_readers(readers: Vec<CaptureReader>, judging: &Judging, caps: Caps)
             sha256: summary.sha256,
             bytes: summary.bytes,
             packets: summary.packets,
-            cut_short: summary.truncation.map(|t| CutShort { offset: t.offset, what: t.what }),
+            cut_short: summary.truncation.map(|t| CutShort {
+                offset: t.offset,
+                what: t.what,
+            }),
         });
     }
     let result = pipeline.finish();
@@ -116,7 +135,8 @@ pub fn run(a: &AuditArgs) -> Result<i32, Failure> {
     let dest = destinations(&a.out)?;
     let mut readers = Vec::new();
     for path in &a.captures {
-        let r = CaptureReader::open(path).map_err(|e| Failure::usage(format!("{}: {e}", path.display())))?;
+        let r = CaptureReader::open(path)
+            .map_err(|e| Failure::usage(format!("{}: {e}", path.display())))?;
         readers.push(r);
     }
     let report = audit_readers(readers, &judging, Caps::default());
@@ -124,7 +144,11 @@ pub fn run(a: &AuditArgs) -> Result<i32, Failure> {
         eprintln!("telltale: warning: {}", crate::report::text::neutralise(w));
     }
     write_reports(&report, &dest)?;
-    Ok(if report.flagged() > 0 { EXIT_FLAGGED } else { EXIT_CLEAN })
+    Ok(if report.flagged() > 0 {
+        EXIT_FLAGGED
+    } else {
+        EXIT_CLEAN
+    })
 }
 
 /// The built-in demo capture, audited. Exits 0: the flagged flows are the point of the demo.
@@ -138,6 +162,9 @@ pub fn run_demo(d: &DemoArgs) -> Result<i32, Failure> {
 }
 
 pub fn demo_reader() -> Result<CaptureReader, Failure> {
-    CaptureReader::from_reader("builtin:demo.pcapng", Box::new(std::io::Cursor::new(crate::demo::DEMO_CAPTURE)))
-        .map_err(|e| Failure::usage(format!("the built-in demo capture is unreadable: {e}")))
+    CaptureReader::from_reader(
+        "builtin:demo.pcapng",
+        Box::new(std::io::Cursor::new(crate::demo::DEMO_CAPTURE)),
+    )
+    .map_err(|e| Failure::usage(format!("the built-in demo capture is unreadable: {e}")))
 }

@@ -33,7 +33,9 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Audit capture files and write a report.
-    #[command(after_help = "Exit status: 0 nothing flagged, 1 at least one flow flagged, 2 the audit could not be done.")]
+    #[command(
+        after_help = "Exit status: 0 nothing flagged, 1 at least one flow flagged, 2 the audit could not be done."
+    )]
     Audit(AuditArgs),
     /// Audit the built-in demo capture (a Plex server whose owner opted out) and print the report.
     Demo(DemoArgs),
@@ -87,7 +89,10 @@ pub struct Failure {
 
 impl Failure {
     pub fn usage(message: impl Into<String>) -> Failure {
-        Failure { message: message.into(), code: EXIT_ERROR }
+        Failure {
+            message: message.into(),
+            code: EXIT_ERROR,
+        }
     }
 }
 
@@ -95,7 +100,11 @@ pub fn main() -> i32 {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
-            let code = if e.use_stderr() { EXIT_ERROR } else { EXIT_CLEAN };
+            let code = if e.use_stderr() {
+                EXIT_ERROR
+            } else {
+                EXIT_CLEAN
+            };
             let _ = e.print();
             return code;
         }

@@ -3,8 +3,8 @@
 //! ID, AES-128-GCM payload protection and AES header protection, all done by `ring`. The
 //! server's packets are structurally valid long/short header packets with opaque contents.
 
-use ring::aead::{self, Aad, LessSafeKey, Nonce, UnboundKey};
 use crate::dissect::quic::crypto::{Side, VERSION_1, key_material, version_keys};
+use ring::aead::{self, Aad, LessSafeKey, Nonce, UnboundKey};
 
 use super::payload::{ClientHello, server_hello_message};
 use super::synth::{SplitMix64, SynthError};
@@ -25,7 +25,11 @@ pub struct InitialKeys {
 fn initial_keys(original_dcid: &[u8], side: Side) -> Result<InitialKeys, SynthError> {
     let v = version_keys(VERSION_1).ok_or(SynthError::Crypto("QUIC v1 keys"))?;
     let m = key_material(v, original_dcid, side).ok_or(SynthError::Crypto("HKDF expand"))?;
-    Ok(InitialKeys { key: m.key, iv: m.iv, hp: m.hp })
+    Ok(InitialKeys {
+        key: m.key,
+        iv: m.iv,
+        hp: m.hp,
+    })
 }
 
 /// The client's Initial keys for a connection whose first destination connection ID is `dcid`.

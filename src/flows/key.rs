@@ -16,9 +16,17 @@ pub struct FlowKey {
 impl FlowKey {
     pub fn new(proto: Proto, src: SocketAddr, dst: SocketAddr) -> FlowKey {
         if src <= dst {
-            FlowKey { proto, a: src, b: dst }
+            FlowKey {
+                proto,
+                a: src,
+                b: dst,
+            }
         } else {
-            FlowKey { proto, a: dst, b: src }
+            FlowKey {
+                proto,
+                a: dst,
+                b: src,
+            }
         }
     }
 }
@@ -31,7 +39,13 @@ mod tests {
     fn both_directions_share_a_key() {
         let c: SocketAddr = "192.168.1.10:50000".parse().unwrap();
         let s: SocketAddr = "203.0.113.5:443".parse().unwrap();
-        assert_eq!(FlowKey::new(Proto::Tcp, c, s), FlowKey::new(Proto::Tcp, s, c));
-        assert_ne!(FlowKey::new(Proto::Tcp, c, s), FlowKey::new(Proto::Udp, c, s));
+        assert_eq!(
+            FlowKey::new(Proto::Tcp, c, s),
+            FlowKey::new(Proto::Tcp, s, c)
+        );
+        assert_ne!(
+            FlowKey::new(Proto::Tcp, c, s),
+            FlowKey::new(Proto::Udp, c, s)
+        );
     }
 }

@@ -183,7 +183,9 @@ impl Flow {
     }
 
     pub fn has_name(&self, name: &str, source: NameSource) -> bool {
-        self.names.iter().any(|n| n.source == source && n.name == name)
+        self.names
+            .iter()
+            .any(|n| n.source == source && n.name == name)
     }
 
     /// Adds a name unless the flow already has it from that source; true if added.

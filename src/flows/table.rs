@@ -104,11 +104,9 @@ impl<X: Default> FlowTable<X> {
             Some(e) => self.expired(&e.flow, p.ts) || starts_anew(&e.flow, p),
             None => false,
         };
-        if restart {
-            if let Some(e) = self.map.remove(&key) {
-                let why = if e.flow_closed() { "closed" } else { "idle" };
-                self.end(e.flow, why);
-            }
+        if restart && let Some(e) = self.map.remove(&key) {
+            let why = if e.flow_closed() { "closed" } else { "idle" };
+            self.end(e.flow, why);
         }
         let is_new = !self.map.contains_key(&key);
         if is_new && self.map.len() >= self.limits.max_flows {
@@ -116,14 +114,25 @@ impl<X: Default> FlowTable<X> {
         }
         let id = self.next_id;
         let nets = &self.owner_networks;
-        let entry = self.map.entry(key).or_insert_with(|| Entry { flow: new_flow(id, p, nets), extra: X::default() });
+        let entry = self.map.entry(key).or_insert_with(|| Entry {
+            flow: new_flow(id, p, nets),
+            extra: X::default(),
+        });
         if is_new {
             self.next_id += 1;
         }
         let flow = &mut entry.flow;
-        let dir = if p.src == flow.client && p.dst == flow.server { Dir::Up } else { Dir::Down };
+        let dir = if p.src == flow.client && p.dst == flow.server {
+            Dir::Up
+        } else {
+            Dir::Down
+        };
         flow.last_seen = flow.last_seen.max(p.ts);
-        let stats: &mut DirStats = if dir == Dir::Up { &mut flow.up } else { &mut flow.down };
+        let stats: &mut DirStats = if dir == Dir::Up {
+            &mut flow.up
+        } else {
+            &mut flow.down
+        };
         stats.add(p.ip_len, p.payload_len);
         if let Some(t) = flow.tcp.as_mut() {
             t.update(dir == Dir::Up, p.tcp_flags, p.tcp_seq, p.payload_len);
@@ -175,8 +184,11 @@ impl<X: Default> FlowTable<X> {
     /// Evicts the longest-idle eighth of the table (at least one flow).
     fn evict_batch(&mut self) {
         let n = (self.map.len() / 8).max(1);
-        let mut by_age: Vec<(Timestamp, u64, FlowKey)> =
-            self.map.iter().map(|(k, e)| (e.flow.last_seen, e.flow.id, *k)).collect();
+        let mut by_age: Vec<(Timestamp, u64, FlowKey)> = self
+            .map
+            .iter()
+            .map(|(k, e)| (e.flow.last_seen, e.flow.id, *k))
+            .collect();
         if n < by_age.len() {
             by_age.select_nth_unstable_by_key(n, |(t, id, _)| (*t, *id));
             by_age.truncate(n);
@@ -263,7 +275,20 @@ pub fn is_service_port(port: u16) -> bool {
     port < 1024
         || matches!(
             port,
-            1900 | 3005 | 3478 | 5060 | 5351 | 5353 | 5355 | 8008 | 8080 | 8096 | 8324 | 8443 | 8920 | 32400 | 32410..=32414 | 32469
+            1900 | 3005
+                | 3478
+                | 5060
+                | 5351
+                | 5353
+                | 5355
+                | 8008
+                | 8080
+                | 8096
+                | 8324
+                | 8443
+                | 8920
+                | 32400
+                | 32410..=32414 | 32469
         )
 }
 
@@ -316,7 +341,10 @@ mod tests {
         let (f, _, dir, new) = t.track(&meta(1, Proto::Tcp, C, S, ACK, 100));
         assert!(!new);
         assert_eq!(dir, Dir::Up);
-        assert_eq!((f.up.packets, f.up.payload_bytes, f.down.packets), (1, 100, 1));
+        assert_eq!(
+            (f.up.packets, f.up.payload_bytes, f.down.packets),
+            (1, 100, 1)
+        );
         assert_eq!(f.locality(), super::super::Locality::Outbound);
         assert_eq!(t.len(), 1);
     }
@@ -324,10 +352,24 @@ mod tests {
     #[test]
     fn service_port_beats_first_packet() {
         let mut t: FlowTable<()> = FlowTable::new(Limits::default(), vec![]);
-        let (f, _, _, _) = t.track(&meta(0, Proto::Udp, "203.0.113.5:53", "192.168.1.10:40000", 0, 80));
+        let (f, _, _, _) = t.track(&meta(
+            0,
+            Proto::Udp,
+            "203.0.113.5:53",
+            "192.168.1.10:40000",
+            0,
+            80,
+        ));
         assert_eq!(f.client, "192.168.1.10:40000".parse().unwrap());
         assert_eq!(f.initiator_by, InitiatorBy::ServicePort);
-        let (f, _, _, _) = t.track(&meta(0, Proto::Udp, "192.168.1.21:32414", "239.0.0.250:32414", 0, 30));
+        let (f, _, _, _) = t.track(&meta(
+            0,
+            Proto::Udp,
+            "192.168.1.21:32414",
+            "239.0.0.250:32414",
+            0,
+            30,
+        ));
         assert_eq!(f.initiator_by, InitiatorBy::FirstPacket);
         assert_eq!(f.client, "192.168.1.21:32414".parse().unwrap());
     }
@@ -349,12 +391,18 @@ mod tests {
         assert!(new);
         assert_eq!(f.id, 4);
         let ended: Vec<_> = t.drain_ended().collect();
-        assert_eq!(ended.iter().map(|f| f.ended_by).collect::<Vec<_>>(), [Some("closed")]);
+        assert_eq!(
+            ended.iter().map(|f| f.ended_by).collect::<Vec<_>>(),
+            [Some("closed")]
+        );
     }
 
     #[test]
     fn the_cap_evicts_the_longest_idle_and_counts() {
-        let limits = Limits { max_flows: 16, ..Limits::default() };
+        let limits = Limits {
+            max_flows: 16,
+            ..Limits::default()
+        };
         let mut t: FlowTable<()> = FlowTable::new(limits, vec![]);
         for i in 0..40u16 {
             let src = format!("192.168.1.10:{}", 40000 + i);

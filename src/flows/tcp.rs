@@ -91,12 +91,17 @@ impl TcpTracker {
     }
 
     fn mark(&mut self, d: usize, letter: u8) {
-        let Some(bit) = LETTERS.iter().position(|&l| l == letter) else { return };
-        let Some(seen) = self.seen.get_mut(d) else { return };
+        let Some(bit) = LETTERS.iter().position(|&l| l == letter) else {
+            return;
+        };
+        let Some(seen) = self.seen.get_mut(d) else {
+            return;
+        };
         if *seen & (1 << bit) == 0 {
             *seen |= 1 << bit;
             let c = char::from(letter);
-            self.history.push(if d == 0 { c } else { c.to_ascii_lowercase() });
+            self.history
+                .push(if d == 0 { c } else { c.to_ascii_lowercase() });
         }
     }
 

@@ -32,7 +32,12 @@ pub struct Inventory {
 
 impl Inventory {
     pub fn new(max_entries: usize) -> Self {
-        Inventory { entries: BTreeMap::new(), max_entries, max_refs: 4096, dropped: 0 }
+        Inventory {
+            entries: BTreeMap::new(),
+            max_entries,
+            max_refs: 4096,
+            dropped: 0,
+        }
     }
 
     fn entry(&mut self, name: &str, source: NameSource, at: Timestamp) -> Option<&mut NameEntry> {
@@ -56,19 +61,26 @@ impl Inventory {
     }
 
     /// A name seen on the wire, optionally for an address (DNS) and a flow.
-    pub fn saw(&mut self, name: &str, source: NameSource, at: Timestamp, addr: Option<IpAddr>, flow: Option<u64>) {
+    pub fn saw(
+        &mut self,
+        name: &str,
+        source: NameSource,
+        at: Timestamp,
+        addr: Option<IpAddr>,
+        flow: Option<u64>,
+    ) {
         let cap = self.max_refs;
         if let Some(e) = self.entry(name, source, at) {
             e.seen += 1;
-            if let Some(a) = addr {
-                if e.addresses.len() < cap {
-                    e.addresses.insert(a);
-                }
+            if let Some(a) = addr
+                && e.addresses.len() < cap
+            {
+                e.addresses.insert(a);
             }
-            if let Some(f) = flow {
-                if e.flows.len() < cap {
-                    e.flows.insert(f);
-                }
+            if let Some(f) = flow
+                && e.flows.len() < cap
+            {
+                e.flows.insert(f);
             }
         }
     }
@@ -76,10 +88,10 @@ impl Inventory {
     /// A flow was named by a DNS answer given earlier: tie the flow to the name without counting a sighting.
     pub fn used_by(&mut self, name: &str, source: NameSource, flow: u64) {
         let cap = self.max_refs;
-        if let Some(e) = self.entries.get_mut(&(name.to_string(), source)) {
-            if e.flows.len() < cap {
-                e.flows.insert(flow);
-            }
+        if let Some(e) = self.entries.get_mut(&(name.to_string(), source))
+            && e.flows.len() < cap
+        {
+            e.flows.insert(flow);
         }
     }
 
@@ -105,17 +117,35 @@ mod tests {
     fn collects_and_bounds() {
         let mut inv = Inventory::new(2);
         let t = Timestamp(5);
-        inv.saw("plex.tv", NameSource::DnsAnswer, t, Some("192.0.2.1".parse().unwrap()), None);
+        inv.saw(
+            "plex.tv",
+            NameSource::DnsAnswer,
+            t,
+            Some("192.0.2.1".parse().unwrap()),
+            None,
+        );
         inv.saw("plex.tv", NameSource::TlsSni, Timestamp(7), None, Some(3));
-        inv.saw("plex.tv", NameSource::DnsAnswer, Timestamp(9), Some("192.0.2.2".parse().unwrap()), None);
+        inv.saw(
+            "plex.tv",
+            NameSource::DnsAnswer,
+            Timestamp(9),
+            Some("192.0.2.2".parse().unwrap()),
+            None,
+        );
         inv.used_by("plex.tv", NameSource::DnsAnswer, 3);
         inv.saw("metrics.plex.tv", NameSource::TlsSni, t, None, Some(4));
         assert_eq!(inv.len(), 2);
         assert_eq!(inv.dropped, 1);
-        let dns = inv.entries().find(|e| e.source == NameSource::DnsAnswer).unwrap();
+        let dns = inv
+            .entries()
+            .find(|e| e.source == NameSource::DnsAnswer)
+            .unwrap();
         assert_eq!(dns.seen, 2);
         assert_eq!(dns.addresses.len(), 2);
         assert_eq!(dns.flows.iter().copied().collect::<Vec<_>>(), [3]);
-        assert_eq!((dns.first_seen, dns.last_seen), (Timestamp(5), Timestamp(9)));
+        assert_eq!(
+            (dns.first_seen, dns.last_seen),
+            (Timestamp(5), Timestamp(9))
+        );
     }
 }

@@ -52,7 +52,11 @@ impl AddressMap {
         let list = self.map.entry(addr).or_default();
         for name in names {
             list.retain(|b| &b.name != name);
-            list.push(Binding { name: name.clone(), at, ttl });
+            list.push(Binding {
+                name: name.clone(),
+                at,
+                ttl,
+            });
         }
         let excess = list.len().saturating_sub(self.max_names_per_address);
         if excess > 0 {
@@ -64,7 +68,9 @@ impl AddressMap {
     /// The names of the DNS answer that most likely led to a flow to `addr` starting at
     /// `at`: the latest answer at or before `at`; failing that, the first one after it.
     pub fn names_for(&self, addr: IpAddr, at: Timestamp) -> Vec<&Binding> {
-        let Some(list) = self.map.get(&addr) else { return Vec::new() };
+        let Some(list) = self.map.get(&addr) else {
+            return Vec::new();
+        };
         let before = list.iter().filter(|b| b.at <= at).map(|b| b.at).max();
         let pick = before.or_else(|| list.iter().map(|b| b.at).min());
         match pick {
@@ -95,13 +101,30 @@ mod tests {
         let mut m = AddressMap::new(10, 8);
         let a: IpAddr = "203.0.113.7".parse().unwrap();
         m.record(a, &["old.example".into()], 60, ts(10));
-        m.record(a, &["www.example".into(), "cdn.example.net".into()], 300, ts(20));
-        let names: Vec<_> = m.names_for(a, ts(25)).iter().map(|b| b.name.clone()).collect();
+        m.record(
+            a,
+            &["www.example".into(), "cdn.example.net".into()],
+            300,
+            ts(20),
+        );
+        let names: Vec<_> = m
+            .names_for(a, ts(25))
+            .iter()
+            .map(|b| b.name.clone())
+            .collect();
         assert_eq!(names, ["www.example", "cdn.example.net"]);
-        let names: Vec<_> = m.names_for(a, ts(15)).iter().map(|b| b.name.clone()).collect();
+        let names: Vec<_> = m
+            .names_for(a, ts(15))
+            .iter()
+            .map(|b| b.name.clone())
+            .collect();
         assert_eq!(names, ["old.example"]);
         // a flow before any answer is named by the first answer after it
-        let names: Vec<_> = m.names_for(a, ts(5)).iter().map(|b| b.name.clone()).collect();
+        let names: Vec<_> = m
+            .names_for(a, ts(5))
+            .iter()
+            .map(|b| b.name.clone())
+            .collect();
         assert_eq!(names, ["old.example"]);
         assert!(m.names_for("192.0.2.1".parse().unwrap(), ts(25)).is_empty());
     }

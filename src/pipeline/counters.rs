@@ -25,6 +25,7 @@ pub struct Counters {
     pub flows_ended_idle: u64,
     pub fragments_held: u64,
     pub datagrams_reassembled: u64,
+    /// Incomplete datagrams dropped: the reassembly table was full, they waited too long, or grew too large.
     pub fragment_evictions: u64,
     pub dns_responses: u64,
     pub dns_malformed: u64,

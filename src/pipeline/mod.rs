@@ -9,8 +9,8 @@ pub use counters::Counters;
 
 use crate::capture::RawPacket;
 use crate::decode::{DecodeError, Decoded, Decoder, IpPacket, Transport};
-use crate::dissect::stream::StreamBuf;
 use crate::dissect::quic::{QuicEvent, QuicFlow, crypto::version_keys};
+use crate::dissect::stream::StreamBuf;
 use crate::dissect::{dns, http, tls};
 use crate::flows::table::{Dir, PacketMeta};
 use crate::flows::{AppProto, Flow, FlowTable, Limits, Proto};
@@ -117,7 +117,6 @@ impl Pipeline {
             Ok(Decoded::FragmentHeld) => self.counters.decoded += 1,
             Ok(Decoded::Ip(ip)) => {
                 self.counters.decoded += 1;
-                let ip = ip;
                 on_ip(
                     &mut self.table,
                     &mut self.addresses,
@@ -172,8 +171,9 @@ impl Pipeline {
         counters.name_map_evictions = self.addresses.evictions;
         counters.names_dropped = self.inventory.dropped;
         counters.fragments_held = stats.fragments_held;
-        counters.datagrams_reassembled = stats.datagrams_reassembled;
-        counters.fragment_evictions = stats.evictions;
+        counters.datagrams_reassembled = stats.frag.reassembled;
+        counters.fragment_evictions =
+            stats.frag.evicted + stats.frag.expired + stats.frag.oversized;
         AuditResult {
             flows,
             inventory: self.inventory,
@@ -217,7 +217,11 @@ fn on_ip(
     match proto {
         Proto::Udp => {
             if is_dns_port(sport) || is_dns_port(dport) {
-                flow.app = if sport == 5353 || dport == 5353 { AppProto::Mdns } else { AppProto::Dns };
+                flow.app = if sport == 5353 || dport == 5353 {
+                    AppProto::Mdns
+                } else {
+                    AppProto::Dns
+                };
                 if whole {
                     on_dns_message(addresses, inventory, counters, ts, ip.payload);
                 }
@@ -230,7 +234,10 @@ fn on_ip(
         Proto::Tcp => {
             let syn = flags & crate::decode::tcp_flags::SYN != 0;
             let payload = ip.payload;
-            on_tcp(flow, scratch, addresses, inventory, counters, caps, ts, dir, seq, syn, payload, sport, dport)
+            on_tcp(
+                flow, scratch, addresses, inventory, counters, caps, ts, dir, seq, syn, payload,
+                sport, dport,
+            )
         }
         Proto::Ip(_) => {}
     }
@@ -266,7 +273,10 @@ fn maybe_quic(flow: &Flow, scratch: &Scratch, payload: &[u8]) -> bool {
         return true;
     }
     let long = payload.first().is_some_and(|b| b & 0xc0 == 0xc0);
-    let version = payload.get(1..5).and_then(|v| v.try_into().ok()).map(u32::from_be_bytes);
+    let version = payload
+        .get(1..5)
+        .and_then(|v| v.try_into().ok())
+        .map(u32::from_be_bytes);
     (long && version.is_some_and(|v| version_keys(v).is_some()))
         || crate::dissect::quic::gquic::version(payload).is_some()
 }
@@ -294,7 +304,13 @@ fn on_quic(
                 classify_udp(flow);
             }
         }
-        QuicEvent::Quic => flow.app = if q.gquic { AppProto::Gquic } else { AppProto::Quic },
+        QuicEvent::Quic => {
+            flow.app = if q.gquic {
+                AppProto::Gquic
+            } else {
+                AppProto::Quic
+            }
+        }
         QuicEvent::Undecryptable(_) => {
             flow.app = AppProto::Quic;
             flow.seen.quic_undecryptable += 1;
@@ -318,9 +334,22 @@ fn on_quic(
 }
 
 /// A name the flow itself carried (SNI, Host): on the flow and in the inventory.
-fn add_in_band(flow: &mut Flow, inventory: &mut Inventory, source: NameSource, name: String, ts: Timestamp, ech: bool) {
+fn add_in_band(
+    flow: &mut Flow,
+    inventory: &mut Inventory,
+    source: NameSource,
+    name: String,
+    ts: Timestamp,
+    ech: bool,
+) {
     inventory.saw(&name, source, ts, None, Some(flow.id));
-    flow.add_name(FlowName { name, source, learned_at: ts, ttl: None, ech_outer: ech });
+    flow.add_name(FlowName {
+        name,
+        source,
+        learned_at: ts,
+        ttl: None,
+        ech_outer: ech,
+    });
 }
 
 fn on_dns_message(
@@ -333,10 +362,23 @@ fn on_dns_message(
     match dns::parse_message(payload) {
         Ok(msg) if msg.is_response => {
             counters.dns_responses += 1;
-            for (addr, names, ttl) in dns::address_names(&msg) {
-                addresses.record(addr, &names, ttl, ts);
-                for n in &names {
-                    inventory.saw(n, NameSource::DnsAnswer, ts, Some(addr), None);
+            let pairs = dns::address_names(&msg);
+            for (addr, names, ttl) in &pairs {
+                addresses.record(*addr, names, *ttl, ts);
+                for n in names {
+                    inventory.saw(n, NameSource::DnsAnswer, ts, Some(*addr), None);
+                }
+            }
+            // A question answered with addresses (in any section) revealed its name, even
+            // where no record ties the name to one of them (a referral with glue, say).
+            let has_addresses = msg
+                .answers
+                .iter()
+                .chain(&msg.additional)
+                .any(|r| matches!(r.data, dns::DnsData::A(_) | dns::DnsData::Aaaa(_)));
+            for q in msg.questions.iter().filter(|_| has_addresses) {
+                if !pairs.iter().any(|(_, names, _)| names.contains(&q.name)) {
+                    inventory.saw(&q.name, NameSource::DnsAnswer, ts, None, None);
                 }
             }
         }
@@ -365,7 +407,9 @@ fn on_tcp(
     if dns_over_tcp {
         flow.app = AppProto::Dns;
         if dir == Dir::Down {
-            let buf = scratch.down.get_or_insert_with(|| StreamBuf::new(caps.stream_bytes));
+            let buf = scratch
+                .down
+                .get_or_insert_with(|| StreamBuf::new(caps.stream_bytes));
             if buf.push(seq, syn, payload) {
                 let (msgs, used) = dns::split_tcp_messages(buf.data());
                 for m in msgs {
@@ -380,7 +424,9 @@ fn on_tcp(
     if dir != Dir::Up || scratch.up_done {
         return;
     }
-    let buf = scratch.up.get_or_insert_with(|| StreamBuf::new(caps.stream_bytes));
+    let buf = scratch
+        .up
+        .get_or_insert_with(|| StreamBuf::new(caps.stream_bytes));
     if !buf.push(seq, syn, payload) {
         if buf.is_full() {
             scratch.up_done = true;

@@ -24,8 +24,13 @@ pub enum Cause {
 }
 
 impl Cause {
-    pub const ALL: [Cause; 5] =
-        [Cause::Ech, Cause::EncryptedDns, Cause::QuicInitialMissed, Cause::TlsNoSni, Cause::NoDnsAnswer];
+    pub const ALL: [Cause; 5] = [
+        Cause::Ech,
+        Cause::EncryptedDns,
+        Cause::QuicInitialMissed,
+        Cause::TlsNoSni,
+        Cause::NoDnsAnswer,
+    ];
 
     pub fn describe(self) -> &'static str {
         match self {
@@ -33,8 +38,12 @@ impl Cause {
             Cause::EncryptedDns => {
                 "encrypted DNS (DNS over HTTPS to a well-known resolver, DNS over TLS or QUIC on port 853): the names it resolved cannot be seen, so later flows to them go unnamed"
             }
-            Cause::QuicInitialMissed => "QUIC whose client Initial was not captured (or could not be read): no server name",
-            Cause::TlsNoSni => "TLS whose ClientHello carried no server name, and no DNS answer named the address",
+            Cause::QuicInitialMissed => {
+                "QUIC whose client Initial was not captured (or could not be read): no server name"
+            }
+            Cause::TlsNoSni => {
+                "TLS whose ClientHello carried no server name, and no DNS answer named the address"
+            }
             Cause::NoDnsAnswer => "no name on the wire and no DNS answer seen for the address",
         }
     }
@@ -53,17 +62,46 @@ pub struct BlindSpot {
 
 /// Well-known public DNS-over-HTTPS resolvers, by address.
 const DOH_ADDRESSES: &[&str] = &[
-    "1.1.1.1", "1.0.0.1", "8.8.8.8", "8.8.4.4", "9.9.9.9", "149.112.112.112", "208.67.222.222",
-    "208.67.220.220", "94.140.14.14", "94.140.15.15", "45.90.28.0", "45.90.30.0", "185.228.168.9",
-    "2606:4700:4700::1111", "2606:4700:4700::1001", "2001:4860:4860::8888", "2001:4860:4860::8844",
-    "2620:fe::fe", "2620:fe::9", "2620:119:35::35", "2a10:50c0::ad1:ff",
+    "1.1.1.1",
+    "1.0.0.1",
+    "8.8.8.8",
+    "8.8.4.4",
+    "9.9.9.9",
+    "149.112.112.112",
+    "208.67.222.222",
+    "208.67.220.220",
+    "94.140.14.14",
+    "94.140.15.15",
+    "45.90.28.0",
+    "45.90.30.0",
+    "185.228.168.9",
+    "2606:4700:4700::1111",
+    "2606:4700:4700::1001",
+    "2001:4860:4860::8888",
+    "2001:4860:4860::8844",
+    "2620:fe::fe",
+    "2620:fe::9",
+    "2620:119:35::35",
+    "2a10:50c0::ad1:ff",
 ];
 
 /// Well-known DNS-over-HTTPS host names.
 const DOH_NAMES: &[&str] = &[
-    "cloudflare-dns.com", "mozilla.cloudflare-dns.com", "one.one.one.one", "1dot1dot1dot1.cloudflare-dns.com",
-    "dns.google", "dns.google.com", "dns.quad9.net", "dns9.quad9.net", "dns11.quad9.net", "doh.opendns.com",
-    "dns.adguard.com", "dns.adguard-dns.com", "dns.nextdns.io", "doh.cleanbrowsing.org", "chrome.cloudflare-dns.com",
+    "cloudflare-dns.com",
+    "mozilla.cloudflare-dns.com",
+    "one.one.one.one",
+    "1dot1dot1dot1.cloudflare-dns.com",
+    "dns.google",
+    "dns.google.com",
+    "dns.quad9.net",
+    "dns9.quad9.net",
+    "dns11.quad9.net",
+    "doh.opendns.com",
+    "dns.adguard.com",
+    "dns.adguard-dns.com",
+    "dns.nextdns.io",
+    "doh.cleanbrowsing.org",
+    "chrome.cloudflare-dns.com",
 ];
 
 pub fn cause_of(f: &FlowReport) -> Option<Cause> {
@@ -75,8 +113,12 @@ pub fn cause_of(f: &FlowReport) -> Option<Cause> {
     }
     let remote = f.remote();
     let port853 = remote.port == 853;
-    let doh_addr = remote.port == 443 && DOH_ADDRESSES.iter().any(|a| a.parse::<IpAddr>().ok() == Some(remote.address));
-    let doh_name = remote.port == 443 && f.names.iter().any(|n| DOH_NAMES.contains(&n.name.as_str()));
+    let doh_addr = remote.port == 443
+        && DOH_ADDRESSES
+            .iter()
+            .any(|a| a.parse::<IpAddr>().ok() == Some(remote.address));
+    let doh_name =
+        remote.port == 443 && f.names.iter().any(|n| DOH_NAMES.contains(&n.name.as_str()));
     if port853 || doh_addr || doh_name {
         return Some(Cause::EncryptedDns);
     }
@@ -107,8 +149,10 @@ pub fn blind_spots(flows: &[FlowReport]) -> Vec<BlindSpot> {
         })
         .collect();
     for f in flows {
-        if let Some(c) = cause_of(f) {
-            if let Some(b) = out.iter_mut().find(|b| b.cause == c) {
+        if let Some(c) = cause_of(f)
+            && let Some(b) = out.iter_mut().find(|b| b.cause == c)
+        {
+            {
                 b.flows += 1;
                 b.bytes_out += f.bytes_out;
                 b.bytes_in += f.bytes_in;

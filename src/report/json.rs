@@ -10,6 +10,9 @@ pub fn render(report: &Report) -> String {
             s
         }
         // Serialising plain data cannot fail; say so rather than panic if it ever does.
-        Err(e) => format!("{{\"schema\": \"{}\", \"error\": \"{e}\"}}\n", super::SCHEMA),
+        Err(e) => format!(
+            "{{\"schema\": \"{}\", \"error\": \"{e}\"}}\n",
+            super::SCHEMA
+        ),
     }
 }

@@ -3,7 +3,7 @@
 //! local summary, the names revealed and the counters.
 
 use super::model::{FlowReport, Report};
-use super::text::{bytes, duration, md};
+use super::text::{bytes, duration, md, md_code};
 use crate::rules::verdict::VerdictKind;
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -16,7 +16,11 @@ pub fn render(r: &Report) -> String {
 
 fn write_report(o: &mut String, r: &Report) -> std::fmt::Result {
     let of_kind = |k: VerdictKind| r.flows.iter().filter(move |f| f.verdict.kind == k);
-    let left = r.flows.iter().filter(|f| f.verdict.kind != VerdictKind::Local).count();
+    let left = r
+        .flows
+        .iter()
+        .filter(|f| f.verdict.kind != VerdictKind::Local)
+        .count();
     writeln!(o, "# telltale audit: {}", md(&r.rules.server))?;
     writeln!(o)?;
     let flagged = r.flagged();
@@ -28,7 +32,11 @@ fn write_report(o: &mut String, r: &Report) -> std::fmt::Result {
             r.flows.len()
         )?;
     } else {
-        writeln!(o, "**Nothing flagged** in {} flows ({left} left the local network).", r.flows.len())?;
+        writeln!(
+            o,
+            "**Nothing flagged** in {} flows ({left} left the local network).",
+            r.flows.len()
+        )?;
     }
     writeln!(o)?;
     let state = if r.opt_out.state == "on" {
@@ -36,13 +44,23 @@ fn write_report(o: &mut String, r: &Report) -> std::fmt::Result {
     } else {
         "the owner has not opted out of data sharing"
     };
-    writeln!(o, "- Opt-out: **{}**: {state} (from {})", r.opt_out.state, md(&r.opt_out.source))?;
-    writeln!(o, "- Rules: `{}` (sha256 `{}`)", md(&r.rules.path), short_hash(&r.rules.sha256))?;
+    writeln!(
+        o,
+        "- Opt-out: **{}**: {state} (from {})",
+        r.opt_out.state,
+        md(&r.opt_out.source)
+    )?;
+    writeln!(
+        o,
+        "- Rules: `{}` (sha256 `{}`)",
+        md(&r.rules.path),
+        short_hash(&r.rules.sha256)
+    )?;
     for i in &r.inputs {
         writeln!(
             o,
             "- Capture: `{}` ({}, {} packets, {}, sha256 `{}`)",
-            md(&i.path),
+            md_code(&i.path),
             i.format,
             i.packets,
             bytes(i.bytes),
@@ -50,7 +68,11 @@ fn write_report(o: &mut String, r: &Report) -> std::fmt::Result {
         )?;
     }
     if let (Some(a), Some(b)) = (r.capture_start, r.capture_end) {
-        writeln!(o, "- Packets from {a} to {b} ({})", duration(b.seconds_since(a)))?;
+        writeln!(
+            o,
+            "- Packets from {a} to {b} ({})",
+            duration(b.seconds_since(a))
+        )?;
     }
     writeln!(o, "- telltale {}", r.tool.version)?;
     for w in &r.warnings {
@@ -66,14 +88,20 @@ fn write_report(o: &mut String, r: &Report) -> std::fmt::Result {
         write_flow_detail(o, f)?;
     }
 
-    for (kind, title) in [(VerdictKind::Declared, "Declared"), (VerdictKind::Allowed, "Allowed")] {
+    for (kind, title) in [
+        (VerdictKind::Declared, "Declared"),
+        (VerdictKind::Allowed, "Allowed"),
+    ] {
         let flows: Vec<&FlowReport> = of_kind(kind).collect();
         if flows.is_empty() && kind == VerdictKind::Allowed {
             continue;
         }
         writeln!(o, "\n## {title} ({})\n", flows.len())?;
         if kind == VerdictKind::Allowed {
-            writeln!(o, "The owner has not opted out, so these flows are allowed; each is still categorised.\n")?;
+            writeln!(
+                o,
+                "The owner has not opted out, so these flows are allowed; each is still categorised.\n"
+            )?;
         }
         if flows.is_empty() {
             writeln!(o, "None.")?;
@@ -84,19 +112,34 @@ fn write_report(o: &mut String, r: &Report) -> std::fmt::Result {
         }
         for (cat, fs) in by_cat {
             let out: u64 = fs.iter().map(|f| f.bytes_out).sum();
-            writeln!(o, "### {} ({} flow{}, {} out)\n", md(cat), fs.len(), plural(fs.len()), bytes(out))?;
-            let mut ids: Vec<&str> = fs.iter().filter_map(|f| f.verdict.rule.as_deref()).collect();
+            writeln!(
+                o,
+                "### {} ({} flow{}, {} out)\n",
+                md(cat),
+                fs.len(),
+                plural(fs.len()),
+                bytes(out)
+            )?;
+            let mut ids: Vec<&str> = fs
+                .iter()
+                .filter_map(|f| f.verdict.rule.as_deref())
+                .collect();
             ids.dedup();
             ids.sort_unstable();
             ids.dedup();
             for id in ids {
                 if let Some(u) = r.rules.rule(id) {
-                    let basis = u.basis.map_or(String::new(), |b| format!(" ({})", serde_name(&b)));
-                    writeln!(o, "- `{}`{basis}: {}", md(id), md(&u.justification))?;
+                    let basis = u
+                        .basis
+                        .map_or(String::new(), |b| format!(" ({})", serde_name(&b)));
+                    writeln!(o, "- `{}`{basis}: {}", md_code(id), md(&u.justification))?;
                 }
             }
             writeln!(o)?;
-            writeln!(o, "| # | remote | name (how learned) | protocol | out | in | rule |")?;
+            writeln!(
+                o,
+                "| # | remote | name (how learned) | protocol | out | in | rule |"
+            )?;
             writeln!(o, "|---|---|---|---|---|---|---|")?;
             for f in fs {
                 writeln!(
@@ -139,7 +182,10 @@ fn write_report(o: &mut String, r: &Report) -> std::fmt::Result {
     if blind.is_empty() {
         writeln!(o, "Every flow that left the local network was named.")?;
     } else {
-        writeln!(o, "What left the local network that the audit could not name, by cause:\n")?;
+        writeln!(
+            o,
+            "What left the local network that the audit could not name, by cause:\n"
+        )?;
         writeln!(o, "| cause | flows | out | in | flow ids |")?;
         writeln!(o, "|---|---|---|---|---|")?;
         for b in blind {
@@ -161,8 +207,14 @@ fn write_report(o: &mut String, r: &Report) -> std::fmt::Result {
     if r.names.is_empty() {
         writeln!(o, "None.")?;
     } else {
-        writeln!(o, "Every name the capture revealed, whether or not a flow used it.\n")?;
-        writeln!(o, "| name | how learned | first seen | seen | addresses | flows |")?;
+        writeln!(
+            o,
+            "Every name the capture revealed, whether or not a flow used it.\n"
+        )?;
+        writeln!(
+            o,
+            "| name | how learned | first seen | seen | addresses | flows |"
+        )?;
         writeln!(o, "|---|---|---|---|---|---|")?;
         for n in &r.names {
             let addrs: Vec<String> = n.addresses.iter().take(4).map(|a| a.to_string()).collect();
@@ -176,8 +228,16 @@ fn write_report(o: &mut String, r: &Report) -> std::fmt::Result {
                 n.first_seen,
                 n.seen,
                 addrs.join(", "),
-                if more > 0 { format!(" and {more} more") } else { String::new() },
-                if flows.is_empty() { "-".to_string() } else { flows.join(", ") }
+                if more > 0 {
+                    format!(" and {more} more")
+                } else {
+                    String::new()
+                },
+                if flows.is_empty() {
+                    "-".to_string()
+                } else {
+                    flows.join(", ")
+                }
             )?;
         }
     }
@@ -205,7 +265,10 @@ fn write_report(o: &mut String, r: &Report) -> std::fmt::Result {
         ("HTTP requests", c.http_requests),
         ("QUIC ClientHellos", c.quic_client_hellos),
         ("QUIC Initials unreadable", c.quic_undecryptable),
-        ("TCP bytes dropped by reassembly caps", c.stream_bytes_dropped),
+        (
+            "TCP bytes dropped by reassembly caps",
+            c.stream_bytes_dropped,
+        ),
         ("DNS map evictions", c.name_map_evictions),
         ("names not listed (inventory full)", c.names_dropped),
     ] {
@@ -218,12 +281,21 @@ fn write_report(o: &mut String, r: &Report) -> std::fmt::Result {
 }
 
 fn write_flow_detail(o: &mut String, f: &FlowReport) -> std::fmt::Result {
-    let title = f.primary_name().map_or_else(|| format!("unnamed {}", f.remote().address), |n| md(&n.name));
-    writeln!(o, "### Flow {}: {} ({})\n", f.id, title, md(&f.verdict.category))?;
+    let title = f.primary_name().map_or_else(
+        || format!("unnamed {}", f.remote().address),
+        |n| md(&n.name),
+    );
+    writeln!(
+        o,
+        "### Flow {}: {} ({})\n",
+        f.id,
+        title,
+        md(&f.verdict.category)
+    )?;
     writeln!(o, "- **Why:** {}", md(&f.verdict.reason))?;
     writeln!(
         o,
-        "- {} {}:{} → {}:{} ({}), {} out in {} packets, {} in, {} to {} ({})",
+        "- {} {}:{} → {}:{} ({}), {} out in {} packets, {} in in {} packets, {} to {} ({})",
         proto_cell(f),
         f.client.address,
         f.client.port,
@@ -231,8 +303,17 @@ fn write_flow_detail(o: &mut String, f: &FlowReport) -> std::fmt::Result {
         f.server.port,
         serde_name(&f.locality),
         bytes(f.bytes_out),
-        f.up.packets.max(f.down.packets),
+        if f.locality == crate::flows::Locality::Inbound {
+            f.down.packets
+        } else {
+            f.up.packets
+        },
         bytes(f.bytes_in),
+        if f.locality == crate::flows::Locality::Inbound {
+            f.up.packets
+        } else {
+            f.down.packets
+        },
         f.first_seen,
         f.last_seen,
         duration(f.duration_s)
@@ -252,11 +333,25 @@ fn write_flow_detail(o: &mut String, f: &FlowReport) -> std::fmt::Result {
                 format!("answered {} after the flow began{ttl}", duration(-age))
             }
         };
-        let ech = if n.ech_outer { " (outer name of an Encrypted Client Hello)" } else { "" };
-        writeln!(o, "- Name: {} from {}{ech}, {when}", md(&n.name), n.source.as_str())?;
+        let ech = if n.ech_outer {
+            " (outer name of an Encrypted Client Hello)"
+        } else {
+            ""
+        };
+        writeln!(
+            o,
+            "- Name: {} from {}{ech}, {when}",
+            md(&n.name),
+            n.source.as_str()
+        )?;
     }
     if let Some(t) = &f.tcp {
-        writeln!(o, "- TCP history `{}`, state {:?}", md(&t.history), t.state)?;
+        writeln!(
+            o,
+            "- TCP history `{}`, state {:?}",
+            md_code(&t.history),
+            t.state
+        )?;
     }
     writeln!(o)
 }
@@ -278,11 +373,18 @@ fn name_cell(f: &FlowReport) -> String {
 
 fn proto_cell(f: &FlowReport) -> String {
     let app = serde_name(&f.app);
-    if app == "unknown" { f.protocol.clone() } else { format!("{}/{app}", f.protocol) }
+    if app == "unknown" {
+        f.protocol.clone()
+    } else {
+        format!("{}/{app}", f.protocol)
+    }
 }
 
 fn serde_name<T: serde::Serialize>(v: &T) -> String {
-    serde_json::to_value(v).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
 }
 
 fn short_hash(h: &str) -> &str {

@@ -1,14 +1,14 @@
 //! The report as data. Built once from an audit's result; every renderer reads this.
 
+use super::blind_spots::{BlindSpot, blind_spots};
 use crate::flows::tcp::ConnState;
 use crate::flows::{AppProto, DirStats, Flow, InitiatorBy, Locality, Seen};
-use super::blind_spots::{BlindSpot, blind_spots};
 use crate::names::FlowName;
 use crate::names::inventory::NameEntry;
 use crate::pipeline::{AuditResult, Counters};
-use crate::rules::{Basis, RuleKind, Rules};
 use crate::rules::locality::Scope;
 use crate::rules::verdict::{Verdict, VerdictKind};
+use crate::rules::{Basis, RuleKind, Rules};
 use crate::time::Timestamp;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -185,8 +185,16 @@ impl FlowReport {
         FlowReport {
             id: f.id,
             protocol: f.proto.name(),
-            client: Endpoint { address: f.client.ip(), port: f.client.port(), scope: f.client_scope },
-            server: Endpoint { address: f.server.ip(), port: f.server.port(), scope: f.server_scope },
+            client: Endpoint {
+                address: f.client.ip(),
+                port: f.client.port(),
+                scope: f.client_scope,
+            },
+            server: Endpoint {
+                address: f.server.ip(),
+                port: f.server.port(),
+                scope: f.server_scope,
+            },
             initiator_by: f.initiator_by,
             locality: f.locality(),
             app: f.app,
@@ -199,10 +207,10 @@ impl FlowReport {
             first_seen: f.first_seen,
             last_seen: f.last_seen,
             duration_s: (f.duration_secs() * 1e6).round() / 1e6,
-            tcp: f
-                .tcp
-                .as_ref()
-                .map(|t| TcpReport { history: t.history().to_string(), state: t.state() }),
+            tcp: f.tcp.as_ref().map(|t| TcpReport {
+                history: t.history().to_string(),
+                state: t.state(),
+            }),
             ended_by: f.ended_by.unwrap_or("end"),
             verdict,
         }
@@ -210,12 +218,20 @@ impl FlowReport {
 
     /// The party the audit is about (the internet side; for local flows the server).
     pub fn remote(&self) -> &Endpoint {
-        if self.locality == Locality::Inbound { &self.client } else { &self.server }
+        if self.locality == Locality::Inbound {
+            &self.client
+        } else {
+            &self.server
+        }
     }
 
     /// The local side.
     pub fn local(&self) -> &Endpoint {
-        if self.locality == Locality::Inbound { &self.server } else { &self.client }
+        if self.locality == Locality::Inbound {
+            &self.server
+        } else {
+            &self.client
+        }
     }
 
     /// The best name: in-band (SNI, QUIC, Host) before DNS.
@@ -271,15 +287,26 @@ impl Report {
         let mut cats: BTreeMap<(VerdictKind, String), Totals> = BTreeMap::new();
         for f in &flows {
             verdicts.entry(f.verdict.kind).or_default().add(f);
-            cats.entry((f.verdict.kind, f.verdict.category.clone())).or_default().add(f);
+            cats.entry((f.verdict.kind, f.verdict.category.clone()))
+                .or_default()
+                .add(f);
         }
         let categories = cats
             .into_iter()
-            .map(|((verdict, category), totals)| CategoryTotals { verdict, category, totals })
+            .map(|((verdict, category), totals)| CategoryTotals {
+                verdict,
+                category,
+                totals,
+            })
             .collect();
         let mut rules = ctx.rules;
         for f in &flows {
-            if let Some(u) = f.verdict.rule.as_ref().and_then(|id| rules.rules.iter_mut().find(|r| &r.id == id)) {
+            if let Some(u) = f
+                .verdict
+                .rule
+                .as_ref()
+                .and_then(|id| rules.rules.iter_mut().find(|r| &r.id == id))
+            {
                 u.flows += 1;
                 u.bytes_out += f.bytes_out;
             }
@@ -298,7 +325,10 @@ impl Report {
         }
         Report {
             schema: SCHEMA,
-            tool: Tool { name: "telltale", version: env!("CARGO_PKG_VERSION") },
+            tool: Tool {
+                name: "telltale",
+                version: env!("CARGO_PKG_VERSION"),
+            },
             generated_at: ctx.generated_at,
             inputs: ctx.inputs,
             rules,
@@ -306,7 +336,10 @@ impl Report {
             capture_start: result.first_ts,
             capture_end: result.last_ts,
             counters: result.counters.clone(),
-            summary: Summary { verdicts, categories },
+            summary: Summary {
+                verdicts,
+                categories,
+            },
             blind_spots: blind_spots(&flows),
             warnings,
             names: result.inventory.entries().cloned().collect(),
@@ -315,6 +348,9 @@ impl Report {
     }
 
     pub fn flagged(&self) -> usize {
-        self.flows.iter().filter(|f| f.verdict.kind == VerdictKind::Flagged).count()
+        self.flows
+            .iter()
+            .filter(|f| f.verdict.kind == VerdictKind::Flagged)
+            .count()
     }
 }

@@ -42,6 +42,12 @@ pub fn md(s: &str) -> String {
     out
 }
 
+/// For a Markdown code span: neutralised, with backticks (which would end the span)
+/// and characters that would break a table cell replaced.
+pub fn md_code(s: &str) -> String {
+    neutralise(s).replace('`', "'").replace('|', "\\|")
+}
+
 /// `1.5 KiB`, `12 B`, `3.2 MiB`.
 pub fn bytes(n: u64) -> String {
     const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
@@ -57,7 +63,11 @@ pub fn bytes(n: u64) -> String {
         v /= 1024.0;
         unit = u;
     }
-    if v < 10.0 { format!("{v:.1} {unit}") } else { format!("{v:.0} {unit}") }
+    if v < 10.0 {
+        format!("{v:.1} {unit}")
+    } else {
+        format!("{v:.0} {unit}")
+    }
 }
 
 /// `0.4 s`, `12 s`, `3 min 5 s`, `2 h 1 min`.

@@ -35,7 +35,11 @@ impl fmt::Display for RulesError {
         if self.line == 0 {
             return write!(f, "{}: {}", self.file, self.message);
         }
-        write!(f, "{}:{}:{}: {}", self.file, self.line, self.column, self.message)?;
+        write!(
+            f,
+            "{}:{}:{}: {}",
+            self.file, self.line, self.column, self.message
+        )?;
         if let Some(src) = &self.source_line {
             let gutter = self.line.to_string();
             let pad = " ".repeat(gutter.len());
@@ -80,7 +84,11 @@ pub fn load_path(path: &Path) -> Result<Rules, RulesError> {
 }
 
 pub fn builtin_names() -> String {
-    BUILTIN.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+    BUILTIN
+        .iter()
+        .map(|(n, _)| *n)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Parses and validates rules text; `file` labels errors.
@@ -115,7 +123,10 @@ pub fn parse(file: &str, text: &str) -> Result<Rules, RulesError> {
             if !ids.insert(d.id.get_ref().clone()) {
                 return Err(ctx.error(
                     d.id.span(),
-                    format!("duplicate rule id `{}`; every rule needs its own id", d.id.get_ref()),
+                    format!(
+                        "duplicate rule id `{}`; every rule needs its own id",
+                        d.id.get_ref()
+                    ),
                 ));
             }
             rules.push(ctx.rule(kind, d)?);
@@ -143,9 +154,18 @@ impl Ctx<'_> {
         let before = self.text.get(..start).unwrap_or("");
         let line = before.matches('\n').count() + 1;
         let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-        let column = self.text.get(line_start..start).map_or(1, |s| s.chars().count() + 1);
+        let column = self
+            .text
+            .get(line_start..start)
+            .map_or(1, |s| s.chars().count() + 1);
         let source_line = self.text.lines().nth(line - 1).map(str::to_string);
-        RulesError { file: self.file.to_string(), line, column, message, source_line }
+        RulesError {
+            file: self.file.to_string(),
+            line,
+            column,
+            message,
+            source_line,
+        }
     }
 
     fn cidr(&self, s: &Spanned<String>) -> Result<IpNet, RulesError> {
@@ -178,14 +198,21 @@ impl Ctx<'_> {
 
     fn rule(&self, kind: RuleKind, d: &RuleDoc) -> Result<Rule, RulesError> {
         let id = d.id.get_ref();
-        if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+        if id.is_empty()
+            || !id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
             return Err(self.error(
                 d.id.span(),
                 format!("rule id `{id}` must be letters, digits, `_` or `-`"),
             ));
         }
         if d.category.get_ref().trim().is_empty() {
-            return Err(self.error(d.category.span(), "a rule's category cannot be empty".into()));
+            return Err(self.error(
+                d.category.span(),
+                "a rule's category cannot be empty".into(),
+            ));
         }
         if d.hosts.is_empty() && d.addresses.is_empty() && d.ports.is_empty() {
             return Err(self.error(
@@ -197,19 +224,29 @@ impl Ctx<'_> {
         }
         for p in &d.ports {
             if *p.get_ref() == 0 {
-                return Err(self.error(p.span(), "port 0 is not a port; expected 1 to 65535".into()));
+                return Err(
+                    self.error(p.span(), "port 0 is not a port; expected 1 to 65535".into())
+                );
             }
         }
-        if kind != RuleKind::Exception {
-            if let Some(b) = &d.basis {
-                return Err(self.error(
-                    b.span(),
-                    "`basis` belongs to [[exception]] rules only".into(),
-                ));
-            }
+        if kind != RuleKind::Exception
+            && let Some(b) = &d.basis
+        {
+            return Err(self.error(
+                b.span(),
+                "`basis` belongs to [[exception]] rules only".into(),
+            ));
         }
-        let hosts = d.hosts.iter().map(|h| self.host(h)).collect::<Result<Vec<_>, _>>()?;
-        let addresses = d.addresses.iter().map(|a| self.cidr(a)).collect::<Result<Vec<_>, _>>()?;
+        let hosts = d
+            .hosts
+            .iter()
+            .map(|h| self.host(h))
+            .collect::<Result<Vec<_>, _>>()?;
+        let addresses = d
+            .addresses
+            .iter()
+            .map(|a| self.cidr(a))
+            .collect::<Result<Vec<_>, _>>()?;
         let mut ports: Vec<u16> = d.ports.iter().map(|p| *p.get_ref()).collect();
         ports.sort_unstable();
         ports.dedup();
@@ -219,7 +256,9 @@ impl Ctx<'_> {
             category: d.category.get_ref().clone(),
             justification: d.justification.clone().unwrap_or_default(),
             basis: match kind {
-                RuleKind::Exception => Some(d.basis.as_ref().map_or(Basis::Vendor, |b| *b.get_ref())),
+                RuleKind::Exception => {
+                    Some(d.basis.as_ref().map_or(Basis::Vendor, |b| *b.get_ref()))
+                }
                 _ => None,
             },
             hosts,
@@ -237,10 +276,12 @@ impl Ctx<'_> {
 
 pub(crate) fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
 }
 
 impl Protocol {

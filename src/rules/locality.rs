@@ -75,7 +75,11 @@ fn scope_v6(a: Ipv6Addr) -> Scope {
         Scope::UniqueLocal
     } else if a.is_multicast() {
         // ff0e:: (global scope) multicast is routed on the internet; every narrower scope stays here.
-        if (s[0] & 0x000f) >= 0xe { Scope::Internet } else { Scope::Multicast }
+        if (s[0] & 0x000f) >= 0xe {
+            Scope::Internet
+        } else {
+            Scope::Multicast
+        }
     } else {
         Scope::Internet
     }
@@ -125,6 +129,9 @@ mod tests {
     fn owner_networks_count_as_local() {
         let nets: Vec<IpNet> = vec!["203.0.113.0/24".parse().unwrap()];
         assert_eq!(scope("203.0.113.9".parse().unwrap(), &nets), Scope::Owner);
-        assert_eq!(scope("198.51.100.9".parse().unwrap(), &nets), Scope::Internet);
+        assert_eq!(
+            scope("198.51.100.9".parse().unwrap(), &nets),
+            Scope::Internet
+        );
     }
 }

@@ -51,12 +51,17 @@ impl HostPattern {
         let label_ok = |l: &str| {
             !l.is_empty()
                 && l.len() <= 63
-                && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+                && l.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
         };
         if name.is_empty() || name.len() > 253 || !name.split('.').all(label_ok) {
             return None;
         }
-        Some(if wild { HostPattern::Suffix(name) } else { HostPattern::Exact(name) })
+        Some(if wild {
+            HostPattern::Suffix(name)
+        } else {
+            HostPattern::Exact(name)
+        })
     }
 
     pub fn matches(&self, name: &str) -> bool {
@@ -155,7 +160,13 @@ impl Matcher {
                 with_addresses.push(i);
             }
         }
-        Matcher { rules, exact, suffix, by_other, with_addresses }
+        Matcher {
+            rules,
+            exact,
+            suffix,
+            by_other,
+            with_addresses,
+        }
     }
 
     /// Every rule that matches, in file order, each with the name that matched it (None: by address or port).

@@ -58,7 +58,11 @@ pub fn judge(flow: &Flow, matcher: &Matcher, consent: Consent) -> Verdict {
         udp: flow.proto == Proto::Udp,
         remote: flow.remote().ip(),
         service_port: flow.server.port(),
-        direction: if locality == Locality::Inbound { Direction::Inbound } else { Direction::Outbound },
+        direction: if locality == Locality::Inbound {
+            Direction::Inbound
+        } else {
+            Direction::Outbound
+        },
         names: &name_strs,
     };
     let matches = matcher.matches(&input);
@@ -88,7 +92,11 @@ pub fn judge(flow: &Flow, matcher: &Matcher, consent: Consent) -> Verdict {
     } else {
         ""
     };
-    let leaves = if consent.opted_out { VerdictKind::Flagged } else { VerdictKind::Allowed };
+    let leaves = if consent.opted_out {
+        VerdictKind::Flagged
+    } else {
+        VerdictKind::Allowed
+    };
     let consent_words = if consent.opted_out {
         "while the owner has opted out"
     } else {
@@ -125,10 +133,16 @@ pub fn judge(flow: &Flow, matcher: &Matcher, consent: Consent) -> Verdict {
             ),
         };
     }
-    let exceptions: Vec<&(&Rule, Option<&str>)> =
-        matches.iter().filter(|(r, _)| r.kind == RuleKind::Exception).collect();
+    let exceptions: Vec<&(&Rule, Option<&str>)> = matches
+        .iter()
+        .filter(|(r, _)| r.kind == RuleKind::Exception)
+        .collect();
     if let Some(&&(r, name)) = exceptions.first() {
-        let also: Vec<String> = exceptions.iter().skip(1).map(|(o, _)| o.id.clone()).collect();
+        let also: Vec<String> = exceptions
+            .iter()
+            .skip(1)
+            .map(|(o, _)| o.id.clone())
+            .collect();
         let mut categories: Vec<&str> = Vec::new();
         for (o, _) in &exceptions {
             if !categories.contains(&o.category.as_str()) {
@@ -156,7 +170,11 @@ pub fn judge(flow: &Flow, matcher: &Matcher, consent: Consent) -> Verdict {
         }
         reason.push_str(transit);
         return Verdict {
-            kind: if consent.opted_out { VerdictKind::Declared } else { VerdictKind::Allowed },
+            kind: if consent.opted_out {
+                VerdictKind::Declared
+            } else {
+                VerdictKind::Allowed
+            },
             category: categories.join(" | "),
             rule: Some(r.id.clone()),
             also,
@@ -192,8 +210,17 @@ fn identity_names(names: &[FlowName]) -> Vec<&FlowName> {
 fn describe(flow: &Flow, names: &[&FlowName]) -> String {
     match names.first() {
         Some(n) => {
-            let ech = if n.ech_outer { ", only the outer name of an Encrypted Client Hello" } else { "" };
-            format!("{} ({}{ech}) at {}", n.name, n.source.as_str(), flow.remote())
+            let ech = if n.ech_outer {
+                ", only the outer name of an Encrypted Client Hello"
+            } else {
+                ""
+            };
+            format!(
+                "{} ({}{ech}) at {}",
+                n.name,
+                n.source.as_str(),
+                flow.remote()
+            )
         }
         None => format!("unnamed {}", flow.remote()),
     }
@@ -201,7 +228,11 @@ fn describe(flow: &Flow, names: &[&FlowName]) -> String {
 
 fn note(r: &Rule) -> String {
     let j = r.justification.trim();
-    if j.is_empty() { String::new() } else { format!(": {j}") }
+    if j.is_empty() {
+        String::new()
+    } else {
+        format!(": {j}")
+    }
 }
 
 fn scope_word(s: super::locality::Scope) -> &'static str {

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use telltale::capture::file::CaptureReader;
 use telltale::cli::JudgeArgs;
 use telltale::cli::audit::{Judging, audit_readers};
@@ -16,13 +16,19 @@ pub fn shared_captures() -> Option<PathBuf> {
     if p.is_dir() {
         Some(p)
     } else {
-        eprintln!("SKIPPED: ../shared/captures is absent; the third-party capture tests need it beside the project");
+        eprintln!(
+            "SKIPPED: ../shared/captures is absent; the third-party capture tests need it beside the project"
+        );
         None
     }
 }
 
 pub fn judging(opt_out: &str) -> Judging {
-    Judging::from_args(&JudgeArgs { rules: "plex".into(), opt_out: opt_out.into() }).expect("plex rules")
+    Judging::from_args(&JudgeArgs {
+        rules: "plex".into(),
+        opt_out: opt_out.into(),
+    })
+    .expect("plex rules")
 }
 
 pub fn audit_file(path: &Path, opt_out: &str) -> Report {
@@ -43,7 +49,11 @@ pub fn json(report: &Report) -> serde_json::Value {
 pub fn telltale(args: &[&str], stdin: Option<&[u8]>, limit: Duration) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_telltale"))
         .args(args)
-        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -56,15 +66,17 @@ pub fn telltale(args: &[&str], stdin: Option<&[u8]>, limit: Duration) -> Output 
             let _ = si.write_all(&bytes);
         });
     }
-    let start = Instant::now();
-    loop {
-        if child.try_wait().expect("wait").is_some() {
-            return child.wait_with_output().expect("output");
-        }
-        if start.elapsed() > limit {
-            let _ = child.kill();
+    // Read the pipes while waiting, so a large report cannot block the child.
+    let pid = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(limit) {
+        Ok(out) => out.expect("output"),
+        Err(_) => {
+            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
             panic!("telltale {args:?} ran past {limit:?}");
         }
-        std::thread::sleep(Duration::from_millis(20));
     }
 }

@@ -27,10 +27,18 @@ pub const VERSION_2: u32 = 0x6b33_43cf;
 /// The keys for a version, if its Initial salt is known: v1, v2, IETF drafts 17 to 34,
 /// and Facebook's mvfst drafts (0xfaceb001/2/e, which reuse draft salts).
 pub fn version_keys(version: u32) -> Option<VersionKeys> {
-    let v1 = |salt| Some(VersionKeys { salt, label_prefix: "quic " });
+    let v1 = |salt| {
+        Some(VersionKeys {
+            salt,
+            label_prefix: "quic ",
+        })
+    };
     match version {
         VERSION_1 => v1(&SALT_V1),
-        VERSION_2 => Some(VersionKeys { salt: &SALT_V2, label_prefix: "quicv2 " }),
+        VERSION_2 => Some(VersionKeys {
+            salt: &SALT_V2,
+            label_prefix: "quicv2 ",
+        }),
         0xff00_0021 | 0xff00_0022 => v1(&SALT_V1),
         0xff00_001d..=0xff00_0020 | 0xface_b002 | 0xface_b00e => v1(&SALT_D29),
         0xff00_0017..=0xff00_001c => v1(&SALT_D23),
@@ -85,10 +93,19 @@ pub enum Side {
 pub fn key_material(v: VersionKeys, dcid: &[u8], side: Side) -> Option<KeyMaterial> {
     let initial = hkdf::Salt::new(hkdf::HKDF_SHA256, v.salt).extract(dcid);
     let mut client_secret = [0u8; 32];
-    let label = if side == Side::Client { "client in" } else { "server in" };
+    let label = if side == Side::Client {
+        "client in"
+    } else {
+        "server in"
+    };
     expand_label(&initial, label, &mut client_secret)?;
     let client = hkdf::Prk::new_less_safe(hkdf::HKDF_SHA256, &client_secret);
-    let mut m = KeyMaterial { secret: client_secret, key: [0; 16], iv: [0; 12], hp: [0; 16] };
+    let mut m = KeyMaterial {
+        secret: client_secret,
+        key: [0; 16],
+        iv: [0; 12],
+        hp: [0; 16],
+    };
     expand_label(&client, &format!("{}key", v.label_prefix), &mut m.key)?;
     expand_label(&client, &format!("{}iv", v.label_prefix), &mut m.iv)?;
     expand_label(&client, &format!("{}hp", v.label_prefix), &mut m.hp)?;
@@ -112,13 +129,26 @@ impl InitialKeys {
 
     /// Decrypts a packet's payload in place (ciphertext followed by its 16-byte tag)
     /// with the unprotected header as associated data; returns the plaintext.
-    pub fn open<'a>(&self, packet_number: u64, header: &[u8], payload: &'a mut [u8]) -> Option<&'a mut [u8]> {
+    pub fn open<'a>(
+        &self,
+        packet_number: u64,
+        header: &[u8],
+        payload: &'a mut [u8],
+    ) -> Option<&'a mut [u8]> {
         let mut nonce = self.iv;
-        for (n, p) in nonce.iter_mut().rev().zip(packet_number.to_be_bytes().iter().rev()) {
+        for (n, p) in nonce
+            .iter_mut()
+            .rev()
+            .zip(packet_number.to_be_bytes().iter().rev())
+        {
             *n ^= p;
         }
         self.key
-            .open_in_place(Nonce::assume_unique_for_key(nonce), Aad::from(header), payload)
+            .open_in_place(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(header),
+                payload,
+            )
             .ok()
             .map(|p| &mut p[..])
     }
@@ -148,13 +178,24 @@ mod tests {
     use super::*;
 
     fn hex(s: &str) -> Vec<u8> {
-        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
     }
 
     #[test]
     fn rfc9001_appendix_a1_client_keys() {
-        let m = key_material(version_keys(VERSION_1).unwrap(), &hex("8394c8f03e515708"), Side::Client).unwrap();
-        assert_eq!(m.secret.to_vec(), hex("c00cf151ca5be075ed0ebfb5c80323c42d6b7db67881289af4008f1f6c357aea"));
+        let m = key_material(
+            version_keys(VERSION_1).unwrap(),
+            &hex("8394c8f03e515708"),
+            Side::Client,
+        )
+        .unwrap();
+        assert_eq!(
+            m.secret.to_vec(),
+            hex("c00cf151ca5be075ed0ebfb5c80323c42d6b7db67881289af4008f1f6c357aea")
+        );
         assert_eq!(m.key.to_vec(), hex("1f369613dd76d5467730efcbe3b1a22d"));
         assert_eq!(m.iv.to_vec(), hex("fa044b2f42a3fd3b46fb255c"));
         assert_eq!(m.hp.to_vec(), hex("9f50449e04a0e810283a1e9933adedd2"));
@@ -162,15 +203,24 @@ mod tests {
 
     #[test]
     fn rfc9001_appendix_a2_header_protection_mask() {
-        let keys = InitialKeys::client(version_keys(VERSION_1).unwrap(), &hex("8394c8f03e515708")).unwrap();
+        let keys = InitialKeys::client(version_keys(VERSION_1).unwrap(), &hex("8394c8f03e515708"))
+            .unwrap();
         let mask = keys.mask(&hex("d1b1c98dd7689fb8ec11d242b123dc9b")).unwrap();
         assert_eq!(mask.to_vec(), hex("437b9aec36"));
     }
 
     #[test]
     fn rfc9369_appendix_a1_client_keys() {
-        let m = key_material(version_keys(VERSION_2).unwrap(), &hex("8394c8f03e515708"), Side::Client).unwrap();
-        assert_eq!(m.secret.to_vec(), hex("14ec9d6eb9fd7af83bf5a668bc17a7e283766aade7ecd0891f70f9ff7f4bf47b"));
+        let m = key_material(
+            version_keys(VERSION_2).unwrap(),
+            &hex("8394c8f03e515708"),
+            Side::Client,
+        )
+        .unwrap();
+        assert_eq!(
+            m.secret.to_vec(),
+            hex("14ec9d6eb9fd7af83bf5a668bc17a7e283766aade7ecd0891f70f9ff7f4bf47b")
+        );
         assert_eq!(m.key.to_vec(), hex("8b1a0bc121284290a29e0971b5cd045d"));
         assert_eq!(m.iv.to_vec(), hex("91f73e2351d8fa91660e909f"));
         assert_eq!(m.hp.to_vec(), hex("45b95e15235d6f45a6b19cbcb0294ba9"));
@@ -178,7 +228,8 @@ mod tests {
 
     #[test]
     fn rfc9369_appendix_a2_header_protection_mask() {
-        let keys = InitialKeys::client(version_keys(VERSION_2).unwrap(), &hex("8394c8f03e515708")).unwrap();
+        let keys = InitialKeys::client(version_keys(VERSION_2).unwrap(), &hex("8394c8f03e515708"))
+            .unwrap();
         let mask = keys.mask(&hex("ffe67b6abcdb4298b485dd04de806071")).unwrap();
         assert_eq!(mask.to_vec(), hex("94a0c95e80"));
     }

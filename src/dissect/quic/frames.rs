@@ -21,10 +21,18 @@ pub fn walk<'a>(mut b: &'a [u8], mut crypto: impl FnMut(u64, &'a [u8])) -> bool 
                 None => return false,
             },
             0x06 => {
-                let Some((offset, rest)) = varint(b.get(1..).unwrap_or(&[])) else { return false };
-                let Some((len, rest)) = varint(rest) else { return false };
-                let Ok(len) = usize::try_from(len) else { return false };
-                let Some(data) = rest.get(..len) else { return false };
+                let Some((offset, rest)) = varint(b.get(1..).unwrap_or(&[])) else {
+                    return false;
+                };
+                let Some((len, rest)) = varint(rest) else {
+                    return false;
+                };
+                let Ok(len) = usize::try_from(len) else {
+                    return false;
+                };
+                let Some(data) = rest.get(..len) else {
+                    return false;
+                };
                 crypto(offset, data);
                 b = rest.get(len..).unwrap_or(&[]);
             }
@@ -72,7 +80,9 @@ pub const CRYPTO_CAP: usize = 64 * 1024;
 
 impl CryptoStream {
     pub fn add(&mut self, offset: u64, bytes: &[u8]) {
-        let Ok(offset) = usize::try_from(offset) else { return };
+        let Ok(offset) = usize::try_from(offset) else {
+            return;
+        };
         let end = offset.saturating_add(bytes.len());
         if end > CRYPTO_CAP {
             self.dropped += bytes.len() as u64;
@@ -87,11 +97,14 @@ impl CryptoStream {
                 return;
             }
             self.pending_bytes += bytes.len();
-            self.pending.entry(offset as u64).or_insert_with(|| bytes.to_vec());
+            self.pending
+                .entry(offset as u64)
+                .or_insert_with(|| bytes.to_vec());
             return;
         }
         let skip = self.data.len() - offset;
-        self.data.extend_from_slice(bytes.get(skip..).unwrap_or(&[]));
+        self.data
+            .extend_from_slice(bytes.get(skip..).unwrap_or(&[]));
         // pull in what was waiting for this gap
         while let Some((&o, _)) = self.pending.first_key_value() {
             let o = o as usize;
@@ -121,7 +134,9 @@ mod tests {
     #[test]
     fn walks_padding_ping_ack_and_crypto() {
         // PADDING x3, PING, ACK(largest 5, delay 0, 1 range, first 2, gap 0, len 1), CRYPTO(off 0, len 3)
-        let frames = [0, 0, 0, 1, 2, 5, 0, 1, 2, 0, 1, 6, 0, 3, b'a', b'b', b'c', 0, 0];
+        let frames = [
+            0, 0, 0, 1, 2, 5, 0, 1, 2, 0, 1, 6, 0, 3, b'a', b'b', b'c', 0, 0,
+        ];
         let mut got = Vec::new();
         assert!(walk(&frames, |o, d| got.push((o, d.to_vec()))));
         assert_eq!(got, [(0, b"abc".to_vec())]);

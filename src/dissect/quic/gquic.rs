@@ -7,7 +7,14 @@ pub fn version(data: &[u8]) -> Option<u32> {
     let first = *data.first()?;
     // Q046 and later: IETF-style long header with the version after the first byte.
     // Q043 and earlier: public flags, then an 8-byte connection ID, then the version.
-    let candidates = [data.get(1..5), if first & 0x08 != 0 { data.get(9..13) } else { data.get(1..5) }];
+    let candidates = [
+        data.get(1..5),
+        if first & 0x08 != 0 {
+            data.get(9..13)
+        } else {
+            data.get(1..5)
+        },
+    ];
     for v in candidates.into_iter().flatten() {
         if let &[b'Q', a, b, c] = v {
             // Q001..Q099: Q043 to Q050 are the ones seen in the wild
@@ -21,7 +28,10 @@ pub fn version(data: &[u8]) -> Option<u32> {
 
 /// `Q043` for a version number.
 pub fn version_name(v: u32) -> String {
-    v.to_be_bytes().iter().map(|&b| if b.is_ascii_graphic() { b as char } else { '?' }).collect()
+    v.to_be_bytes()
+        .iter()
+        .map(|&b| if b.is_ascii_graphic() { b as char } else { '?' })
+        .collect()
 }
 
 /// The server name in a clear-text CHLO inside the packet, if there is one.
@@ -75,8 +85,14 @@ mod tests {
 
     #[test]
     fn reads_the_sni_tag() {
-        let mut pkt = vec![0x0d, 1, 2, 3, 4, 5, 6, 7, 8, b'Q', b'0', b'4', b'3', 1, 0xa0];
-        pkt.extend(chlo(&[(b"PAD\0", b"----"), (b"SNI\0", b"www.example.com"), (b"VER\0", b"Q043")]));
+        let mut pkt = vec![
+            0x0d, 1, 2, 3, 4, 5, 6, 7, 8, b'Q', b'0', b'4', b'3', 1, 0xa0,
+        ];
+        pkt.extend(chlo(&[
+            (b"PAD\0", b"----"),
+            (b"SNI\0", b"www.example.com"),
+            (b"VER\0", b"Q043"),
+        ]));
         assert_eq!(version(&pkt).map(version_name).as_deref(), Some("Q043"));
         assert_eq!(chlo_sni(&pkt).as_deref(), Some("www.example.com"));
     }

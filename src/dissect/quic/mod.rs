@@ -85,10 +85,16 @@ impl QuicFlow {
                 Ok(plain) => plain,
                 Err(Unreadable::UnknownVersion) => {
                     self.done = true;
-                    return QuicEvent::Undecryptable("a QUIC version whose Initial keys are unknown");
+                    return QuicEvent::Undecryptable(
+                        "a QUIC version whose Initial keys are unknown",
+                    );
                 }
-                Err(Unreadable::TooShort) => return QuicEvent::Undecryptable("an Initial too short to decrypt"),
-                Err(Unreadable::Decryption) => return QuicEvent::Undecryptable("an Initial that did not decrypt"),
+                Err(Unreadable::TooShort) => {
+                    return QuicEvent::Undecryptable("an Initial too short to decrypt");
+                }
+                Err(Unreadable::Decryption) => {
+                    return QuicEvent::Undecryptable("an Initial that did not decrypt");
+                }
             };
             self.initials += 1;
             let crypto = &mut self.crypto;

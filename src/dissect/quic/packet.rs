@@ -74,9 +74,15 @@ const MAX_COALESCED: usize = 16;
 
 /// Splits a UDP payload into its QUIC packets.
 pub fn parse_datagram(data: &[u8]) -> Datagram<'_> {
-    let Some(&first) = data.first() else { return Datagram::NotQuic };
+    let Some(&first) = data.first() else {
+        return Datagram::NotQuic;
+    };
     if first & 0x80 == 0 {
-        return if first & 0x40 != 0 && data.len() >= 21 { Datagram::Short } else { Datagram::NotQuic };
+        return if first & 0x40 != 0 && data.len() >= 21 {
+            Datagram::Short
+        } else {
+            Datagram::NotQuic
+        };
     }
     match data.get(1..5) {
         Some([0, 0, 0, 0]) => return Datagram::VersionNegotiation,
@@ -99,7 +105,11 @@ pub fn parse_datagram(data: &[u8]) -> Datagram<'_> {
             None => break,
         }
     }
-    if packets.is_empty() { Datagram::NotQuic } else { Datagram::Long(packets) }
+    if packets.is_empty() {
+        Datagram::NotQuic
+    } else {
+        Datagram::Long(packets)
+    }
 }
 
 /// One long-header packet at the start of `b`, and what follows it.
@@ -123,7 +133,17 @@ fn parse_long(b: &[u8]) -> Option<(LongPacket<'_>, &[u8])> {
     match kind {
         LongType::Retry => {
             // a Retry runs to the end of the datagram
-            return Some((LongPacket { version, kind, dcid, scid, bytes: b, pn_offset: b.len() }, &[]));
+            return Some((
+                LongPacket {
+                    version,
+                    kind,
+                    dcid,
+                    scid,
+                    bytes: b,
+                    pn_offset: b.len(),
+                },
+                &[],
+            ));
         }
         LongType::Initial => {
             let (token_len, rest) = varint(b.get(at..)?)?;
@@ -136,7 +156,17 @@ fn parse_long(b: &[u8]) -> Option<(LongPacket<'_>, &[u8])> {
     let pn_offset = b.len() - rest.len();
     let end = pn_offset.checked_add(usize::try_from(length).ok()?)?;
     let bytes = b.get(..end)?;
-    Some((LongPacket { version, kind, dcid, scid, bytes, pn_offset }, b.get(end..)?))
+    Some((
+        LongPacket {
+            version,
+            kind,
+            dcid,
+            scid,
+            bytes,
+            pn_offset,
+        },
+        b.get(end..)?,
+    ))
 }
 
 /// Why an Initial could not be read.
@@ -155,24 +185,40 @@ pub fn open_initial(p: &LongPacket<'_>) -> Result<Vec<u8>, Unreadable> {
     let v = version_keys(p.version).ok_or(Unreadable::UnknownVersion)?;
     let keys = InitialKeys::client(v, p.dcid).ok_or(Unreadable::Decryption)?;
     let sample_at = p.pn_offset + 4;
-    let sample = p.bytes.get(sample_at..sample_at + 16).ok_or(Unreadable::TooShort)?;
+    let sample = p
+        .bytes
+        .get(sample_at..sample_at + 16)
+        .ok_or(Unreadable::TooShort)?;
     let mask = keys.mask(sample).ok_or(Unreadable::Decryption)?;
-    let mut header = p.bytes.get(..p.pn_offset + 4).ok_or(Unreadable::TooShort)?.to_vec();
+    let mut header = p
+        .bytes
+        .get(..p.pn_offset + 4)
+        .ok_or(Unreadable::TooShort)?
+        .to_vec();
     let first = header.first_mut().ok_or(Unreadable::TooShort)?;
     *first ^= mask[0] & 0x0f;
     let pn_len = usize::from(*first & 0x03) + 1;
     let mut pn: u64 = 0;
     for i in 0..pn_len {
-        let byte = header.get_mut(p.pn_offset + i).ok_or(Unreadable::TooShort)?;
+        let byte = header
+            .get_mut(p.pn_offset + i)
+            .ok_or(Unreadable::TooShort)?;
         *byte ^= mask.get(1 + i).copied().unwrap_or(0);
         pn = (pn << 8) | u64::from(*byte);
     }
     header.truncate(p.pn_offset + pn_len);
-    let mut payload = p.bytes.get(p.pn_offset + pn_len..).ok_or(Unreadable::TooShort)?.to_vec();
+    let mut payload = p
+        .bytes
+        .get(p.pn_offset + pn_len..)
+        .ok_or(Unreadable::TooShort)?
+        .to_vec();
     if payload.len() < 16 {
         return Err(Unreadable::TooShort);
     }
-    let plain_len = keys.open(pn, &header, &mut payload).ok_or(Unreadable::Decryption)?.len();
+    let plain_len = keys
+        .open(pn, &header, &mut payload)
+        .ok_or(Unreadable::Decryption)?
+        .len();
     payload.truncate(plain_len);
     Ok(payload)
 }
@@ -185,7 +231,10 @@ mod tests {
     fn varints_of_every_length() {
         assert_eq!(varint(&[0x25]), Some((37, &[][..])));
         assert_eq!(varint(&[0x7b, 0xbd]), Some((15_293, &[][..])));
-        assert_eq!(varint(&[0x9d, 0x7f, 0x3e, 0x7d, 0xff]), Some((494_878_333, &[0xff][..])));
+        assert_eq!(
+            varint(&[0x9d, 0x7f, 0x3e, 0x7d, 0xff]),
+            Some((494_878_333, &[0xff][..]))
+        );
         assert_eq!(
             varint(&[0xc2, 0x19, 0x7c, 0x5e, 0xff, 0x14, 0xe8, 0x8c]),
             Some((151_288_809_941_952_652, &[][..]))
@@ -196,7 +245,10 @@ mod tests {
 
     #[test]
     fn version_negotiation_and_short_headers() {
-        assert_eq!(parse_datagram(&[0x80, 0, 0, 0, 0, 8]), Datagram::VersionNegotiation);
+        assert_eq!(
+            parse_datagram(&[0x80, 0, 0, 0, 0, 8]),
+            Datagram::VersionNegotiation
+        );
         assert_eq!(parse_datagram(&[0x40; 30]), Datagram::Short);
         assert_eq!(parse_datagram(&[0x00; 30]), Datagram::NotQuic);
         assert_eq!(parse_datagram(&[]), Datagram::NotQuic);
@@ -205,7 +257,10 @@ mod tests {
     #[test]
     fn a_truncated_header_is_not_quic() {
         // Initial, v1, DCID length 8 but only 3 bytes follow
-        assert_eq!(parse_datagram(&[0xc0, 0, 0, 0, 1, 8, 1, 2, 3]), Datagram::NotQuic);
+        assert_eq!(
+            parse_datagram(&[0xc0, 0, 0, 0, 1, 8, 1, 2, 3]),
+            Datagram::NotQuic
+        );
     }
 
     #[test]
