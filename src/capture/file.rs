@@ -319,7 +319,7 @@ impl CaptureReader {
     /// Opens a capture file; `-` reads standard input.
     pub fn open(path: &Path) -> Result<Self, CaptureError> {
         if path.as_os_str() == "-" {
-            return Self::from_reader("standard input", Box::new(io::stdin()));
+            return Self::from_reader("-", Box::new(io::stdin()));
         }
         let shown = path.display().to_string();
         let meta = std::fs::metadata(path).map_err(|e| CaptureError::from_open(&shown, e))?;
@@ -396,7 +396,7 @@ impl CaptureReader {
         Ok(reader)
     }
 
-    /// How messages and reports refer to this input (the path as given, or "standard input").
+    /// How messages and reports refer to this input (the path as given, or "-" for standard input).
     pub fn name(&self) -> &str {
         &self.name
     }

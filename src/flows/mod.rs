@@ -70,7 +70,7 @@ pub enum AppProto {
 }
 
 /// What the dissectors saw of a flow beyond its names.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Seen {
     /// A TLS ClientHello was read (with or without a server name).
     pub client_hello: bool,
@@ -78,6 +78,12 @@ pub struct Seen {
     pub quic_initial: bool,
     /// QUIC Initials that could not be read.
     pub quic_undecryptable: u32,
+    /// The QUIC version of the flow (`1`, `2`, `draft-29`, `Q043`, ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quic_version: Option<String>,
+    /// The application protocols the client offered (TLS or QUIC ALPN).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub alpn: Vec<String>,
 }
 
 /// Packets and bytes one way.

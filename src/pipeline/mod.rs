@@ -291,13 +291,23 @@ fn on_quic(
     payload: &[u8],
 ) {
     let q = scratch.quic.get_or_insert_with(Box::default);
-    if dir == Dir::Down {
+    let event = if dir == Dir::Down {
+        None
+    } else {
+        Some(q.on_client(payload))
+    };
+    if let Some(v) = q.version
+        && flow.seen.quic_version.is_none()
+    {
+        flow.seen.quic_version = Some(crate::dissect::quic::version_name(v));
+    }
+    let Some(event) = event else {
         if q.on_server(payload) && flow.app == AppProto::Unknown {
             flow.app = AppProto::Quic;
         }
         return;
-    }
-    match q.on_client(payload) {
+    };
+    match event {
         QuicEvent::NotQuic => {
             if flow.app == AppProto::Unknown && q.version.is_none() {
                 scratch.quic = None;
@@ -325,6 +335,7 @@ fn on_quic(
         QuicEvent::ClientHello(ch) => {
             flow.app = AppProto::Quic;
             flow.seen.quic_initial = true;
+            flow.seen.alpn = ch.alpn.clone();
             counters.quic_client_hellos += 1;
             if let Some(name) = ch.sni {
                 add_in_band(flow, inventory, NameSource::QuicSni, name, ts, ch.ech);
@@ -442,6 +453,7 @@ fn on_tcp(
             tls::TlsScan::ClientHello(ch) => {
                 counters.tls_client_hellos += 1;
                 flow.seen.client_hello = true;
+                flow.seen.alpn = ch.alpn.clone();
                 if let Some(sni) = ch.sni {
                     add_in_band(flow, inventory, NameSource::TlsSni, sni, ts, ch.ech);
                 }

@@ -199,7 +199,7 @@ impl FlowReport {
             locality: f.locality(),
             app: f.app,
             names: f.names.clone(),
-            seen: f.seen,
+            seen: f.seen.clone(),
             up: f.up,
             down: f.down,
             bytes_out: f.bytes_out(),

@@ -13,6 +13,28 @@ use crate::dissect::tls::{self, ClientHello, TlsScan};
 use frames::CryptoStream;
 use packet::{Datagram, LongType, Unreadable};
 
+/// A version's usual name: `1`, `2`, `draft-29`, `mvfst-2`, `Q043`, or hex.
+pub fn version_name(v: u32) -> String {
+    match v {
+        crypto::VERSION_1 => "1".into(),
+        crypto::VERSION_2 => "2".into(),
+        0xff00_0000..=0xff00_00ff => format!("draft-{}", v & 0xff),
+        0xface_b000..=0xface_b0ff => format!("mvfst-{}", v & 0xff),
+        _ if gquic::version(&[
+            0xc0,
+            (v >> 24) as u8,
+            (v >> 16) as u8,
+            (v >> 8) as u8,
+            v as u8,
+        ])
+        .is_some() =>
+        {
+            gquic::version_name(v)
+        }
+        _ => format!("0x{v:08x}"),
+    }
+}
+
 /// Per-flow QUIC state.
 #[derive(Debug, Default)]
 pub struct QuicFlow {
@@ -27,6 +49,9 @@ pub struct QuicFlow {
     /// A Retry or Version Negotiation was seen.
     pub retry: bool,
     pub version_negotiation: bool,
+    /// The destination connection ID of the first client Initial that decrypted: a client
+    /// that switches to the server's connection ID keeps the Initial keys of the original.
+    original_dcid: Option<Vec<u8>>,
 }
 
 /// What one datagram told.
@@ -81,7 +106,17 @@ impl QuicFlow {
                 self.done = true;
                 return QuicEvent::Undecryptable("no ClientHello in the first Initials");
             }
-            let plain = match packet::open_initial(&p) {
+            let opened = match packet::open_initial(&p, p.dcid) {
+                Err(Unreadable::Decryption) => match &self.original_dcid {
+                    Some(orig) if orig.as_slice() != p.dcid => packet::open_initial(&p, orig),
+                    _ => Err(Unreadable::Decryption),
+                },
+                other => other,
+            };
+            if opened.is_ok() && self.original_dcid.is_none() {
+                self.original_dcid = Some(p.dcid.to_vec());
+            }
+            let plain = match opened {
                 Ok(plain) => plain,
                 Err(Unreadable::UnknownVersion) => {
                     self.done = true;

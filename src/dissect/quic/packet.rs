@@ -180,10 +180,12 @@ pub enum Unreadable {
     Decryption,
 }
 
-/// Removes header and payload protection from a client Initial; returns the plaintext frames.
-pub fn open_initial(p: &LongPacket<'_>) -> Result<Vec<u8>, Unreadable> {
+/// Removes header and payload protection from a client Initial, with the keys of
+/// `key_dcid` (the packet's own destination connection ID, or the connection's original
+/// one); returns the plaintext frames.
+pub fn open_initial(p: &LongPacket<'_>, key_dcid: &[u8]) -> Result<Vec<u8>, Unreadable> {
     let v = version_keys(p.version).ok_or(Unreadable::UnknownVersion)?;
-    let keys = InitialKeys::client(v, p.dcid).ok_or(Unreadable::Decryption)?;
+    let keys = InitialKeys::client(v, key_dcid).ok_or(Unreadable::Decryption)?;
     let sample_at = p.pn_offset + 4;
     let sample = p
         .bytes
@@ -278,7 +280,10 @@ mod tests {
                 assert_eq!(ps[0].pn_offset, 18);
                 assert_eq!(ps[0].bytes.len(), 18 + 0x049e);
                 // zeros are not a valid ciphertext
-                assert_eq!(open_initial(&ps[0]), Err(Unreadable::Decryption));
+                assert_eq!(
+                    open_initial(&ps[0], ps[0].dcid),
+                    Err(Unreadable::Decryption)
+                );
             }
             other => panic!("{other:?}"),
         }

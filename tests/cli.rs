@@ -1,0 +1,229 @@
+//! The command line as a user meets it: exit codes, formats and output paths, standard
+//! input, compressed and cut-short captures, and clear messages for bad input.
+
+mod common;
+
+use std::io::Write;
+use std::time::Duration;
+
+const LIMIT: Duration = Duration::from_secs(60);
+
+fn demo_path() -> String {
+    concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/demo.pcapng").to_string()
+}
+
+fn run(args: &[&str]) -> (i32, String, String) {
+    run_in(args, None)
+}
+
+fn run_in(args: &[&str], stdin: Option<&[u8]>) -> (i32, String, String) {
+    let out = common::telltale(args, stdin, LIMIT);
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn flows_of(json: &str) -> Vec<(String, String, String)> {
+    let v: serde_json::Value = serde_json::from_str(json).expect("JSON report");
+    v["flows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["server"]["address"].to_string(),
+                f["verdict"]["kind"].to_string(),
+                f["verdict"]["rule"].to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn flagged_flows_exit_1_and_print_markdown_by_default() {
+    let (code, out, err) = run(&["audit", &demo_path()]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        out.starts_with("# telltale audit: Plex Media Server"),
+        "{out}"
+    );
+    assert!(out.contains("## Flagged (5)"));
+    assert!(out.contains("metrics.plex.tv"));
+}
+
+#[test]
+fn nothing_flagged_exits_0() {
+    let (code, out, err) = run(&["audit", "--opt-out", "off", &demo_path()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("**Nothing flagged**"), "{out}");
+    assert!(out.contains("Opt-out: **off**"), "{out}");
+    assert!(out.contains("(from command line)"), "{out}");
+}
+
+#[test]
+fn several_formats_go_to_a_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("audit");
+    let (code, out, err) = run(&[
+        "audit",
+        "--format",
+        "json,md",
+        "-o",
+        out_dir.to_str().unwrap(),
+        &demo_path(),
+    ]);
+    assert_eq!(code, 1, "{err}");
+    assert!(out.is_empty());
+    let json = std::fs::read_to_string(out_dir.join("report.json")).unwrap();
+    let md = std::fs::read_to_string(out_dir.join("report.md")).unwrap();
+    assert!(json.contains("\"schema\": \"telltale.report/1\""));
+    assert!(md.starts_with("# telltale audit"));
+    // no temporary files are left behind
+    assert_eq!(std::fs::read_dir(&out_dir).unwrap().count(), 2);
+}
+
+#[test]
+fn one_format_goes_to_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("r.json");
+    let (code, _, err) = run(&[
+        "audit",
+        "--format",
+        "json",
+        "-o",
+        path.to_str().unwrap(),
+        &demo_path(),
+    ]);
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(flows_of(&std::fs::read_to_string(&path).unwrap()).len(), 41);
+}
+
+#[test]
+fn standard_input_gives_the_same_verdicts_as_the_file() {
+    let bytes = std::fs::read(demo_path()).unwrap();
+    let (c1, from_file, _) = run(&["audit", "--format", "json", &demo_path()]);
+    let (c2, from_stdin, err) = run_in(&["audit", "--format", "json", "-"], Some(&bytes));
+    assert_eq!((c1, c2), (1, 1), "{err}");
+    assert_eq!(flows_of(&from_file), flows_of(&from_stdin));
+    let v: serde_json::Value = serde_json::from_str(&from_stdin).unwrap();
+    assert_eq!(v["inputs"][0]["path"], "-");
+}
+
+#[test]
+fn gzip_is_read_transparently() {
+    let dir = tempfile::tempdir().unwrap();
+    let gz = dir.path().join("capture.bin"); // detected by content, not by name
+    let mut enc = flate2::write::GzEncoder::new(
+        std::fs::File::create(&gz).unwrap(),
+        flate2::Compression::fast(),
+    );
+    enc.write_all(&std::fs::read(demo_path()).unwrap()).unwrap();
+    enc.finish().unwrap();
+    let (code, json, err) = run(&["audit", "--format", "json", gz.to_str().unwrap()]);
+    assert_eq!(code, 1, "{err}");
+    let (_, plain, _) = run(&["audit", "--format", "json", &demo_path()]);
+    assert_eq!(flows_of(&json), flows_of(&plain));
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["inputs"][0]["format"], "pcapng+gzip");
+}
+
+#[test]
+fn a_capture_cut_short_still_reports_what_was_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let cut = dir.path().join("cut.pcapng");
+    let bytes = std::fs::read(demo_path()).unwrap();
+    std::fs::write(&cut, &bytes[..bytes.len() / 2 + 7]).unwrap();
+    let (code, json, err) = run(&["audit", "--format", "json", cut.to_str().unwrap()]);
+    assert!(code == 0 || code == 1, "{err}");
+    assert!(
+        err.contains("warning") && err.contains("cut short"),
+        "{err}"
+    );
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let packets = v["inputs"][0]["packets"].as_u64().unwrap();
+    assert!(packets > 100 && packets < 1259, "{packets}");
+    assert!(v["inputs"][0]["cut_short"]["offset"].as_u64().unwrap() > 0);
+    assert!(v["warnings"][0].as_str().unwrap().contains("cut short"));
+}
+
+#[test]
+fn bad_input_exits_2_with_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = dir.path().join("notes.txt");
+    std::fs::write(&text, "this is not a capture\n").unwrap();
+    let bad_rules = dir.path().join("rules.toml");
+    std::fs::write(
+        &bad_rules,
+        "schema = 1\nserver = \"x\"\n[[exception]]\nid = \"a\"\ncategory = \"b\"\nhots = []\n",
+    )
+    .unwrap();
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (
+            vec!["audit".into(), "/nonexistent/capture.pcap".into()],
+            "/nonexistent/capture.pcap",
+        ),
+        (vec!["audit".into(), text.to_str().unwrap().into()], "not a"),
+        (
+            vec![
+                "audit".into(),
+                "--rules".into(),
+                bad_rules.to_str().unwrap().into(),
+                demo_path(),
+            ],
+            "rules.toml:6:1: unknown field `hots`",
+        ),
+        (
+            vec![
+                "audit".into(),
+                "--rules".into(),
+                "/no/such/rules.toml".into(),
+                demo_path(),
+            ],
+            "no such rules file",
+        ),
+        (
+            vec![
+                "audit".into(),
+                "--opt-out".into(),
+                "maybe".into(),
+                demo_path(),
+            ],
+            "--opt-out takes `on`",
+        ),
+        (
+            vec!["audit".into(), "--format".into(), "pdf".into(), demo_path()],
+            "unknown format `pdf`",
+        ),
+        (
+            vec![
+                "audit".into(),
+                "--format".into(),
+                "md,json".into(),
+                demo_path(),
+            ],
+            "add -o DIR",
+        ),
+        (vec!["audit".into()], "CAPTURE"),
+    ];
+    for (args, expected) in cases {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (code, out, err) = run(&args);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(out.is_empty(), "{args:?} printed a report");
+        assert!(
+            err.contains(expected),
+            "{args:?}: expected {expected:?} in: {err}"
+        );
+        assert!(!err.contains("panicked"), "{err}");
+    }
+}
+
+#[test]
+fn demo_prints_the_demo_audit_and_exits_0() {
+    let (code, out, err) = run(&["demo"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("builtin:demo.pcapng"));
+    assert!(out.contains("## Flagged (5)"));
+}
