@@ -135,8 +135,8 @@ pub fn run(a: &AuditArgs) -> Result<i32, Failure> {
     let dest = destinations(&a.out)?;
     let mut readers = Vec::new();
     for path in &a.captures {
-        let r = CaptureReader::open(path)
-            .map_err(|e| Failure::usage(format!("{}: {e}", path.display())))?;
+        // The reader's messages name the file themselves.
+        let r = CaptureReader::open(path).map_err(|e| Failure::usage(e.to_string()))?;
         readers.push(r);
     }
     let report = audit_readers(readers, &judging, Caps::default());

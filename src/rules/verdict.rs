@@ -250,3 +250,257 @@ fn scope_word(s: super::locality::Scope) -> &'static str {
         Internet => "internet",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flows::table::{FlowTable, Limits, PacketMeta};
+    use crate::names::NameSource;
+    use crate::rules::load::parse;
+    use crate::time::Timestamp;
+
+    const RULES: &str = r#"
+schema = 1
+server = "Test"
+[networks]
+local = ["203.0.113.128/25"]
+[[collection]]
+id = "metrics"
+category = "telemetry"
+hosts = ["metrics.example.tv"]
+[[local_only]]
+id = "gdm"
+category = "discovery"
+protocol = "udp"
+ports = [32414]
+[[exception]]
+id = "updates"
+category = "updates"
+hosts = ["example.tv"]
+ports = [443]
+[[exception]]
+id = "account"
+category = "account"
+hosts = ["example.tv", "*.cdn.example.tv"]
+[[exception]]
+id = "remote"
+category = "remote"
+basis = "function"
+protocol = "tcp"
+ports = [32400]
+direction = "inbound"
+[[exception]]
+id = "by_address"
+category = "pinned"
+addresses = ["198.51.100.0/24"]
+"#;
+
+    fn matcher() -> Matcher {
+        Matcher::new(parse("test.toml", RULES).unwrap())
+    }
+
+    fn flow(proto: Proto, src: &str, dst: &str, names: &[(&str, NameSource)]) -> Flow {
+        let rules = parse("test.toml", RULES).unwrap();
+        let mut t: FlowTable<()> = FlowTable::new(Limits::default(), rules.local_networks.clone());
+        let flags = if proto == Proto::Tcp {
+            crate::decode::tcp_flags::SYN
+        } else {
+            0
+        };
+        let meta = PacketMeta {
+            ts: Timestamp(0),
+            proto,
+            src: src.parse().unwrap(),
+            dst: dst.parse().unwrap(),
+            tcp_flags: flags,
+            tcp_seq: 0,
+            ip_len: 60,
+            payload_len: 0,
+        };
+        let (f, _, _, _) = t.track(&meta);
+        let mut f = f.clone();
+        for (n, s) in names {
+            f.add_name(FlowName {
+                name: n.to_string(),
+                source: *s,
+                learned_at: Timestamp(0),
+                ttl: None,
+                ech_outer: false,
+            });
+        }
+        f
+    }
+
+    const OUT: Consent = Consent { opted_out: true };
+    const IN: Consent = Consent { opted_out: false };
+
+    #[test]
+    fn local_flows_never_left() {
+        let f = flow(Proto::Tcp, "192.168.1.20:50000", "192.168.1.10:32400", &[]);
+        let v = judge(&f, &matcher(), OUT);
+        assert_eq!(v.kind, VerdictKind::Local);
+        assert!(v.reason.contains("192.168.1.20 private"), "{}", v.reason);
+        // an owner's network is local too
+        let f = flow(Proto::Tcp, "192.168.1.10:50000", "203.0.113.200:443", &[]);
+        assert_eq!(judge(&f, &matcher(), OUT).kind, VerdictKind::Local);
+    }
+
+    #[test]
+    fn collection_endpoints_are_flagged_while_opted_out_and_allowed_otherwise() {
+        let f = flow(
+            Proto::Tcp,
+            "192.168.1.10:50000",
+            "192.0.2.9:443",
+            &[("metrics.example.tv", NameSource::TlsSni)],
+        );
+        let v = judge(&f, &matcher(), OUT);
+        assert_eq!(
+            (v.kind, v.category.as_str(), v.rule.as_deref()),
+            (VerdictKind::Flagged, "telemetry", Some("metrics"))
+        );
+        assert!(
+            v.reason.contains("metrics.example.tv (tls_sni)"),
+            "{}",
+            v.reason
+        );
+        let v = judge(&f, &matcher(), IN);
+        assert_eq!(
+            (v.kind, v.category.as_str()),
+            (VerdictKind::Allowed, "telemetry")
+        );
+    }
+
+    #[test]
+    fn a_host_serving_several_exceptions_says_so() {
+        let f = flow(
+            Proto::Tcp,
+            "192.168.1.10:50000",
+            "192.0.2.9:443",
+            &[("example.tv", NameSource::TlsSni)],
+        );
+        let v = judge(&f, &matcher(), OUT);
+        assert_eq!(v.kind, VerdictKind::Declared);
+        assert_eq!(v.rule.as_deref(), Some("updates"));
+        assert_eq!(v.also, ["account"]);
+        assert_eq!(v.category, "updates | account");
+        assert!(v.reason.contains("could be any of them"), "{}", v.reason);
+        // the port narrows it: on port 80 only the rule without ports matches
+        let f = flow(
+            Proto::Tcp,
+            "192.168.1.10:50000",
+            "192.0.2.9:80",
+            &[("example.tv", NameSource::HttpHost)],
+        );
+        let v = judge(&f, &matcher(), OUT);
+        assert_eq!((v.rule.as_deref(), v.also.len()), (Some("account"), 0));
+    }
+
+    #[test]
+    fn wildcards_match_sub_domains_only() {
+        let f = flow(
+            Proto::Tcp,
+            "192.168.1.10:50000",
+            "192.0.2.9:443",
+            &[("a.cdn.example.tv", NameSource::DnsAnswer)],
+        );
+        assert_eq!(judge(&f, &matcher(), OUT).rule.as_deref(), Some("account"));
+        let f = flow(
+            Proto::Tcp,
+            "192.168.1.10:50000",
+            "192.0.2.9:443",
+            &[("cdn.example.tv", NameSource::DnsAnswer)],
+        );
+        assert_eq!(judge(&f, &matcher(), OUT).kind, VerdictKind::Flagged);
+    }
+
+    #[test]
+    fn in_band_names_outrank_dns_answers() {
+        // the address also answered for example.tv, but the ClientHello says metrics
+        let f = flow(
+            Proto::Tcp,
+            "192.168.1.10:50000",
+            "192.0.2.9:443",
+            &[
+                ("example.tv", NameSource::DnsAnswer),
+                ("metrics.example.tv", NameSource::TlsSni),
+            ],
+        );
+        assert_eq!(judge(&f, &matcher(), OUT).rule.as_deref(), Some("metrics"));
+    }
+
+    #[test]
+    fn local_only_protocols_on_the_internet_are_flagged() {
+        let f = flow(Proto::Udp, "192.168.1.10:32414", "198.51.100.77:32414", &[]);
+        let v = judge(&f, &matcher(), OUT);
+        assert_eq!(
+            (v.kind, v.rule.as_deref()),
+            (VerdictKind::Flagged, Some("gdm"))
+        );
+        assert!(v.reason.contains("local-only"), "{}", v.reason);
+        assert!(
+            v.reason.contains("unnamed 198.51.100.77:32414"),
+            "{}",
+            v.reason
+        );
+    }
+
+    #[test]
+    fn direction_and_address_rules() {
+        // a remote client reaching the server's port: inbound, declared by the function rule
+        let f = flow(Proto::Tcp, "192.0.2.50:40000", "192.168.1.10:32400", &[]);
+        let v = judge(&f, &matcher(), OUT);
+        assert_eq!(
+            (v.kind, v.rule.as_deref()),
+            (VerdictKind::Declared, Some("remote"))
+        );
+        assert!(
+            v.reason.contains("a feature the owner uses"),
+            "{}",
+            v.reason
+        );
+        // the same port, opened by the server towards the internet: nothing explains it
+        let f = flow(Proto::Tcp, "192.168.1.10:40000", "192.0.2.50:32400", &[]);
+        assert_eq!(judge(&f, &matcher(), OUT).kind, VerdictKind::Flagged);
+        // an unnamed flow to a listed address is declared by address
+        let f = flow(Proto::Tcp, "192.168.1.10:40000", "198.51.100.5:8443", &[]);
+        let v = judge(&f, &matcher(), OUT);
+        assert_eq!(
+            (v.kind, v.rule.as_deref()),
+            (VerdictKind::Declared, Some("by_address"))
+        );
+        assert!(
+            v.reason.contains("tcp 198.51.100.5:8443 is covered by"),
+            "{}",
+            v.reason
+        );
+    }
+
+    #[test]
+    fn unexplained_flows_say_whether_they_were_named() {
+        let f = flow(Proto::Tcp, "192.168.1.10:40000", "192.0.2.77:443", &[]);
+        let v = judge(&f, &matcher(), OUT);
+        assert_eq!(
+            (v.kind, v.category.as_str()),
+            (VerdictKind::Flagged, "unexplained")
+        );
+        assert!(
+            v.reason.contains("no name was seen on the wire"),
+            "{}",
+            v.reason
+        );
+        let f = flow(
+            Proto::Tcp,
+            "192.168.1.10:40000",
+            "192.0.2.77:443",
+            &[("tracker.example", NameSource::TlsSni)],
+        );
+        let v = judge(&f, &matcher(), OUT);
+        assert!(
+            v.reason
+                .contains("tracker.example (tls_sni) at 192.0.2.77:443: no rule explains it"),
+            "{}",
+            v.reason
+        );
+        assert_eq!(judge(&f, &matcher(), IN).kind, VerdictKind::Allowed);
+    }
+}
