@@ -120,13 +120,17 @@ fn write_report(o: &mut String, r: &Report) -> std::fmt::Result {
                 plural(fs.len()),
                 bytes(out)
             )?;
-            let mut ids: Vec<&str> = fs
+            // the deciding rules, then the other exceptions the same hosts serve
+            let mut ids: Vec<&str> = Vec::new();
+            let deciding = fs.iter().filter_map(|f| f.verdict.rule.as_deref());
+            let others = fs
                 .iter()
-                .filter_map(|f| f.verdict.rule.as_deref())
-                .collect();
-            ids.dedup();
-            ids.sort_unstable();
-            ids.dedup();
+                .flat_map(|f| f.verdict.also.iter().map(String::as_str));
+            for id in deciding.chain(others) {
+                if !ids.contains(&id) {
+                    ids.push(id);
+                }
+            }
             for id in ids {
                 if let Some(u) = r.rules.rule(id) {
                     let basis = u
