@@ -1018,10 +1018,24 @@ fn tcp_exchanges(
 
 fn quic_flow(synth: &mut Synth, start: Timestamp, plan: &Plan, rtt: i64) -> Result<(), SynthError> {
     let host = plan.host.unwrap_or_default();
+    quic_conversation(synth, start, plan.client, plan.server, host, rtt, 4)
+}
+
+/// A QUIC v1 connection: the client's encrypted Initial (SNI `host`, ALPN h3), the
+/// server's Initial and Handshake packets, the client's request, `answer_packets`
+/// 1-RTT packets of answer and the client's ACK.
+pub fn quic_conversation(
+    synth: &mut Synth,
+    start: Timestamp,
+    c: SocketAddr,
+    s: SocketAddr,
+    host: &str,
+    rtt: i64,
+    answer_packets: usize,
+) -> Result<(), SynthError> {
     let dcid = synth.rng.bytes(8);
     let scid = synth.rng.bytes(8);
     let server_cid = synth.rng.bytes(8);
-    let (c, s) = (plan.client, plan.server);
     let initial = quic::client_initial_for(&mut synth.rng, host, &dcid, &scid)?;
     synth.udp(start, c, s, initial);
 
@@ -1051,7 +1065,8 @@ fn quic_flow(synth: &mut Synth, start: Timestamp, plan: &Plan, rtt: i64) -> Resu
 
     // The answer in a few 1-RTT packets, and the client's ACK.
     t = plus(t, rtt);
-    for len in [1_232, 1_232, 1_232, 645] {
+    let lens = (0..answer_packets).map(|i| if i + 1 == answer_packets { 645 } else { 1_232 });
+    for len in lens {
         let pkt = quic::opaque_short(&mut synth.rng, &scid, len);
         synth.udp(t, s, c, pkt);
         t = plus(t, synth.rng.micros(110, 160));

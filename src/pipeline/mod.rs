@@ -33,6 +33,8 @@ pub struct Caps {
     pub inventory_names: usize,
     /// Bytes of one direction of a TCP stream kept for naming (a ClientHello, an HTTP request head).
     pub stream_bytes: usize,
+    /// QUIC client Initials decrypted per flow at most (0 recognises QUIC without decrypting).
+    pub quic_initials_per_flow: u32,
 }
 
 impl Default for Caps {
@@ -43,6 +45,7 @@ impl Default for Caps {
             dns_names_per_address: 8,
             inventory_names: 65_536,
             stream_bytes: 16 * 1024,
+            quic_initials_per_flow: crate::dissect::quic::MAX_INITIALS,
         }
     }
 }
@@ -226,7 +229,14 @@ fn on_ip(
                     on_dns_message(addresses, inventory, counters, ts, ip.payload);
                 }
             } else if whole && maybe_quic(flow, scratch, ip.payload) {
-                on_quic(flow, scratch, inventory, counters, ts, dir, ip.payload);
+                let max = caps.quic_initials_per_flow;
+                let q = scratch
+                    .quic
+                    .get_or_insert_with(|| Box::new(QuicFlow::new(max)));
+                on_quic(flow, q, inventory, counters, ts, dir, ip.payload);
+                if q.done && flow.app != AppProto::Quic && flow.app != AppProto::Gquic {
+                    scratch.quic = None;
+                }
             } else {
                 classify_udp(flow);
             }
@@ -283,14 +293,13 @@ fn maybe_quic(flow: &Flow, scratch: &Scratch, payload: &[u8]) -> bool {
 
 fn on_quic(
     flow: &mut Flow,
-    scratch: &mut Scratch,
+    q: &mut QuicFlow,
     inventory: &mut Inventory,
     counters: &mut Counters,
     ts: Timestamp,
     dir: Dir,
     payload: &[u8],
 ) {
-    let q = scratch.quic.get_or_insert_with(Box::default);
     let event = if dir == Dir::Down {
         None
     } else {
@@ -310,7 +319,8 @@ fn on_quic(
     match event {
         QuicEvent::NotQuic => {
             if flow.app == AppProto::Unknown && q.version.is_none() {
-                scratch.quic = None;
+                // not QUIC after all: stop trying
+                q.done = true;
                 classify_udp(flow);
             }
         }

@@ -36,7 +36,7 @@ pub fn version_name(v: u32) -> String {
 }
 
 /// Per-flow QUIC state.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct QuicFlow {
     crypto: CryptoStream,
     /// The flow is named, or given up on: nothing more to decrypt.
@@ -49,6 +49,8 @@ pub struct QuicFlow {
     /// A Retry or Version Negotiation was seen.
     pub retry: bool,
     pub version_negotiation: bool,
+    /// Client Initials this flow may decrypt before giving up (0: recognise QUIC only).
+    max_initials: u32,
     /// The destination connection ID of the first client Initial that decrypted: a client
     /// that switches to the server's connection ID keeps the Initial keys of the original.
     original_dcid: Option<Vec<u8>>,
@@ -69,10 +71,31 @@ pub enum QuicEvent {
     Undecryptable(&'static str),
 }
 
-/// Most Initials that one flow is given to complete its ClientHello.
-const MAX_INITIALS: u32 = 16;
+/// Most Initials that one flow is given to complete its ClientHello, by default.
+pub const MAX_INITIALS: u32 = 16;
+
+impl Default for QuicFlow {
+    fn default() -> Self {
+        QuicFlow::new(MAX_INITIALS)
+    }
+}
 
 impl QuicFlow {
+    /// A flow that decrypts at most `max_initials` client Initials.
+    pub fn new(max_initials: u32) -> QuicFlow {
+        QuicFlow {
+            crypto: CryptoStream::default(),
+            done: false,
+            initials: 0,
+            version: None,
+            gquic: false,
+            retry: false,
+            version_negotiation: false,
+            max_initials,
+            original_dcid: None,
+        }
+    }
+
     /// A datagram from the flow's client.
     pub fn on_client(&mut self, data: &[u8]) -> QuicEvent {
         if let Some(v) = gquic::version(data) {
@@ -102,7 +125,11 @@ impl QuicFlow {
             if p.kind != LongType::Initial || self.done {
                 continue;
             }
-            if self.initials >= MAX_INITIALS {
+            if self.max_initials == 0 {
+                self.done = true;
+                return QuicEvent::Quic;
+            }
+            if self.initials >= self.max_initials {
                 self.done = true;
                 return QuicEvent::Undecryptable("no ClientHello in the first Initials");
             }
