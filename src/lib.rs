@@ -4,7 +4,7 @@
 //! `capture` (packets in) → `decode` (link, IP, transport) → `flows` (bidirectional
 //! flow table) → `dissect` (DNS, TLS, HTTP, QUIC: names on the wire) → `names`
 //! (address → name map, name inventory) → `rules` (locality, rules file, verdicts)
-//! → `report` (JSON, Markdown). `pipeline` ties the stages together; `cli` is the
+//! → `report` (JSON, Markdown), or live → `tui` (the terminal UI, fed snapshots by `live`). `pipeline` ties the stages together; `cli` is the
 //! binary's edge. Nothing here sends a packet or looks anything up.
 #![forbid(unsafe_code)]
 
@@ -14,8 +14,10 @@ pub mod decode;
 pub mod demo;
 pub mod dissect;
 pub mod flows;
+pub mod live;
 pub mod names;
 pub mod pipeline;
 pub mod report;
 pub mod rules;
 pub mod time;
+pub mod tui;

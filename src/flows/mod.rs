@@ -5,6 +5,7 @@
 pub mod key;
 pub mod table;
 pub mod tcp;
+pub mod timeline;
 
 use crate::names::{FlowName, NameSource};
 use crate::rules::locality::Scope;
@@ -137,6 +138,8 @@ pub struct Flow {
     pub tcp: Option<tcp::TcpTracker>,
     pub app: AppProto,
     pub names: Vec<FlowName>,
+    /// Bytes over the flow's life, for sparklines.
+    pub timeline: timeline::Timeline,
     /// What the dissectors saw, for the blind-spot accounting.
     pub seen: Seen,
     pub verdict: Option<Verdict>,

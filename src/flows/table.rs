@@ -134,6 +134,7 @@ impl<X: Default> FlowTable<X> {
             &mut flow.down
         };
         stats.add(p.ip_len, p.payload_len);
+        flow.timeline.add(p.ts, p.ip_len);
         if let Some(t) = flow.tcp.as_mut() {
             t.update(dir == Dir::Up, p.tcp_flags, p.tcp_seq, p.payload_len);
         }
@@ -255,6 +256,7 @@ fn new_flow(id: u64, p: &PacketMeta, owner_networks: &[IpNet]) -> Flow {
         tcp: (p.proto == Proto::Tcp).then(TcpTracker::default),
         app: AppProto::Unknown,
         names: Vec::new(),
+        timeline: super::timeline::Timeline::new(p.ts),
         seen: Default::default(),
         verdict: None,
         generation: 0,

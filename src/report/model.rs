@@ -156,6 +156,9 @@ pub struct FlowReport {
     pub names: Vec<FlowName>,
     /// What the dissectors saw besides names (a ClientHello, a QUIC Initial).
     pub seen: Seen,
+    /// Bytes over the flow's life (for the terminal UI's sparkline; not in the JSON report).
+    #[serde(skip)]
+    pub timeline: crate::flows::timeline::Timeline,
     /// Client → server.
     pub up: DirStats,
     /// Server → client.
@@ -200,6 +203,7 @@ impl FlowReport {
             app: f.app,
             names: f.names.clone(),
             seen: f.seen.clone(),
+            timeline: f.timeline.clone(),
             up: f.up,
             down: f.down,
             bytes_out: f.bytes_out(),
