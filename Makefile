@@ -1,5 +1,5 @@
 # telltale: the two commands of the quick start, and their set-up.
-#   make demo   audit the built-in demo capture
+#   make demo   the live view over the built-in demo capture (its report, without a terminal)
 #   make test   formatting, lints and every test (what CI runs)
 # Both install what a fresh Debian machine lacks (libpcap-dev) first.
 

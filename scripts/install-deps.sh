@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Installs the system packages telltale needs to build and test, where they are missing.
+# Installs the system packages telltale needs to build and test, where they are missing:
+# libpcap (to build), tmux (the tests that drive the real terminal UI).
 # Debian and Ubuntu only (apt); elsewhere it says what to install.
 set -euo pipefail
 
-packages=(libpcap-dev pkg-config)
+packages=(libpcap-dev pkg-config tmux)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod output;
+pub mod watch;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -37,7 +38,13 @@ pub enum Command {
         after_help = "Exit status: 0 nothing flagged, 1 at least one flow flagged, 2 the audit could not be done."
     )]
     Audit(AuditArgs),
-    /// Audit the built-in demo capture (a Plex server whose owner opted out) and print the report.
+    /// Watch a server's traffic live in the terminal (or replay a capture with -r).
+    #[command(
+        after_help = "Keys: ? for help, / filter, Enter details, Tab views, s sort, p pause, e export, q quit."
+    )]
+    Watch(WatchArgs),
+    /// Replay the built-in demo capture (a Plex server whose owner opted out) in the live view.
+    /// Without a terminal, or with --print, print its audit report instead.
     Demo(DemoArgs),
 }
 
@@ -73,11 +80,51 @@ pub struct OutputArgs {
 }
 
 #[derive(clap::Args, Debug)]
+pub struct WatchArgs {
+    /// Interface to capture on (`any` for all); default: the one holding the default route.
+    #[arg(short, long, value_name = "IFACE", conflicts_with = "read")]
+    pub interface: Option<String>,
+    /// A BPF capture filter, e.g. "host 192.168.1.10".
+    #[arg(short, long, value_name = "BPF", conflicts_with = "read")]
+    pub filter: Option<String>,
+    /// Put the interface in promiscuous mode (to see other machines' traffic on a mirror port).
+    #[arg(long, conflicts_with = "read")]
+    pub promisc: bool,
+    /// Replay a capture file instead (`-` reads standard input), paced by its timestamps.
+    #[arg(short, long, value_name = "CAPTURE")]
+    pub read: Option<PathBuf>,
+    /// Replay speed: 1 is real time, 10 ten times faster, `max` as fast as it reads.
+    #[arg(long, value_name = "N|max", default_value = "1")]
+    pub speed: String,
+    #[command(flatten)]
+    pub judge: JudgeArgs,
+    /// Write the report when the session ends (quit, SIGINT, SIGTERM, SIGHUP): a .json or .md
+    /// file, or a folder for both.
+    #[arg(long, value_name = "PATH")]
+    pub report: Option<PathBuf>,
+    /// Ring the terminal bell when a flow is newly flagged.
+    #[arg(long)]
+    pub bell: bool,
+}
+
+#[derive(clap::Args, Debug)]
 pub struct DemoArgs {
+    /// Print the demo's audit report instead of showing the live view.
+    #[arg(long)]
+    pub print: bool,
+    /// Replay speed (default 5: the five-minute capture plays in about a minute).
+    #[arg(long, value_name = "N|max")]
+    pub speed: Option<String>,
     #[command(flatten)]
     pub judge: JudgeArgs,
     #[command(flatten)]
     pub out: OutputArgs,
+    /// Write the report when the live view ends: a .json or .md file, or a folder for both.
+    #[arg(long, value_name = "PATH")]
+    pub report: Option<PathBuf>,
+    /// Ring the terminal bell when a flow is newly flagged.
+    #[arg(long)]
+    pub bell: bool,
 }
 
 /// An error worth one line (or a few) to the user, and the exit code it means.
@@ -121,6 +168,15 @@ pub fn main() -> i32 {
 pub fn run(cli: Cli) -> Result<i32, Failure> {
     match cli.command {
         Command::Audit(a) => audit::run(&a),
-        Command::Demo(d) => audit::run_demo(&d),
+        Command::Watch(w) => watch::run_watch(&w),
+        Command::Demo(d) => {
+            use std::io::IsTerminal;
+            let tty = std::io::stdout().is_terminal() && std::io::stdin().is_terminal();
+            if d.print || !tty || d.out.output.is_some() {
+                audit::run_demo(&d)
+            } else {
+                watch::run_demo_tui(&d)
+            }
+        }
     }
 }

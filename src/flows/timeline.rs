@@ -17,7 +17,11 @@ pub struct Timeline {
 
 impl Timeline {
     pub fn new(origin: Timestamp) -> Timeline {
-        Timeline { origin, width_ns: Timestamp::NANOS_PER_SEC, bytes: [0; BUCKETS] }
+        Timeline {
+            origin,
+            width_ns: Timestamp::NANOS_PER_SEC,
+            bytes: [0; BUCKETS],
+        }
     }
 
     pub fn add(&mut self, ts: Timestamp, bytes: u32) {
@@ -27,7 +31,10 @@ impl Timeline {
             self.merge();
             idx = offset / self.width_ns;
         }
-        if let Some(b) = usize::try_from(idx).ok().and_then(|i| self.bytes.get_mut(i)) {
+        if let Some(b) = usize::try_from(idx)
+            .ok()
+            .and_then(|i| self.bytes.get_mut(i))
+        {
             *b = b.saturating_add(bytes);
         }
     }

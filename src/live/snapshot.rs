@@ -11,7 +11,10 @@ use std::sync::Arc;
 #[derive(Clone, Debug, PartialEq)]
 pub enum Source {
     /// Live capture on an interface (`any` included), with the BPF filter if one was given.
-    Live { interface: String, filter: Option<String> },
+    Live {
+        interface: String,
+        filter: Option<String>,
+    },
     /// A capture file (or `-`), replayed at a speed (`None`: as fast as possible).
     File { path: String, speed: Option<f64> },
     /// The built-in demo capture, replayed.
@@ -23,8 +26,14 @@ impl Source {
     pub fn describe(&self) -> String {
         let speed = |s: &Option<f64>| s.map_or("max speed".to_string(), |x| format!("{x}x"));
         match self {
-            Source::Live { interface, filter: Some(f) } => format!("{interface} ({f})"),
-            Source::Live { interface, filter: None } => interface.clone(),
+            Source::Live {
+                interface,
+                filter: Some(f),
+            } => format!("{interface} ({f})"),
+            Source::Live {
+                interface,
+                filter: None,
+            } => interface.clone(),
             Source::File { path, speed: s } => format!("{path} at {}", speed(s)),
             Source::Demo { speed: s } => format!("built-in demo at {s}x"),
         }

@@ -22,7 +22,7 @@ pub struct NameEntry {
     pub flows: BTreeSet<u64>,
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Inventory {
     entries: BTreeMap<(String, NameSource), NameEntry>,
     max_entries: usize,

@@ -151,32 +151,71 @@ impl Pipeline {
         }
     }
 
-    /// Every live flow, judged now (for live views).
-    pub fn live_flows(&mut self) -> Vec<Flow> {
-        let mut out: Vec<Flow> = self.table.live().cloned().collect();
-        for f in &mut out {
-            f.verdict = Some(judge(f, &self.matcher, self.consent));
+    /// The flows that have ended so far, judged, in the order they ended.
+    pub fn ended(&self) -> &[Flow] {
+        &self.ended
+    }
+
+    /// The flows still in the table, unjudged, in no particular order.
+    pub fn live(&self) -> impl Iterator<Item = &Flow> {
+        self.table.live()
+    }
+
+    /// Judges one flow with this pipeline's rules and consent.
+    pub fn judge(&self, flow: &Flow) -> crate::rules::verdict::Verdict {
+        judge(flow, &self.matcher, self.consent)
+    }
+
+    pub fn matcher(&self) -> &Arc<Matcher> {
+        &self.matcher
+    }
+
+    /// What the audit has found so far, without ending it: ended flows and the live ones,
+    /// each judged, by id (for a report written while the capture goes on).
+    pub fn result_so_far(&self) -> AuditResult {
+        let mut flows: Vec<Flow> = self.ended.clone();
+        for f in self.table.live() {
+            let mut f = f.clone();
+            f.verdict = Some(self.judge(&f));
+            flows.push(f);
         }
-        out
+        flows.sort_by_key(|f| f.id);
+        AuditResult {
+            flows,
+            inventory: self.inventory.clone(),
+            counters: self.counters_now(),
+            first_ts: self.first_ts,
+            last_ts: self.last_ts,
+        }
+    }
+
+    /// The counters with the tables' own counts filled in.
+    pub fn counters_now(&self) -> Counters {
+        let stats = self.decoder.stats();
+        let mut c = self.counters.clone();
+        c.flows = (self.ended.len() + self.table.len()) as u64;
+        c.flow_evictions = self.table.evictions;
+        c.flows_ended_idle = self.table.idle_ended;
+        c.name_map_evictions = self.addresses.evictions;
+        c.names_dropped = self.inventory.dropped;
+        c.fragments_held = stats.fragments_held;
+        c.datagrams_reassembled = stats.frag.reassembled;
+        c.fragment_evictions = stats.frag.evicted + stats.frag.expired + stats.frag.oversized;
+        c
+    }
+
+    /// The newest packet's time.
+    pub fn last_ts(&self) -> Option<Timestamp> {
+        self.last_ts
     }
 
     /// Ends the capture: every flow ends, is judged, and the result is returned.
     pub fn finish(mut self) -> AuditResult {
         self.table.close_all();
         self.collect_ended();
+        let counters = self.counters_now();
         let mut flows = self.ended;
         flows.sort_by_key(|f| f.id);
-        let stats = self.decoder.stats();
-        let mut counters = self.counters;
-        counters.flows = flows.len() as u64;
-        counters.flow_evictions = self.table.evictions;
-        counters.flows_ended_idle = self.table.idle_ended;
-        counters.name_map_evictions = self.addresses.evictions;
-        counters.names_dropped = self.inventory.dropped;
-        counters.fragments_held = stats.fragments_held;
-        counters.datagrams_reassembled = stats.frag.reassembled;
-        counters.fragment_evictions =
-            stats.frag.evicted + stats.frag.expired + stats.frag.oversized;
         AuditResult {
             flows,
             inventory: self.inventory,

@@ -1,0 +1,200 @@
+//! `telltale watch` and `telltale demo`: a live session. The capture thread (libpcap, a
+//! replayed file, or the demo), the pipeline thread and the terminal UI, joined by
+//! bounded channels; on every way out (quit, SIGINT, SIGTERM, SIGHUP, a panic) the
+//! terminal is restored and the `--report` is written.
+
+use super::audit::{Judging, demo_reader};
+use super::{DemoArgs, EXIT_CLEAN, EXIT_ERROR, Failure, WatchArgs};
+use crate::capture::file::CaptureReader;
+use crate::live::engine::{Engine, ReportPlan};
+use crate::live::snapshot::{Snapshot, Source};
+use crate::live::source::{Feed, ToPipeline, open_live, spawn_live, spawn_replay};
+use crate::live::{Event, iface};
+use crate::pipeline::{Caps, Pipeline};
+use crate::report::model::RulesInfo;
+use crate::rules::Matcher;
+use crate::tui::run::{Ending, forward_signals, install_panic_hook, run};
+use crate::tui::{App, UiOptions};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::sync_channel;
+use std::thread::JoinHandle;
+
+/// How the capture starts, once the channels exist.
+enum Start {
+    Live(Box<pcap::Capture<pcap::Active>>),
+    Replay(Box<CaptureReader>, Option<f64>),
+}
+
+/// The demo capture spans about five minutes; at this speed it plays in about one.
+pub const DEMO_SPEED: f64 = 5.0;
+
+pub fn parse_speed(s: &str) -> Result<Option<f64>, Failure> {
+    if s == "max" {
+        return Ok(None);
+    }
+    match s.trim_end_matches('x').parse::<f64>() {
+        Ok(x) if x > 0.0 && x.is_finite() => Ok(Some(x)),
+        _ => Err(Failure::usage(format!(
+            "--speed takes a positive number (1 = real time, 10 = ten times faster) or `max`, not `{s}`"
+        ))),
+    }
+}
+
+pub fn run_watch(a: &WatchArgs) -> Result<i32, Failure> {
+    let judging = Judging::from_args(&a.judge)?;
+    let (source, start) = match &a.read {
+        Some(path) => {
+            let reader = CaptureReader::open(path).map_err(|e| Failure::usage(e.to_string()))?;
+            let speed = parse_speed(&a.speed)?;
+            (
+                Source::File {
+                    path: reader.name().to_string(),
+                    speed,
+                },
+                Start::Replay(Box::new(reader), speed),
+            )
+        }
+        None => {
+            let interface = match &a.interface {
+                Some(i) => i.clone(),
+                None => iface::default_route_interface().ok_or_else(|| {
+                    Failure::usage("no interface holds a default route; name one with -i (`telltale interfaces` lists them)")
+                })?,
+            };
+            let cap =
+                open_live(&interface, a.filter.as_deref(), a.promisc).map_err(|e| Failure {
+                    message: e.to_string(),
+                    code: EXIT_ERROR,
+                })?;
+            (
+                Source::Live {
+                    interface,
+                    filter: a.filter.clone(),
+                },
+                Start::Live(Box::new(cap)),
+            )
+        }
+    };
+    require_terminal("watch")?;
+    session(source, start, judging, a.report.clone(), a.bell)
+}
+
+pub fn run_demo_tui(d: &DemoArgs) -> Result<i32, Failure> {
+    let judging = Judging::from_args(&d.judge)?;
+    let speed = match &d.speed {
+        Some(s) => parse_speed(s)?,
+        None => Some(DEMO_SPEED),
+    };
+    let source = Source::Demo {
+        speed: speed.unwrap_or(f64::INFINITY),
+    };
+    session(
+        source,
+        Start::Replay(Box::new(demo_reader()?), speed),
+        judging,
+        d.report.clone(),
+        d.bell,
+    )
+}
+
+fn require_terminal(command: &str) -> Result<(), Failure> {
+    if std::io::stdout().is_terminal() && std::io::stdin().is_terminal() {
+        Ok(())
+    } else {
+        Err(Failure::usage(format!(
+            "`telltale {command}` draws a live view and needs a terminal; for a report without one, use `telltale audit`"
+        )))
+    }
+}
+
+fn session(
+    source: Source,
+    start: Start,
+    judging: Judging,
+    report: Option<PathBuf>,
+    bell: bool,
+) -> Result<i32, Failure> {
+    let matcher = Arc::new(Matcher::new(judging.rules.clone()));
+    let pipeline = Pipeline::new(matcher, judging.consent, Caps::default());
+    let (to_pipeline, pipeline_rx) = sync_channel::<ToPipeline>(64);
+    let (events_tx, events_rx) = sync_channel::<Event>(256);
+    let queue_drops = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let feed = Feed {
+        tx: to_pipeline.clone(),
+        queue_drops: queue_drops.clone(),
+        stop: stop.clone(),
+    };
+
+    let initial = Snapshot::empty(
+        source.clone(),
+        judging.opt_out.clone(),
+        RulesInfo::from_rules(&judging.rules),
+    );
+    let engine = Engine::new(
+        pipeline,
+        judging.rules.clone(),
+        source,
+        judging.opt_out.clone(),
+        queue_drops,
+        ReportPlan {
+            on_exit: report.clone(),
+        },
+    );
+    let engine_out = events_tx.clone();
+    let engine_thread: JoinHandle<Option<String>> = std::thread::Builder::new()
+        .name("telltale-pipeline".into())
+        .spawn(move || engine.run(pipeline_rx, engine_out))
+        .map_err(|e| Failure::usage(format!("cannot start the pipeline thread: {e}")))?;
+    let capture_thread = match start {
+        Start::Live(cap) => spawn_live(*cap, feed),
+        Start::Replay(reader, speed) => spawn_replay(*reader, speed, feed),
+    };
+    forward_signals(events_tx.clone())
+        .map_err(|e| Failure::usage(format!("cannot watch for signals: {e}")))?;
+    install_panic_hook();
+
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let app = App::new(Arc::new(initial), UiOptions { no_color, bell });
+    let ui = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        run(app, events_rx, events_tx, to_pipeline.clone(), export_dir)
+    }));
+
+    // Whatever ended the session: stop the capture, let the pipeline write the report.
+    stop.store(true, Ordering::Relaxed);
+    let _ = to_pipeline.send(ToPipeline::Stop);
+    let written = engine_thread.join().ok().flatten();
+    let _ = capture_thread.join();
+    if let Some(msg) = written {
+        eprintln!("telltale: {msg}");
+    }
+    match ui {
+        Ok(Ok(Ending::Quit | Ending::PipelineEnded)) => Ok(EXIT_CLEAN),
+        Ok(Ok(Ending::Signal(sig))) => Ok(128 + sig),
+        Ok(Err(e)) => Err(Failure::usage(format!("the terminal failed: {e}"))),
+        Err(_) => Err(Failure {
+            message: "the terminal UI stopped on an internal error (see above)".into(),
+            code: EXIT_ERROR,
+        }),
+    }
+}
+
+/// A new folder for an export: `telltale-report-20261107T200000Z` in the current folder.
+fn export_dir() -> PathBuf {
+    let now = crate::time::now().to_string();
+    let stamp: String = now
+        .chars()
+        .take(19)
+        .filter(|c| c.is_ascii_digit() || *c == 'T')
+        .collect();
+    let mut dir = PathBuf::from(format!("telltale-report-{stamp}Z"));
+    let mut n = 2;
+    while dir.exists() {
+        dir = PathBuf::from(format!("telltale-report-{stamp}Z-{n}"));
+        n += 1;
+    }
+    dir
+}

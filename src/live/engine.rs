@@ -1,0 +1,272 @@
+//! The pipeline thread: it alone owns the pipeline (flow table, names, verdicts). It
+//! takes batches from the capture thread, publishes a snapshot several times a second
+//! (never waiting for the UI: a snapshot the UI has no room for is skipped, the next one
+//! replaces it), writes reports when asked, and the final report when it stops.
+
+use super::Event;
+use super::snapshot::{CaptureState, Drops, Snapshot, Source};
+use super::source::{CaptureMsg, ToPipeline};
+use crate::cli::output::{Destination, write_reports};
+use crate::pipeline::Pipeline;
+use crate::report::Format;
+use crate::report::model::{Context, FlowReport, Input, OptOut, Report, RulesInfo};
+use crate::rules::Rules;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::time::{Duration, Instant};
+
+/// How often snapshots are published.
+pub const SNAPSHOT_EVERY: Duration = Duration::from_millis(250);
+
+/// Where reports go: `--report PATH` (written on exit) and the export folder's parent.
+#[derive(Clone, Debug, Default)]
+pub struct ReportPlan {
+    /// Written when the engine stops: a `.json` or `.md` file, or else a folder for both.
+    pub on_exit: Option<PathBuf>,
+}
+
+pub struct Engine {
+    pipeline: Pipeline,
+    rules: Rules,
+    source: Source,
+    opt_out: OptOut,
+    state: CaptureState,
+    drops: Drops,
+    queue_drops: Arc<AtomicU64>,
+    warnings: Vec<String>,
+    plan: ReportPlan,
+    seq: u64,
+    /// Ended flows already turned into reports, in the pipeline's order.
+    ended: Vec<Arc<FlowReport>>,
+    /// Live flows' reports, with the change count they were made at and the snapshot
+    /// that last saw the flow live.
+    live: HashMap<u64, (u64, u64, Arc<FlowReport>)>,
+    rate_mark: (Instant, u64),
+    packets_per_sec: f64,
+}
+
+impl Engine {
+    pub fn new(
+        pipeline: Pipeline,
+        rules: Rules,
+        source: Source,
+        opt_out: OptOut,
+        queue_drops: Arc<AtomicU64>,
+        plan: ReportPlan,
+    ) -> Engine {
+        Engine {
+            pipeline,
+            rules,
+            source,
+            opt_out,
+            state: CaptureState::Starting,
+            drops: Drops::default(),
+            queue_drops,
+            warnings: Vec::new(),
+            plan,
+            seq: 0,
+            ended: Vec::new(),
+            live: HashMap::new(),
+            rate_mark: (Instant::now(), 0),
+            packets_per_sec: 0.0,
+        }
+    }
+
+    /// Runs until `Stop` (or until every sender is gone), publishing to `out`; returns
+    /// what became of the final report, if one was asked for.
+    pub fn run(mut self, rx: Receiver<ToPipeline>, out: SyncSender<Event>) -> Option<String> {
+        let mut last = Instant::now();
+        let mut dirty = true;
+        loop {
+            match rx.recv_timeout(SNAPSHOT_EVERY) {
+                Ok(ToPipeline::Capture(msg)) => {
+                    self.on_capture(msg);
+                    dirty = true;
+                }
+                Ok(ToPipeline::Export { dir }) => {
+                    let msg = self.export(&dir);
+                    let _ = out.try_send(Event::Message(msg));
+                }
+                Ok(ToPipeline::Stop) | Err(RecvTimeoutError::Disconnected) => break,
+                Err(RecvTimeoutError::Timeout) => {}
+            }
+            if last.elapsed() >= SNAPSHOT_EVERY {
+                last = Instant::now();
+                if dirty || self.state == CaptureState::Running {
+                    let snap = Arc::new(self.snapshot());
+                    match out.try_send(Event::Snapshot(snap)) {
+                        // a busy UI misses this one; the next carries everything
+                        Ok(()) | Err(TrySendError::Full(_)) => dirty = false,
+                        Err(TrySendError::Disconnected(_)) => break,
+                    }
+                }
+            }
+        }
+        let written = self
+            .plan
+            .on_exit
+            .clone()
+            .map(|path| self.write_final(&path));
+        let _ = out.try_send(Event::Stopped);
+        written
+    }
+
+    fn on_capture(&mut self, msg: CaptureMsg) {
+        match msg {
+            CaptureMsg::Batch(b) => {
+                if self.state == CaptureState::Starting {
+                    self.state = CaptureState::Running;
+                }
+                for p in b.packets() {
+                    self.pipeline.process(&p);
+                }
+            }
+            CaptureMsg::Stats { kernel, interface } => {
+                self.drops.kernel = Some(kernel);
+                self.drops.interface = Some(interface);
+            }
+            CaptureMsg::Finished { warning } => {
+                self.state = CaptureState::Finished;
+                self.warnings.extend(warning);
+            }
+            CaptureMsg::Failed(why) => self.state = CaptureState::Failed(why),
+        }
+    }
+
+    /// The audit so far, as a snapshot; unchanged flows are shared with the last one.
+    pub fn snapshot(&mut self) -> Snapshot {
+        for f in self.pipeline.ended().get(self.ended.len()..).unwrap_or(&[]) {
+            self.live.remove(&f.id);
+            self.ended.push(Arc::new(FlowReport::from_flow(f)));
+        }
+        let seq = self.seq + 1;
+        let mut flows: Vec<Arc<FlowReport>> = self.ended.clone();
+        for f in self.pipeline.live() {
+            let changes = f.up.packets + f.down.packets + f.generation;
+            let report = match self.live.get_mut(&f.id) {
+                Some((c, seen, r)) if *c == changes => {
+                    *seen = seq;
+                    r.clone()
+                }
+                _ => {
+                    let mut judged = f.clone();
+                    judged.verdict = Some(self.pipeline.judge(f));
+                    let r = Arc::new(FlowReport::from_flow(&judged));
+                    self.live.insert(f.id, (changes, seq, r.clone()));
+                    r
+                }
+            };
+            flows.push(report);
+        }
+        self.live.retain(|_, (_, seen, _)| *seen == seq);
+        flows.sort_by_key(|f| f.id);
+        let counters = self.pipeline.counters_now();
+        let elapsed = self.rate_mark.0.elapsed().as_secs_f64();
+        if elapsed >= 1.0 {
+            self.packets_per_sec = (counters.packets - self.rate_mark.1) as f64 / elapsed;
+            self.rate_mark = (Instant::now(), counters.packets);
+        }
+        self.drops.queue = self.queue_drops.load(Ordering::Relaxed);
+        let mut rules = RulesInfo::from_rules(&self.rules);
+        for f in &flows {
+            if let Some(u) = f
+                .verdict
+                .rule
+                .as_ref()
+                .and_then(|id| rules.rules.iter_mut().find(|r| &r.id == id))
+            {
+                u.flows += 1;
+                u.bytes_out += f.bytes_out;
+            }
+        }
+        self.seq = seq;
+        Snapshot {
+            seq,
+            source: self.source.clone(),
+            state: self.state.clone(),
+            capture_time: self.pipeline.last_ts(),
+            packets_per_sec: self.packets_per_sec,
+            drops: self.drops,
+            opt_out: self.opt_out.clone(),
+            rules,
+            counters,
+            flows: Arc::new(flows),
+        }
+    }
+
+    /// The report of everything so far.
+    pub fn report(&self) -> Report {
+        let result = self.pipeline.result_so_far();
+        let mut warnings = self.warnings.clone();
+        if let CaptureState::Failed(why) = &self.state {
+            warnings.push(format!(
+                "the capture failed: {why}; the report covers what was read before"
+            ));
+        }
+        if self.drops.total() > 0 {
+            warnings.push(format!(
+                "packets were lost before telltale saw them: {} by the kernel, {} by the interface, {} by telltale's queue",
+                self.drops.kernel.unwrap_or(0),
+                self.drops.interface.unwrap_or(0),
+                self.drops.queue
+            ));
+        }
+        let input = Input {
+            path: self.source.describe(),
+            format: match self.source {
+                Source::Live { .. } => "live".into(),
+                _ => "replay".into(),
+            },
+            sha256: String::new(),
+            bytes: 0,
+            packets: result.counters.packets,
+            cut_short: None,
+        };
+        Report::build(
+            &result,
+            Context {
+                inputs: vec![input],
+                rules: RulesInfo::from_rules(&self.rules),
+                opt_out: self.opt_out.clone(),
+                generated_at: crate::time::now(),
+                warnings,
+            },
+        )
+    }
+
+    fn export(&self, dir: &std::path::Path) -> String {
+        let report = self.report();
+        let dest = [Format::Json, Format::Markdown]
+            .map(|f| (f, Destination::File(dir.join(f.file_name()))));
+        match write_reports(&report, &dest) {
+            Ok(()) => format!(
+                "report written to {}/ (report.json, report.md)",
+                dir.display()
+            ),
+            Err(e) => format!("export failed: {}", e.message),
+        }
+    }
+
+    fn write_final(&self, path: &std::path::Path) -> String {
+        let report = self.report();
+        let by_ext = match path.extension().and_then(|e| e.to_str()) {
+            Some("json") => Some(Format::Json),
+            Some("md") => Some(Format::Markdown),
+            _ => None,
+        };
+        let dest: Vec<(Format, Destination)> = match by_ext {
+            Some(f) => vec![(f, Destination::File(path.to_path_buf()))],
+            None => [Format::Json, Format::Markdown]
+                .into_iter()
+                .map(|f| (f, Destination::File(path.join(f.file_name()))))
+                .collect(),
+        };
+        match write_reports(&report, &dest) {
+            Ok(()) => format!("report written to {}", path.display()),
+            Err(e) => format!("the report could not be written: {}", e.message),
+        }
+    }
+}

@@ -1,0 +1,219 @@
+//! Totals the screens show, computed once per snapshot in `update` (never in `view`): flows
+//! by verdict for the header and tabs, and, when the Summary is on screen, flows and
+//! bytes out by verdict and by category; when the Rules are, the flows each rule matched
+//! without deciding them.
+
+use super::facts::Facts;
+use crate::report::model::FlowReport;
+use crate::rules::verdict::VerdictKind;
+use std::collections::HashMap;
+use std::hash::Hasher;
+use std::sync::Arc;
+
+/// Flows and bytes out of one group.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Total {
+    pub flows: u64,
+    pub bytes_out: u64,
+}
+
+impl Total {
+    fn add(&mut self, bytes_out: u64) {
+        self.flows = self.flows.saturating_add(1);
+        self.bytes_out = self.bytes_out.saturating_add(bytes_out);
+    }
+}
+
+/// Flows by verdict, in the order flagged, declared, allowed, local.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct VerdictCounts {
+    pub by_kind: [u64; 4],
+}
+
+impl VerdictCounts {
+    #[cfg(test)]
+    pub fn count(flows: &[Arc<FlowReport>]) -> VerdictCounts {
+        let mut c = VerdictCounts::default();
+        for f in flows {
+            c.add(f.verdict.kind);
+        }
+        c
+    }
+
+    pub fn add(&mut self, k: VerdictKind) {
+        if let Some(c) = self.by_kind.get_mut(kind_index(k)) {
+            *c = c.saturating_add(1);
+        }
+    }
+
+    pub fn get(&self, k: VerdictKind) -> u64 {
+        self.by_kind.get(kind_index(k)).copied().unwrap_or(0)
+    }
+
+    pub fn total(&self) -> u64 {
+        self.by_kind.iter().fold(0u64, |a, b| a.saturating_add(*b))
+    }
+}
+
+/// Flagged, declared, allowed, local, in the order every screen lists them.
+pub const KINDS: [VerdictKind; 4] = [
+    VerdictKind::Flagged,
+    VerdictKind::Declared,
+    VerdictKind::Allowed,
+    VerdictKind::Local,
+];
+
+pub fn kind_index(k: VerdictKind) -> usize {
+    match k {
+        VerdictKind::Flagged => 0,
+        VerdictKind::Declared => 1,
+        VerdictKind::Allowed => 2,
+        VerdictKind::Local => 3,
+    }
+}
+
+/// The Summary screen's totals.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Summary {
+    /// By verdict, flagged first.
+    pub verdicts: Vec<(VerdictKind, Total)>,
+    /// By verdict (flagged first), then category A to Z.
+    pub categories: Vec<(VerdictKind, String, Total)>,
+}
+
+impl Summary {
+    /// Totals from the facts of every flow.
+    pub fn of(facts: &[Facts], categories: &[(VerdictKind, String)]) -> Summary {
+        let mut verdicts = [Total::default(); 4];
+        let mut by_category = vec![Total::default(); categories.len()];
+        for x in facts {
+            if let Some(t) = verdicts.get_mut(kind_index(x.kind)) {
+                t.add(x.bytes_out);
+            }
+            if let Some(t) = usize::try_from(x.category)
+                .ok()
+                .and_then(|c| by_category.get_mut(c))
+            {
+                t.add(x.bytes_out);
+            }
+        }
+        let mut cats: Vec<(VerdictKind, String, Total)> = categories
+            .iter()
+            .zip(by_category)
+            .filter(|(_, t)| t.flows > 0)
+            .map(|((k, c), t)| (*k, c.clone(), t))
+            .collect();
+        cats.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
+        Summary {
+            verdicts: KINDS.iter().copied().zip(verdicts).collect(),
+            categories: cats,
+        }
+    }
+}
+
+/// FNV-1a: the category map's keys are short strings of our own rules file, hashed once
+/// per flow, where SipHash's defence against chosen keys costs more than it protects.
+#[derive(Clone, Copy)]
+pub struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Fnv {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 ^= u64::from(*b);
+            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+}
+
+/// For each rule id, the flows whose host it also serves (the verdict's `also`): rules
+/// that matched without deciding a flow. Only the flows whose facts say they have such
+/// exceptions are read.
+pub fn also_counts(flows: &[Arc<FlowReport>], facts: &[Facts]) -> HashMap<String, u64> {
+    let mut counts: HashMap<String, u64> = HashMap::new();
+    for (f, _) in flows.iter().zip(facts).filter(|(_, x)| x.has_also) {
+        for id in &f.verdict.also {
+            match counts.get_mut(id.as_str()) {
+                Some(c) => *c = c.saturating_add(1),
+                None => {
+                    counts.insert(id.clone(), 1);
+                }
+            }
+        }
+    }
+    counts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tui::facts::FactCache;
+    use crate::tui::filter::Filter;
+    use crate::tui::sort::SortKey;
+    use crate::tui::testing::demo_snapshot;
+
+    #[test]
+    fn demo_counts_match_the_report() {
+        let snap = demo_snapshot();
+        let c = VerdictCounts::count(&snap.flows);
+        assert_eq!(c.get(VerdictKind::Flagged), 5);
+        assert_eq!(c.get(VerdictKind::Declared), 13);
+        assert_eq!(c.get(VerdictKind::Allowed), 0);
+        assert_eq!(c.get(VerdictKind::Local), 23);
+        assert_eq!(c.total(), 41);
+    }
+
+    fn facts() -> FactCache {
+        let mut c = FactCache::new();
+        c.update(
+            &demo_snapshot().flows,
+            &Filter::default(),
+            SortKey::default(),
+        );
+        c
+    }
+
+    #[test]
+    fn summary_groups_by_verdict_then_category() {
+        let c = facts();
+        let s = Summary::of(c.facts(), c.categories());
+        assert_eq!(s.verdicts[0].0, VerdictKind::Flagged);
+        assert_eq!(s.verdicts[0].1.flows, 5);
+        let crash = s
+            .categories
+            .iter()
+            .find(|(k, c, _)| *k == VerdictKind::Flagged && c == "crash_reports")
+            .unwrap();
+        assert_eq!(crash.2.flows, 1);
+        assert!(
+            crash.2.bytes_out > 60 * 1024,
+            "the crash dump is 61 KiB out"
+        );
+        let sum: u64 = s.categories.iter().map(|c| c.2.flows).sum();
+        assert_eq!(sum, 41);
+        assert!(
+            s.categories
+                .windows(2)
+                .all(|w| (w[0].0, &w[0].1) < (w[1].0, &w[1].1))
+        );
+    }
+
+    #[test]
+    fn also_counts_the_exceptions_a_shared_host_serves() {
+        let a = also_counts(&demo_snapshot().flows, facts().facts());
+        // Both plex.tv flows (IPv4 and IPv6) serve three more exceptions besides `updates`.
+        assert_eq!(a.get("remote_discovery"), Some(&2));
+        assert_eq!(a.get("plex_pass"), Some(&2));
+        assert_eq!(a.get("relay"), Some(&2));
+        assert_eq!(a.get("updates"), None);
+    }
+}
