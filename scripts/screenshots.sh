@@ -42,19 +42,20 @@ shot() {
     > "$work/$name.html"
   chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
     --disable-background-networking --disable-component-update --disable-sync \
-    --user-data-dir="$work/chrome" --hide-scrollbars --window-size=1110,700 \
+    --user-data-dir="$work/chrome" --hide-scrollbars --window-size=1150,700 \
     --screenshot="$PWD/screenshots/$name.png" "file://$work/$name.html" >/dev/null 2>&1
   echo "screenshots/$name.png"
 }
 
 mkdir -p screenshots
 wait_for "crashreport.plexapp.com"
-wait_for "finished"
+wait_for "read to the end"
 shot flows
 keys Tab;                 shot flagged
 keys Home Enter;          shot detail
-keys Escape Tab;          shot summary
+keys Escape; keys Tab;    shot summary
 keys Tab;                 shot rules
 keys Tab "/" ; tmux -L "$sock" send-keys -t shots -l "host:plex.tv"; keys Enter; shot filtered
 keys "?";                 shot help
-keys Escape q
+# (Escape alone: followed at once by another key, a terminal reads it as Alt+key)
+keys Escape; keys q

@@ -145,6 +145,8 @@ fn the_demo_in_a_real_terminal() {
     t.keys(&["Home", "Enter"]);
     t.wait_for("the detail pane", |s| s.contains("opted out"));
     t.keys(&["Escape"]);
+    // an Escape followed at once by a key reads as Alt+key: give it a moment
+    std::thread::sleep(Duration::from_millis(300));
 
     // export writes the report files and says where
     t.keys(&["e"]);
