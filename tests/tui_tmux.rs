@@ -176,6 +176,67 @@ fn the_demo_in_a_real_terminal() {
     );
 }
 
+/// Runs `watch -r` on the demo capture with a final report, ends it with `signal` (or
+/// lets the injected panic end it), and checks the exit code, the terminal and the report.
+fn ends_cleanly(name: &str, signal: Option<&str>, fault: Option<&str>, expected_exit: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let capture = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/demo.pcapng");
+    let report = dir.path().join("final.json");
+    let pidfile = dir.path().join("pid");
+    let env = fault.map_or(String::new(), |f| format!("TELLTALE_FAULT={f} "));
+    let cmd = format!(
+        "sh -c 'echo $$ > {}; exec env {env}{BIN} watch -r {capture} --speed 2 --report {}'",
+        pidfile.display(),
+        report.display()
+    );
+    let t = Tmux::start(name, dir.path(), &cmd);
+    if let Some(sig) = signal {
+        t.wait_for("the first flows", |s| s.contains("plex.tv"));
+        let pid = std::fs::read_to_string(&pidfile).unwrap();
+        let status = Command::new("kill")
+            .args([sig, pid.trim()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+    let s = t.wait_for("the exit", |s| s.contains("EXITED:"));
+    assert!(s.contains(&format!("EXITED:{expected_exit}")), "{s}");
+    assert!(s.contains("report written to"), "{s}");
+    assert_eq!(
+        t.pane("#{alternate_on}"),
+        "0",
+        "{name}: still on the alternate screen"
+    );
+    assert_eq!(
+        t.pane("#{cursor_flag}"),
+        "1",
+        "{name}: the cursor is hidden"
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(v["schema"], "telltale.report/1");
+    assert!(
+        !v["flows"].as_array().unwrap().is_empty(),
+        "{name}: an empty report"
+    );
+    if fault.is_some() {
+        assert!(
+            s.contains("injected fault"),
+            "the panic message is shown after the terminal is restored:\n{s}"
+        );
+    }
+}
+
+#[test]
+fn sigint_sighup_and_a_panic_also_restore_the_terminal_and_write_the_report() {
+    if !have_tmux() {
+        return;
+    }
+    ends_cleanly("sigint", Some("-INT"), None, "130");
+    ends_cleanly("sighup", Some("-HUP"), None, "129");
+    ends_cleanly("panic", None, Some("ui-panic"), "2");
+}
+
 #[test]
 fn sigterm_restores_the_terminal_and_writes_the_report() {
     if !have_tmux() {

@@ -8,7 +8,7 @@ use super::{DemoArgs, EXIT_CLEAN, EXIT_ERROR, Failure, WatchArgs};
 use crate::capture::file::CaptureReader;
 use crate::live::engine::{Engine, ReportPlan};
 use crate::live::snapshot::{Snapshot, Source};
-use crate::live::source::{Feed, ToPipeline, open_live, spawn_live, spawn_replay};
+use crate::live::source::{Feed, Running, ToPipeline, open_live, spawn_live, spawn_replay};
 use crate::live::{Event, iface};
 use crate::pipeline::{Caps, Pipeline};
 use crate::report::model::RulesInfo;
@@ -18,7 +18,7 @@ use crate::tui::{App, UiOptions};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::mpsc::sync_channel;
 use std::thread::JoinHandle;
 
@@ -151,7 +151,9 @@ fn session(
         .map_err(|e| Failure::usage(format!("cannot start the pipeline thread: {e}")))?;
     let capture_thread = match start {
         Start::Live(cap) => spawn_live(*cap, feed),
-        Start::Replay(reader, speed) => spawn_replay(*reader, speed, feed),
+        Start::Replay(reader, speed) => {
+            Running::replay(spawn_replay(*reader, speed, feed.clone()), feed)
+        }
     };
     forward_signals(events_tx.clone())
         .map_err(|e| Failure::usage(format!("cannot watch for signals: {e}")))?;
@@ -164,10 +166,9 @@ fn session(
     }));
 
     // Whatever ended the session: stop the capture, let the pipeline write the report.
-    stop.store(true, Ordering::Relaxed);
+    capture_thread.stop();
     let _ = to_pipeline.send(ToPipeline::Stop);
     let written = engine_thread.join().ok().flatten();
-    let _ = capture_thread.join();
     if let Some(msg) = written {
         eprintln!("telltale: {msg}");
     }

@@ -192,10 +192,40 @@ fn live_error(interface: &str, e: &pcap::Error) -> LiveError {
     }
 }
 
+/// A running capture thread, and how to stop it.
+pub struct Running {
+    thread: JoinHandle<()>,
+    feed: Feed,
+    /// Wakes libpcap from a blocking read (on Linux, immediate mode waits for a packet
+    /// however long that takes).
+    breaker: Option<pcap::BreakLoop>,
+}
+
+impl Running {
+    pub fn replay(thread: JoinHandle<()>, feed: Feed) -> Running {
+        Running {
+            thread,
+            feed,
+            breaker: None,
+        }
+    }
+
+    /// Asks the thread to stop, wakes it, and waits for it.
+    pub fn stop(self) {
+        self.feed.stop.store(true, Ordering::Relaxed);
+        if let Some(b) = &self.breaker {
+            b.breakloop();
+        }
+        let _ = self.thread.join();
+    }
+}
+
 /// Captures until asked to stop or the interface fails, polling libpcap's drop
 /// counters about once a second.
-pub fn spawn_live(mut cap: pcap::Capture<pcap::Active>, feed: Feed) -> JoinHandle<()> {
-    std::thread::Builder::new()
+pub fn spawn_live(mut cap: pcap::Capture<pcap::Active>, feed: Feed) -> Running {
+    let breaker = cap.breakloop_handle();
+    let thread_feed = feed.clone();
+    let thread = std::thread::Builder::new()
         .name("telltale-capture".into())
         .spawn(move || {
             let link = LinkType(u32::try_from(cap.get_datalink().0).unwrap_or(u32::MAX));
@@ -219,6 +249,7 @@ pub fn spawn_live(mut cap: pcap::Capture<pcap::Active>, feed: Feed) -> JoinHandl
                         });
                     }
                     Err(pcap::Error::TimeoutExpired) => {}
+                    Err(_) if feed.stopping() => break,
                     Err(e) => {
                         if !batch.is_empty() {
                             feed.offer(std::mem::take(&mut batch));
@@ -247,5 +278,10 @@ pub fn spawn_live(mut cap: pcap::Capture<pcap::Active>, feed: Feed) -> JoinHandl
                 feed.offer(batch);
             }
         })
-        .unwrap_or_else(|e| panic!("cannot start the capture thread: {e}"))
+        .unwrap_or_else(|e| panic!("cannot start the capture thread: {e}"));
+    Running {
+        thread,
+        feed: thread_feed,
+        breaker: Some(breaker),
+    }
 }

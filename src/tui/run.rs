@@ -98,6 +98,9 @@ pub fn run(
         forward_input(events_tx)?;
         terminal.draw(|f| app.view(f))?;
         let mut last_tick = std::time::Instant::now();
+        // Test-only fault injection: prove that a panic in the UI still restores the
+        // terminal and writes the report (tests/tui_tmux.rs).
+        let inject_panic = std::env::var_os("TELLTALE_FAULT").is_some_and(|v| v == "ui-panic");
         loop {
             let first = match events.recv_timeout(Duration::from_millis(250)) {
                 Ok(ev) => Some(ev),
@@ -119,6 +122,9 @@ pub fn run(
             }
             for ev in pending {
                 let command = match ev {
+                    Event::Snapshot(s) if inject_panic && !s.flows.is_empty() => {
+                        panic!("injected fault (TELLTALE_FAULT=ui-panic)")
+                    }
                     Event::Snapshot(s) => app.update(UiEvent::Snapshot(s)),
                     Event::Message(m) => app.update(UiEvent::Message(m)),
                     Event::Stopped => return Ok(Ending::PipelineEnded),

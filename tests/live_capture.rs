@@ -1,0 +1,148 @@
+//! Live capture with libpcap, on loopback only: `watch -i lo` shows a flow sent while it
+//! runs; without permission to capture it says so and what to do; an unknown interface
+//! and a missing terminal are explained. The capturing tests need root (as in CI) and
+//! tmux, and are skipped with a message otherwise.
+
+mod common;
+
+use std::net::UdpSocket;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_telltale");
+
+fn is_root() -> bool {
+    let out = Command::new("id").arg("-u").output().expect("id");
+    let root = String::from_utf8_lossy(&out.stdout).trim() == "0";
+    if !root {
+        eprintln!("SKIPPED: live capture tests need root (CI runs as root)");
+    }
+    root
+}
+
+#[test]
+fn watch_shows_a_flow_captured_live_on_loopback() {
+    if !is_root() || Command::new("tmux").arg("-V").output().is_err() {
+        eprintln!("SKIPPED: needs root and tmux");
+        return;
+    }
+    let socket = format!("telltale-live-{}", std::process::id());
+    let tmux = |args: &[&str]| {
+        let out = Command::new("tmux")
+            .args(["-L", &socket])
+            .args(args)
+            .output()
+            .expect("tmux");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("live.json");
+    tmux(&[
+        "-f",
+        "/dev/null",
+        "new-session",
+        "-d",
+        "-s",
+        "live",
+        "-x",
+        "120",
+        "-y",
+        "30",
+        &format!(
+            "env TERM=xterm-256color {BIN} watch -i lo -f 'udp port 35999' --report {}; echo EXITED:$?; sleep 30",
+            report.display()
+        ),
+    ]);
+    // send datagrams on loopback until they show up (the capture needs a moment to open)
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let start = Instant::now();
+    let mut screen = String::new();
+    while start.elapsed() < Duration::from_secs(20) {
+        let _ = sock.send_to(b"telltale live capture test", "127.0.0.1:35999");
+        screen = tmux(&["capture-pane", "-p", "-t", "live"]);
+        if screen.contains("127.0.0.1:35999") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let header_ok = screen.contains("lo (udp port 35999)");
+    tmux(&["send-keys", "-t", "live", "q"]);
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(10)
+        && !tmux(&["capture-pane", "-p", "-t", "live"]).contains("EXITED:")
+    {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let after = tmux(&["capture-pane", "-p", "-t", "live"]);
+    let _ = Command::new("tmux")
+        .args(["-L", &socket, "kill-server"])
+        .output();
+    assert!(
+        screen.contains("127.0.0.1:35999"),
+        "the flow never appeared:\n{screen}"
+    );
+    assert!(
+        header_ok,
+        "the header names the interface and filter:\n{screen}"
+    );
+    assert!(after.contains("EXITED:0"), "{after}");
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let flows = v["flows"].as_array().unwrap();
+    assert!(
+        flows
+            .iter()
+            .any(|f| f["server"]["port"] == 35999 && f["verdict"]["kind"] == "local"),
+        "{v}"
+    );
+}
+
+#[test]
+fn without_permission_watch_says_what_to_do() {
+    if !is_root() {
+        return;
+    }
+    // drop to nobody, with no capabilities, the way an ordinary user runs it
+    let out = Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=-all",
+            "--bounding-set=-all",
+        ])
+        .args([BIN, "watch", "-i", "lo"])
+        .output()
+        .expect("setpriv");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("no permission to capture on lo"), "{err}");
+    assert!(err.contains("sudo telltale watch"), "{err}");
+    assert!(
+        err.contains("setcap cap_net_raw,cap_net_admin=eip"),
+        "{err}"
+    );
+    assert!(err.contains("telltale demo"), "{err}");
+}
+
+#[test]
+fn an_unknown_interface_and_a_missing_terminal_are_explained() {
+    if is_root() {
+        let out = common::telltale(&["watch", "-i", "nosuchif0"], None, Duration::from_secs(20));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.contains("nosuchif0"), "{err}");
+        assert!(
+            err.contains("telltale interfaces") || err.contains("no such"),
+            "{err}"
+        );
+    }
+    let capture = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/demo.pcapng");
+    let out = common::telltale(&["watch", "-r", capture], None, Duration::from_secs(20));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("needs a terminal") && err.contains("telltale audit"),
+        "{err}"
+    );
+}
