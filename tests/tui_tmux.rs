@@ -268,3 +268,47 @@ fn sigterm_restores_the_terminal_and_writes_the_report() {
     assert_eq!(v["schema"], "telltale.report/1");
     assert!(!v["flows"].as_array().unwrap().is_empty());
 }
+
+#[test]
+fn watch_reads_a_capture_piped_into_it_and_reaches_the_same_verdicts() {
+    if !have_tmux() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let capture = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/demo.pcapng");
+    let report = dir.path().join("piped.json");
+    // the way `ssh nas tcpdump -U -w - | telltale watch -r -` feeds it
+    let cmd = format!(
+        "sh -c 'cat {capture} | {BIN} watch -r - --speed max --report {}'",
+        report.display()
+    );
+    let t = Tmux::start("piped", dir.path(), &cmd);
+    t.wait_for("the whole capture", |s| {
+        s.contains("read to the end") && s.contains("41 flows")
+    });
+    t.keys(&["q"]);
+    let s = t.wait_for("the exit", |s| s.contains("EXITED:"));
+    assert!(s.contains("EXITED:0"), "{s}");
+    let piped: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let audit = Command::new(BIN)
+        .args(["audit", "--format", "json", capture])
+        .output()
+        .unwrap();
+    let from_file: serde_json::Value = serde_json::from_slice(&audit.stdout).unwrap();
+    let verdicts = |v: &serde_json::Value| -> Vec<(String, String, String)> {
+        v["flows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| {
+                (
+                    f["server"].to_string(),
+                    f["verdict"]["kind"].to_string(),
+                    f["verdict"]["rule"].to_string(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(verdicts(&piped), verdicts(&from_file));
+}

@@ -100,8 +100,11 @@ pub fn run_demo_tui(d: &DemoArgs) -> Result<i32, Failure> {
     )
 }
 
+/// The live view draws on standard output and reads keys from the terminal (standard
+/// input, or /dev/tty when standard input carries a capture: `-r -`).
 fn require_terminal(command: &str) -> Result<(), Failure> {
-    if std::io::stdout().is_terminal() && std::io::stdin().is_terminal() {
+    let keys = std::io::stdin().is_terminal() || std::fs::File::open("/dev/tty").is_ok();
+    if std::io::stdout().is_terminal() && keys {
         Ok(())
     } else {
         Err(Failure::usage(format!(
