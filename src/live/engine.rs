@@ -171,17 +171,7 @@ impl Engine {
         }
         self.drops.queue = self.queue_drops.load(Ordering::Relaxed);
         let mut rules = RulesInfo::from_rules(&self.rules);
-        for f in &flows {
-            if let Some(u) = f
-                .verdict
-                .rule
-                .as_ref()
-                .and_then(|id| rules.rules.iter_mut().find(|r| &r.id == id))
-            {
-                u.flows += 1;
-                u.bytes_out += f.bytes_out;
-            }
-        }
+        rules.count(&flows);
         self.seq = seq;
         Snapshot {
             seq,

@@ -279,6 +279,17 @@ impl RulesInfo {
         }
     }
 
+    /// Adds each flow to the hits of the rule that decided its verdict.
+    pub fn count<F: std::borrow::Borrow<FlowReport>>(&mut self, flows: &[F]) {
+        for f in flows.iter().map(F::borrow) {
+            let decided = f.verdict.rule.as_ref();
+            if let Some(u) = decided.and_then(|id| self.rules.iter_mut().find(|r| &r.id == id)) {
+                u.flows += 1;
+                u.bytes_out += f.bytes_out;
+            }
+        }
+    }
+
     pub fn rule(&self, id: &str) -> Option<&RuleUse> {
         self.rules.iter().find(|r| r.id == id)
     }
@@ -304,17 +315,7 @@ impl Report {
             })
             .collect();
         let mut rules = ctx.rules;
-        for f in &flows {
-            if let Some(u) = f
-                .verdict
-                .rule
-                .as_ref()
-                .and_then(|id| rules.rules.iter_mut().find(|r| &r.id == id))
-            {
-                u.flows += 1;
-                u.bytes_out += f.bytes_out;
-            }
-        }
+        rules.count(&flows);
         let mut warnings = ctx.warnings;
         for i in &ctx.inputs {
             if let Some(c) = &i.cut_short {
