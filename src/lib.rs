@@ -17,6 +17,7 @@ pub mod flows;
 pub mod live;
 pub mod names;
 pub mod pipeline;
+pub mod privilege;
 pub mod report;
 pub mod rules;
 pub mod time;

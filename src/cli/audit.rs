@@ -122,6 +122,7 @@ pub fn audit_readers(readers: Vec<CaptureReader>, judging: &Judging, caps: Caps)
         &result,
         Context {
             inputs,
+            live: None,
             rules: RulesInfo::from_rules(&judging.rules),
             opt_out: judging.opt_out.clone(),
             generated_at: crate::time::now(),
@@ -133,6 +134,9 @@ pub fn audit_readers(readers: Vec<CaptureReader>, judging: &Judging, caps: Caps)
 pub fn run(a: &AuditArgs) -> Result<i32, Failure> {
     let judging = Judging::from_args(&a.judge)?;
     let dest = destinations(&a.out)?;
+    if let Some(interface) = &a.interface {
+        return super::live_audit::run(a, interface, &judging, &dest);
+    }
     let mut readers = Vec::new();
     for path in &a.captures {
         // The reader's messages name the file themselves.

@@ -3,6 +3,7 @@
 //! error is printed once, here, and mapped to an exit code.
 
 pub mod audit;
+pub mod live_audit;
 pub mod output;
 pub mod watch;
 
@@ -38,6 +39,8 @@ pub enum Command {
         after_help = "Exit status: 0 nothing flagged, 1 at least one flow flagged, 2 the audit could not be done."
     )]
     Audit(AuditArgs),
+    /// List the interfaces telltale can capture on, with their addresses and the default route's.
+    Interfaces,
     /// Watch a server's traffic live in the terminal (or replay a capture with -r).
     #[command(
         after_help = "Keys: ? for help, / filter, Enter details, Tab views, s sort, p pause, e export, q quit."
@@ -51,8 +54,24 @@ pub enum Command {
 #[derive(clap::Args, Debug)]
 pub struct AuditArgs {
     /// pcap or pcapng files (detected by content, optionally gzip-compressed); `-` reads standard input.
-    #[arg(required = true, value_name = "CAPTURE")]
+    #[arg(
+        required_unless_present = "interface",
+        conflicts_with = "interface",
+        value_name = "CAPTURE"
+    )]
     pub captures: Vec<PathBuf>,
+    /// Capture live on this interface instead (`any` for all), until --duration ends or SIGINT/SIGTERM.
+    #[arg(short, long, value_name = "IFACE")]
+    pub interface: Option<String>,
+    /// A BPF capture filter for live capture, e.g. "host 192.168.1.10".
+    #[arg(short, long, value_name = "BPF", requires = "interface")]
+    pub filter: Option<String>,
+    /// How long to capture live: 90s, 10m, 2h, 1h30m (default: until SIGINT or SIGTERM).
+    #[arg(long, value_name = "DURATION", requires = "interface")]
+    pub duration: Option<String>,
+    /// Put the interface in promiscuous mode (a mirror port, another machine's traffic).
+    #[arg(long, requires = "interface")]
+    pub promisc: bool,
     #[command(flatten)]
     pub judge: JudgeArgs,
     #[command(flatten)]
@@ -165,10 +184,33 @@ pub fn main() -> i32 {
     }
 }
 
+/// Gives up privileges, saying so on standard error when it cannot (the run goes on).
+pub fn drop_privileges(need: crate::privilege::Need) -> Option<crate::privilege::Dropped> {
+    match crate::privilege::drop_privileges(need) {
+        Ok(d) => Some(d),
+        Err(e) => {
+            eprintln!("telltale: warning: {e}; going on with the privileges it was started with");
+            None
+        }
+    }
+}
+
 pub fn run(cli: Cli) -> Result<i32, Failure> {
+    // Reading captures needs no privilege: give it all up before anything is read. Live
+    // capture gives it up right after its capture handle is open.
+    let live = matches!(&cli.command, Command::Audit(a) if a.interface.is_some())
+        || matches!(&cli.command, Command::Watch(w) if w.read.is_none());
+    if !live {
+        drop_privileges(crate::privilege::Need::Nothing);
+    }
     match cli.command {
         Command::Audit(a) => audit::run(&a),
         Command::Watch(w) => watch::run_watch(&w),
+        Command::Interfaces => {
+            let list = crate::live::iface::list().map_err(Failure::usage)?;
+            print!("{}", crate::live::iface::render(&list));
+            Ok(EXIT_CLEAN)
+        }
         Command::Demo(d) => {
             use std::io::IsTerminal;
             let tty = std::io::stdout().is_terminal() && std::io::stdin().is_terminal();

@@ -69,6 +69,8 @@ pub fn run_watch(a: &WatchArgs) -> Result<i32, Failure> {
                     message: e.to_string(),
                     code: EXIT_ERROR,
                 })?;
+            // the handle is open: nothing else needs privilege (before any thread starts)
+            super::drop_privileges(crate::privilege::Need::Attribution);
             (
                 Source::Live {
                     interface,

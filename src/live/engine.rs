@@ -9,7 +9,7 @@ use super::source::{CaptureMsg, ToPipeline};
 use crate::cli::output::{Destination, write_reports};
 use crate::pipeline::Pipeline;
 use crate::report::Format;
-use crate::report::model::{Context, FlowReport, Input, OptOut, Report, RulesInfo};
+use crate::report::model::{Context, FlowReport, Input, LiveCapture, OptOut, Report, RulesInfo};
 use crate::rules::Rules;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -45,6 +45,7 @@ pub struct Engine {
     /// that last saw the flow live.
     live: HashMap<u64, (u64, u64, Arc<FlowReport>)>,
     rate_mark: (Instant, u64),
+    started: Instant,
     packets_per_sec: f64,
 }
 
@@ -71,6 +72,7 @@ impl Engine {
             ended: Vec::new(),
             live: HashMap::new(),
             rate_mark: (Instant::now(), 0),
+            started: Instant::now(),
             packets_per_sec: 0.0,
         }
     }
@@ -196,14 +198,6 @@ impl Engine {
                 "the capture failed: {why}; the report covers what was read before"
             ));
         }
-        if self.drops.total() > 0 {
-            warnings.push(format!(
-                "packets were lost before telltale saw them: {} by the kernel, {} by the interface, {} by telltale's queue",
-                self.drops.kernel.unwrap_or(0),
-                self.drops.interface.unwrap_or(0),
-                self.drops.queue
-            ));
-        }
         let input = Input {
             path: self.source.describe(),
             format: match self.source {
@@ -215,10 +209,22 @@ impl Engine {
             packets: result.counters.packets,
             cut_short: None,
         };
+        let live = match &self.source {
+            Source::Live { interface, filter } => Some(LiveCapture {
+                interface: interface.clone(),
+                filter: filter.clone(),
+                duration_s: self.started.elapsed().as_secs_f64(),
+                dropped_by_kernel: self.drops.kernel.unwrap_or(0),
+                dropped_by_interface: self.drops.interface.unwrap_or(0),
+                dropped_by_queue: self.drops.queue,
+            }),
+            _ => None,
+        };
         Report::build(
             &result,
             Context {
                 inputs: vec![input],
+                live,
                 rules: RulesInfo::from_rules(&self.rules),
                 opt_out: self.opt_out.clone(),
                 generated_at: crate::time::now(),

@@ -20,8 +20,112 @@ pub fn default_route_interface() -> Option<String> {
     default_route_in(&text)
 }
 
+/// One capture device, as `telltale interfaces` lists it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Interface {
+    pub name: String,
+    pub description: Option<String>,
+    pub addresses: Vec<std::net::IpAddr>,
+    pub up: bool,
+    pub loopback: bool,
+    pub default_route: bool,
+}
+
+/// The devices libpcap can capture on, the default route's first.
+pub fn list() -> Result<Vec<Interface>, String> {
+    let default = default_route_interface();
+    let devices =
+        pcap::Device::list().map_err(|e| format!("cannot list the capture interfaces: {e}"))?;
+    let mut out: Vec<Interface> = devices
+        .into_iter()
+        .map(|d| Interface {
+            default_route: default.as_deref() == Some(d.name.as_str()),
+            up: d.flags.is_up(),
+            loopback: d.flags.is_loopback(),
+            addresses: d.addresses.iter().map(|a| a.addr).collect(),
+            description: d.desc,
+            name: d.name,
+        })
+        .collect();
+    out.sort_by_key(|i| {
+        (
+            !i.default_route,
+            i.loopback,
+            i.name == "any",
+            i.name.clone(),
+        )
+    });
+    Ok(out)
+}
+
+/// The listing as text: one interface a line, its addresses, and what it is.
+pub fn render(list: &[Interface]) -> String {
+    let width = list.iter().map(|i| i.name.len()).max().unwrap_or(4).max(4);
+    let mut out = format!("{:<width$}  {:<8}  addresses\n", "name", "state");
+    for i in list {
+        let mut notes = Vec::new();
+        if i.default_route {
+            notes.push("default route: `telltale watch` captures here".to_string());
+        }
+        if i.loopback {
+            notes.push("loopback".into());
+        }
+        if let Some(d) = &i.description {
+            notes.push(d.clone());
+        }
+        let addrs: Vec<String> = i.addresses.iter().map(|a| a.to_string()).collect();
+        let addrs = if addrs.is_empty() {
+            "-".to_string()
+        } else {
+            addrs.join(", ")
+        };
+        let notes = if notes.is_empty() {
+            String::new()
+        } else {
+            format!("  ({})", notes.join("; "))
+        };
+        out.push_str(&format!(
+            "{:<width$}  {:<8}  {addrs}{notes}\n",
+            i.name,
+            if i.up { "up" } else { "down" }
+        ));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_listing_marks_the_default_route() {
+        let list = vec![
+            Interface {
+                name: "eth0".into(),
+                description: None,
+                addresses: vec!["192.168.1.10".parse().unwrap()],
+                up: true,
+                loopback: false,
+                default_route: true,
+            },
+            Interface {
+                name: "lo".into(),
+                description: None,
+                addresses: vec!["127.0.0.1".parse().unwrap(), "::1".parse().unwrap()],
+                up: true,
+                loopback: true,
+                default_route: false,
+            },
+        ];
+        let text = render(&list);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 3);
+        assert!(
+            lines[1].starts_with("eth0")
+                && lines[1].contains("192.168.1.10")
+                && lines[1].contains("default route")
+        );
+        assert!(lines[2].contains("127.0.0.1, ::1") && lines[2].contains("loopback"));
+    }
+
     use super::*;
 
     #[test]

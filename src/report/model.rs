@@ -23,6 +23,9 @@ pub struct Report {
     /// When the report was made (the only field that differs between two runs on the same input).
     pub generated_at: Timestamp,
     pub inputs: Vec<Input>,
+    /// For a live capture: the interface, filter, how long, and what was dropped.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub live: Option<LiveCapture>,
     pub rules: RulesInfo,
     pub opt_out: OptOut,
     /// The first and last packet's time.
@@ -57,6 +60,19 @@ pub struct Input {
     /// Set when the file ended early or became unreadable: what was read before is reported.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cut_short: Option<CutShort>,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct LiveCapture {
+    pub interface: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub filter: Option<String>,
+    /// Wall-clock seconds the capture ran.
+    pub duration_s: f64,
+    /// Packets dropped by the kernel and by the interface (libpcap's counters), and by telltale's own queue.
+    pub dropped_by_kernel: u64,
+    pub dropped_by_interface: u64,
+    pub dropped_by_queue: u64,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -251,6 +267,7 @@ impl FlowReport {
 /// What the report needs besides the audit's result.
 pub struct Context {
     pub inputs: Vec<Input>,
+    pub live: Option<LiveCapture>,
     pub rules: RulesInfo,
     pub opt_out: OptOut,
     pub generated_at: Timestamp,
@@ -325,6 +342,15 @@ impl Report {
                 ));
             }
         }
+        if let Some(l) = &ctx.live {
+            let lost = l.dropped_by_kernel + l.dropped_by_interface + l.dropped_by_queue;
+            if lost > 0 {
+                warnings.push(format!(
+                    "{lost} packets were lost before telltale saw them ({} by the kernel, {} by the interface, {} by telltale's queue): flows may be missing or incomplete",
+                    l.dropped_by_kernel, l.dropped_by_interface, l.dropped_by_queue
+                ));
+            }
+        }
         if !result.counters.add_up() {
             warnings.push("packet counters do not add up; please report this as a bug".into());
         }
@@ -336,6 +362,7 @@ impl Report {
             },
             generated_at: ctx.generated_at,
             inputs: ctx.inputs,
+            live: ctx.live,
             rules,
             opt_out: ctx.opt_out,
             capture_start: result.first_ts,

@@ -132,10 +132,17 @@ pub fn parse(file: &str, text: &str) -> Result<Rules, RulesError> {
             rules.push(ctx.rule(kind, d)?);
         }
     }
+    for p in &doc.server.ports {
+        if *p.get_ref() == 0 {
+            return Err(ctx.error(p.span(), "port 0 is not a port; expected 1 to 65535".into()));
+        }
+    }
     Ok(Rules {
         source: file.to_string(),
         sha256: hex(&Sha256::digest(text.as_bytes())),
-        server: doc.server,
+        server_processes: doc.server.processes,
+        server_ports: doc.server.ports.iter().map(|p| *p.get_ref()).collect(),
+        server: doc.server.name,
         description: doc.description,
         categories: doc.categories,
         local_networks,

@@ -107,7 +107,11 @@ pub struct Rules {
     /// `builtin:plex` or the path given.
     pub source: String,
     pub sha256: String,
+    /// The server software's name.
     pub server: String,
+    /// The server's processes, by program name, and the ports it listens on.
+    pub server_processes: Vec<String>,
+    pub server_ports: Vec<u16>,
     pub description: Option<String>,
     pub categories: BTreeMap<String, String>,
     pub local_networks: Vec<IpNet>,

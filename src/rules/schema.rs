@@ -3,7 +3,11 @@
 //!
 //! ```toml
 //! schema = 1
-//! server = "Plex Media Server"
+//!
+//! [server]                      # the server software, and how to tell its traffic
+//! name = "Plex Media Server"
+//! processes = ["Plex Media Server", "Plex Transcoder"]
+//! ports = [32400]
 //!
 //! [categories]
 //! updates = "Update checks"
@@ -31,7 +35,7 @@ use toml::Spanned;
 pub struct RulesDoc {
     pub schema: Spanned<i64>,
     /// The server software these rules describe.
-    pub server: String,
+    pub server: ServerDoc,
     #[serde(default)]
     pub description: Option<String>,
     #[serde(default)]
@@ -44,6 +48,18 @@ pub struct RulesDoc {
     pub collection: Vec<RuleDoc>,
     #[serde(default)]
     pub local_only: Vec<RuleDoc>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerDoc {
+    pub name: String,
+    /// The server's processes, by program name (for `--scope server`).
+    #[serde(default)]
+    pub processes: Vec<String>,
+    /// The ports the server listens on.
+    #[serde(default)]
+    pub ports: Vec<Spanned<u16>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -261,7 +261,7 @@ mod tests {
 
     const RULES: &str = r#"
 schema = 1
-server = "Test"
+server = { name = "Test" }
 [networks]
 local = ["203.0.113.128/25"]
 [[collection]]

@@ -1,0 +1,189 @@
+//! `telltale audit -i IFACE [--duration D]`: a live capture with no terminal UI, for cron
+//! and systemd. It captures until the duration ends or SIGINT/SIGTERM arrives, then
+//! writes the same reports as an offline audit, with what libpcap and telltale dropped.
+
+use super::audit::Judging;
+use super::output::{Destination, write_reports};
+use super::{AuditArgs, EXIT_CLEAN, EXIT_ERROR, EXIT_FLAGGED, Failure};
+use crate::live::source::{CaptureMsg, Feed, ToPipeline, open_live, spawn_live};
+use crate::pipeline::{Caps, Pipeline};
+use crate::report::model::{Context, Input, LiveCapture, Report, RulesInfo};
+use crate::report::{Format, text};
+use crate::rules::Matcher;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{RecvTimeoutError, sync_channel};
+use std::time::{Duration, Instant};
+
+/// `90s`, `10m`, `2h`, `1h30m`, or a plain number of seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, Failure> {
+    let bad = || {
+        Failure::usage(format!(
+            "--duration takes a length of time such as 90s, 10m, 2h or 1h30m, not `{s}`"
+        ))
+    };
+    let t = s.trim();
+    if let Ok(secs) = t.parse::<u64>() {
+        return Ok(Duration::from_secs(secs));
+    }
+    let mut total: u64 = 0;
+    let mut digits = String::new();
+    for c in t.chars() {
+        if c.is_ascii_digit() {
+            digits.push(c);
+            continue;
+        }
+        let n: u64 = digits.parse().map_err(|_| bad())?;
+        digits.clear();
+        let unit = match c {
+            's' => 1,
+            'm' => 60,
+            'h' => 3600,
+            'd' => 86_400,
+            _ => return Err(bad()),
+        };
+        total = total
+            .checked_add(n.checked_mul(unit).ok_or_else(bad)?)
+            .ok_or_else(bad)?;
+    }
+    if !digits.is_empty() || total == 0 {
+        return Err(bad());
+    }
+    Ok(Duration::from_secs(total))
+}
+
+pub fn run(
+    a: &AuditArgs,
+    interface: &str,
+    judging: &Judging,
+    dest: &[(Format, Destination)],
+) -> Result<i32, Failure> {
+    let duration = a.duration.as_deref().map(parse_duration).transpose()?;
+    let cap = open_live(interface, a.filter.as_deref(), a.promisc).map_err(|e| Failure {
+        message: e.to_string(),
+        code: EXIT_ERROR,
+    })?;
+    // the handle is open: nothing else needs privilege (before any thread starts)
+    let dropped = super::drop_privileges(crate::privilege::Need::Attribution);
+
+    let stop_requested = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, stop_requested.clone())
+            .map_err(|e| Failure::usage(format!("cannot watch for signals: {e}")))?;
+    }
+    let (tx, rx) = sync_channel::<ToPipeline>(256);
+    let queue_drops = Arc::new(AtomicU64::new(0));
+    let feed = Feed {
+        tx,
+        queue_drops: queue_drops.clone(),
+        stop: Arc::new(AtomicBool::new(false)),
+    };
+    let matcher = Arc::new(Matcher::new(judging.rules.clone()));
+    let mut pipeline = Pipeline::new(matcher, judging.consent, Caps::default());
+    let started = Instant::now();
+    let running = spawn_live(cap, feed);
+    eprintln!(
+        "telltale: capturing on {interface}{} ({}); {}",
+        a.filter
+            .as_deref()
+            .map(|f| format!(" ({f})"))
+            .unwrap_or_default(),
+        dropped.map_or_else(|| "privileges not dropped".to_string(), |d| d.to_string()),
+        match duration {
+            Some(d) => format!("the report comes after {} s, or on Ctrl-C", d.as_secs()),
+            None => "the report comes on Ctrl-C (SIGINT) or SIGTERM".to_string(),
+        }
+    );
+
+    let mut kernel = 0;
+    let mut iface = 0;
+    let mut failure: Option<String> = None;
+    let mut handle = |msg: ToPipeline, pipeline: &mut Pipeline| match msg {
+        ToPipeline::Capture(CaptureMsg::Batch(b)) => b.packets().for_each(|p| pipeline.process(&p)),
+        ToPipeline::Capture(CaptureMsg::Stats {
+            kernel: k,
+            interface: i,
+        }) => {
+            kernel = k;
+            iface = i;
+        }
+        ToPipeline::Capture(CaptureMsg::Failed(why)) => failure = Some(why),
+        _ => {}
+    };
+    loop {
+        if stop_requested.load(Ordering::Relaxed)
+            || duration.is_some_and(|d| started.elapsed() >= d)
+        {
+            break;
+        }
+        match rx.recv_timeout(Duration::from_millis(200)) {
+            Ok(msg) => handle(msg, &mut pipeline),
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    running.stop();
+    // what the capture thread sent before it stopped is still audited
+    while let Ok(msg) = rx.try_recv() {
+        handle(msg, &mut pipeline);
+    }
+    let live = LiveCapture {
+        interface: interface.to_string(),
+        filter: a.filter.clone(),
+        duration_s: (started.elapsed().as_secs_f64() * 1000.0).round() / 1000.0,
+        dropped_by_kernel: kernel,
+        dropped_by_interface: iface,
+        dropped_by_queue: queue_drops.load(Ordering::Relaxed),
+    };
+    let result = pipeline.finish();
+    let mut warnings = Vec::new();
+    if let Some(why) = &failure {
+        warnings.push(format!(
+            "the capture failed: {why}; the report covers what was captured before"
+        ));
+    }
+    let report = Report::build(
+        &result,
+        Context {
+            inputs: vec![Input {
+                path: format!("live:{interface}"),
+                format: "live".into(),
+                sha256: String::new(),
+                bytes: 0,
+                packets: result.counters.packets,
+                cut_short: None,
+            }],
+            live: Some(live),
+            rules: RulesInfo::from_rules(&judging.rules),
+            opt_out: judging.opt_out.clone(),
+            generated_at: crate::time::now(),
+            warnings,
+        },
+    );
+    for w in &report.warnings {
+        eprintln!("telltale: warning: {}", text::neutralise(w));
+    }
+    write_reports(&report, dest)?;
+    Ok(if report.flagged() > 0 {
+        EXIT_FLAGGED
+    } else {
+        EXIT_CLEAN
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse_duration("90s").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse_duration("10m").unwrap(), Duration::from_secs(600));
+        assert_eq!(parse_duration("1h30m").unwrap(), Duration::from_secs(5400));
+        assert_eq!(parse_duration("2d").unwrap(), Duration::from_secs(172_800));
+        for bad in ["", "m", "10x", "1h30", "0s", "-5s", "99999999999999999999h"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+}
