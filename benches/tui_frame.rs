@@ -30,6 +30,8 @@ fn main() -> Result<()> {
     let judging = Judging::from_args(&JudgeArgs {
         rules: "plex".into(),
         opt_out: "on".into(),
+        scope: None,
+        server_ip: None,
     })
     .map_err(|e| format!("the built-in rules: {e:?}"))?;
     let reader = demo_reader().map_err(|e| format!("the demo capture: {e:?}"))?;
@@ -44,6 +46,7 @@ fn main() -> Result<()> {
         opt_out: report.opt_out.clone(),
         rules: report.rules.clone(),
         counters: report.counters.clone(),
+        scope_note: None,
         flows: Arc::new(Vec::new()),
     };
     let big = synthetic(&report.flows, BIG);

@@ -8,6 +8,7 @@
 //! binary's edge. Nothing here sends a packet or looks anything up.
 #![forbid(unsafe_code)]
 
+pub mod attrib;
 pub mod capture;
 pub mod cli;
 pub mod decode;

@@ -49,7 +49,7 @@ fn watch_shows_a_flow_captured_live_on_loopback() {
         "-y",
         "30",
         &format!(
-            "env TERM=xterm-256color {BIN} watch -i lo -f 'udp port 35999' --report {}; echo EXITED:$?; sleep 30",
+            "env TERM=xterm-256color {BIN} watch -i lo --scope host -f 'udp port 35999' --report {}; echo EXITED:$?; sleep 30",
             report.display()
         ),
     ]);

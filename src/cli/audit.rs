@@ -7,6 +7,7 @@ use crate::capture::file::{CaptureFormat, CaptureReader};
 use crate::pipeline::{Caps, Pipeline};
 use crate::report::model::{Context, CutShort, Input, OptOut, RulesInfo};
 use crate::report::{Format, Report};
+use crate::rules::scope::{self, AuditScope};
 use crate::rules::verdict::Consent;
 use crate::rules::{Matcher, Rules, load};
 use std::sync::Arc;
@@ -16,12 +17,41 @@ pub struct Judging {
     pub rules: Rules,
     pub consent: Consent,
     pub opt_out: OptOut,
+    /// `--scope`, if given; `--server-ip` as a scope of its own.
+    pub scope: Option<AuditScope>,
+}
+
+impl Judging {
+    /// The scope in force: the one asked for, else `server` when processes can be seen
+    /// (live capture on this host), else `host`.
+    pub fn scope(&self, attribution: bool) -> AuditScope {
+        match &self.scope {
+            Some(s) => s.clone(),
+            None if attribution => AuditScope::server(&self.rules),
+            None => AuditScope::Host,
+        }
+    }
 }
 
 impl Judging {
     pub fn from_args(a: &JudgeArgs) -> Result<Judging, Failure> {
-        let rules =
+        let mut rules =
             load::load(&a.rules).map_err(|e| Failure::usage(format!("invalid rules: {e}")))?;
+        let scope = match (a.scope.as_deref(), a.server_ip) {
+            (_, Some(ip)) => {
+                // the audited machine is local, wherever its address lies
+                rules.local_networks.push(ipnet::IpNet::from(ip));
+                Some(AuditScope::ServerIp(ip))
+            }
+            (Some("server"), None) => Some(AuditScope::server(&rules)),
+            (Some("host"), None) => Some(AuditScope::Host),
+            (Some(other), None) => {
+                return Err(Failure::usage(format!(
+                    "--scope takes `server` or `host`, not `{other}`"
+                )));
+            }
+            (None, None) => None,
+        };
         let opted_out = match a.opt_out.trim() {
             "on" => true,
             "off" => false,
@@ -35,6 +65,7 @@ impl Judging {
             !std::env::args().any(|x| x == "--opt-out" || x.starts_with("--opt-out="));
         Ok(Judging {
             rules,
+            scope,
             consent: Consent { opted_out },
             opt_out: OptOut {
                 state: if opted_out { "on" } else { "off" },
@@ -117,16 +148,25 @@ pub fn audit_readers(readers: Vec<CaptureReader>, judging: &Judging, caps: Caps)
             }),
         });
     }
-    let result = pipeline.finish();
+    let mut result = pipeline.finish();
+    let chosen = judging.scope(false);
+    let mut warnings = Vec::new();
+    if matches!(chosen, AuditScope::Server { .. }) {
+        warnings.push(
+            "--scope server needs to see processes (a live capture on the server's host); a capture file shows none, so every flow is kept".to_string(),
+        );
+    }
+    let scope = scope::apply(&chosen, &mut result.flows);
     Report::build(
         &result,
         Context {
             inputs,
             live: None,
+            scope,
             rules: RulesInfo::from_rules(&judging.rules),
             opt_out: judging.opt_out.clone(),
             generated_at: crate::time::now(),
-            warnings: Vec::new(),
+            warnings,
         },
     )
 }

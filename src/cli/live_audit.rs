@@ -5,11 +5,13 @@
 use super::audit::Judging;
 use super::output::{Destination, write_reports};
 use super::{AuditArgs, EXIT_CLEAN, EXIT_ERROR, EXIT_FLAGGED, Failure};
+use crate::attrib::Attributor;
 use crate::live::source::{CaptureMsg, Feed, ToPipeline, open_live, spawn_live};
 use crate::pipeline::{Caps, Pipeline};
 use crate::report::model::{Context, Input, LiveCapture, Report, RulesInfo};
 use crate::report::{Format, text};
 use crate::rules::Matcher;
+use crate::rules::scope;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{RecvTimeoutError, sync_channel};
@@ -80,6 +82,11 @@ pub fn run(
     };
     let matcher = Arc::new(Matcher::new(judging.rules.clone()));
     let mut pipeline = Pipeline::new(matcher, judging.consent, Caps::default());
+    let mut attributor = Attributor::new();
+    let attribution = attributor.available();
+    if attribution {
+        pipeline.track_new_flows();
+    }
     let started = Instant::now();
     let running = spawn_live(cap, feed);
     eprintln!(
@@ -99,7 +106,10 @@ pub fn run(
     let mut iface = 0;
     let mut failure: Option<String> = None;
     let mut handle = |msg: ToPipeline, pipeline: &mut Pipeline| match msg {
-        ToPipeline::Capture(CaptureMsg::Batch(b)) => b.packets().for_each(|p| pipeline.process(&p)),
+        ToPipeline::Capture(CaptureMsg::Batch(b)) => {
+            b.packets().for_each(|p| pipeline.process(&p));
+            attribute_new_flows(pipeline, &mut attributor);
+        }
         ToPipeline::Capture(CaptureMsg::Stats {
             kernel: k,
             interface: i,
@@ -135,7 +145,8 @@ pub fn run(
         dropped_by_interface: iface,
         dropped_by_queue: queue_drops.load(Ordering::Relaxed),
     };
-    let result = pipeline.finish();
+    let mut result = pipeline.finish();
+    let scope = scope::apply(&judging.scope(attribution), &mut result.flows);
     let mut warnings = Vec::new();
     if let Some(why) = &failure {
         warnings.push(format!(
@@ -154,6 +165,7 @@ pub fn run(
                 cut_short: None,
             }],
             live: Some(live),
+            scope,
             rules: RulesInfo::from_rules(&judging.rules),
             opt_out: judging.opt_out.clone(),
             generated_at: crate::time::now(),
@@ -169,6 +181,19 @@ pub fn run(
     } else {
         EXIT_CLEAN
     })
+}
+
+/// Ties the flows that just began to their processes, while their sockets still exist.
+pub fn attribute_new_flows(pipeline: &mut Pipeline, attributor: &mut Attributor) {
+    for nf in pipeline.take_new_flows() {
+        // the local side is whichever end has a socket on this host
+        let found = attributor
+            .lookup(nf.tcp, nf.client, nf.server)
+            .or_else(|| attributor.lookup(nf.tcp, nf.server, nf.client));
+        if let Some(who) = found {
+            pipeline.attribute(&nf, who);
+        }
+    }
 }
 
 #[cfg(test)]

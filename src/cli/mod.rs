@@ -86,6 +86,14 @@ pub struct JudgeArgs {
     /// The owner's data-sharing choice: `on` (opted out: the strictest reading) or `off`.
     #[arg(long = "opt-out", value_name = "on|off", default_value = "on")]
     pub opt_out: String,
+    /// Which flows to audit: `server` (the server's processes, as the rules' [server] names them; the
+    /// default when live capture can see processes) or `host` (every flow).
+    #[arg(long, value_name = "server|host")]
+    pub scope: Option<String>,
+    /// Audit one machine's traffic seen from another (a NAS captured over ssh, a mirror port): only
+    /// flows to or from ADDR, with ADDR counted as local.
+    #[arg(long = "server-ip", value_name = "ADDR", conflicts_with = "scope")]
+    pub server_ip: Option<std::net::IpAddr>,
 }
 
 #[derive(clap::Args, Debug)]

@@ -139,6 +139,11 @@ fn session(
         judging.opt_out.clone(),
         RulesInfo::from_rules(&judging.rules),
     );
+    let live = matches!(source, Source::Live { .. });
+    let attributor = live
+        .then(crate::attrib::Attributor::new)
+        .filter(|a| a.available());
+    let scope = judging.scope(attributor.is_some());
     let engine = Engine::new(
         pipeline,
         judging.rules.clone(),
@@ -148,7 +153,8 @@ fn session(
         ReportPlan {
             on_exit: report.clone(),
         },
-    );
+    )
+    .with_attribution(attributor, scope);
     let engine_out = events_tx.clone();
     let engine_thread: JoinHandle<Option<String>> = std::thread::Builder::new()
         .name("telltale-pipeline".into())

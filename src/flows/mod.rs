@@ -142,6 +142,8 @@ pub struct Flow {
     pub timeline: timeline::Timeline,
     /// What the dissectors saw, for the blind-spot accounting.
     pub seen: Seen,
+    /// The local process (and container) behind the flow, when captured on its host.
+    pub process: Option<crate::attrib::Attribution>,
     pub verdict: Option<Verdict>,
     /// Bumped whenever something the verdict depends on changes.
     pub generation: u64,

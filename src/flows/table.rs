@@ -207,6 +207,14 @@ impl<X: Default> FlowTable<X> {
         self.ended.drain(..)
     }
 
+    /// The live flow with this key, if it is still the flow with this id.
+    pub fn get_mut(&mut self, key: &FlowKey, id: u64) -> Option<&mut Flow> {
+        self.map
+            .get_mut(key)
+            .map(|e| &mut e.flow)
+            .filter(|f| f.id == id)
+    }
+
     /// Live flows, in no particular order.
     pub fn live(&self) -> impl Iterator<Item = &Flow> {
         self.map.values().map(|e| &e.flow)
@@ -258,6 +266,7 @@ fn new_flow(id: u64, p: &PacketMeta, owner_networks: &[IpNet]) -> Flow {
         names: Vec::new(),
         timeline: super::timeline::Timeline::new(p.ts),
         seen: Default::default(),
+        process: None,
         verdict: None,
         generation: 0,
         ended_by: None,

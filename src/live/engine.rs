@@ -39,13 +39,19 @@ pub struct Engine {
     warnings: Vec<String>,
     plan: ReportPlan,
     seq: u64,
-    /// Ended flows already turned into reports, in the pipeline's order.
+    /// Ended flows (in scope) already turned into reports, in the pipeline's order.
     ended: Vec<Arc<FlowReport>>,
+    /// How many of the pipeline's ended flows have been looked at, and left out of scope.
+    ended_seen: usize,
+    ended_left_out: u64,
     /// Live flows' reports, with the change count they were made at and the snapshot
     /// that last saw the flow live.
     live: HashMap<u64, (u64, u64, Arc<FlowReport>)>,
     rate_mark: (Instant, u64),
     started: Instant,
+    /// Process attribution, for a live capture on this host.
+    attributor: Option<crate::attrib::Attributor>,
+    scope: crate::rules::scope::AuditScope,
     packets_per_sec: f64,
 }
 
@@ -70,11 +76,29 @@ impl Engine {
             plan,
             seq: 0,
             ended: Vec::new(),
+            ended_seen: 0,
+            ended_left_out: 0,
             live: HashMap::new(),
             rate_mark: (Instant::now(), 0),
             started: Instant::now(),
+            attributor: None,
+            scope: crate::rules::scope::AuditScope::Host,
             packets_per_sec: 0.0,
         }
+    }
+
+    /// Attributes flows to processes (live capture on this host), and audits `scope`.
+    pub fn with_attribution(
+        mut self,
+        attributor: Option<crate::attrib::Attributor>,
+        scope: crate::rules::scope::AuditScope,
+    ) -> Engine {
+        if attributor.is_some() {
+            self.pipeline.track_new_flows();
+        }
+        self.attributor = attributor;
+        self.scope = scope;
+        self
     }
 
     /// Runs until `Stop` (or until every sender is gone), publishing to `out`; returns
@@ -125,6 +149,9 @@ impl Engine {
                 for p in b.packets() {
                     self.pipeline.process(&p);
                 }
+                if let Some(a) = self.attributor.as_mut() {
+                    crate::cli::live_audit::attribute_new_flows(&mut self.pipeline, a);
+                }
             }
             CaptureMsg::Stats { kernel, interface } => {
                 self.drops.kernel = Some(kernel);
@@ -140,13 +167,31 @@ impl Engine {
 
     /// The audit so far, as a snapshot; unchanged flows are shared with the last one.
     pub fn snapshot(&mut self) -> Snapshot {
-        for f in self.pipeline.ended().get(self.ended.len()..).unwrap_or(&[]) {
+        let done = self.pipeline.ended().len();
+        for f in self.pipeline.ended().get(self.ended_seen..).unwrap_or(&[]) {
             self.live.remove(&f.id);
-            self.ended.push(Arc::new(FlowReport::from_flow(f)));
+            if self.scope.includes(f) {
+                self.ended.push(Arc::new(FlowReport::from_flow(f)));
+            } else {
+                self.ended_left_out += 1;
+            }
         }
+        self.ended_seen = done;
         let seq = self.seq + 1;
+        let mut left_out = 0u64;
         let mut flows: Vec<Arc<FlowReport>> = self.ended.clone();
-        for f in self.pipeline.live() {
+        left_out += self.ended_left_out;
+        let scope = &self.scope;
+        let in_scope: Vec<&crate::flows::Flow> = self
+            .pipeline
+            .live()
+            .filter(|f| {
+                let keep = scope.includes(f);
+                left_out += u64::from(!keep);
+                keep
+            })
+            .collect();
+        for f in in_scope {
             let changes = f.up.packets + f.down.packets + f.generation;
             let report = match self.live.get_mut(&f.id) {
                 Some((c, seen, r)) if *c == changes => {
@@ -185,6 +230,13 @@ impl Engine {
             opt_out: self.opt_out.clone(),
             rules,
             counters,
+            scope_note: match &self.scope {
+                crate::rules::scope::AuditScope::Host => None,
+                s => Some(format!(
+                    "scope {}: {left_out} other flows left out",
+                    s.mode()
+                )),
+            },
             flows: Arc::new(flows),
         }
     }
@@ -220,11 +272,14 @@ impl Engine {
             }),
             _ => None,
         };
+        let mut result = result;
+        let scope = crate::rules::scope::apply(&self.scope, &mut result.flows);
         Report::build(
             &result,
             Context {
                 inputs: vec![input],
                 live,
+                scope,
                 rules: RulesInfo::from_rules(&self.rules),
                 opt_out: self.opt_out.clone(),
                 generated_at: crate::time::now(),

@@ -83,6 +83,8 @@ pub struct Snapshot {
     /// The rules file and each rule's hits so far.
     pub rules: RulesInfo,
     pub counters: Counters,
+    /// Which flows are shown, when not every flow: `scope server: 3 flows of other processes left out`.
+    pub scope_note: Option<String>,
     /// Every flow so far (live and ended), by id.
     pub flows: Arc<Vec<Arc<FlowReport>>>,
 }
@@ -100,6 +102,7 @@ impl Snapshot {
             opt_out,
             rules,
             counters: Counters::default(),
+            scope_note: None,
             flows: Arc::new(Vec::new()),
         }
     }

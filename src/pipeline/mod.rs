@@ -75,6 +75,18 @@ pub struct Pipeline {
     ended: Vec<Flow>,
     first_ts: Option<Timestamp>,
     last_ts: Option<Timestamp>,
+    /// Flows begun since the last `take_new_flows`, when someone asked to know.
+    new_flows: Option<Vec<NewFlow>>,
+}
+
+/// A flow that just began, for the edge to attribute to a process.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NewFlow {
+    pub id: u64,
+    pub key: crate::flows::FlowKey,
+    pub tcp: bool,
+    pub client: std::net::SocketAddr,
+    pub server: std::net::SocketAddr,
 }
 
 /// What an audit found.
@@ -101,6 +113,38 @@ impl Pipeline {
             ended: Vec::new(),
             first_ts: None,
             last_ts: None,
+            new_flows: None,
+        }
+    }
+
+    /// From now on, keep a list of the flows that begin (see [`Pipeline::take_new_flows`]).
+    pub fn track_new_flows(&mut self) {
+        self.new_flows.get_or_insert_with(Vec::new);
+    }
+
+    /// The flows begun since the last call (bounded: at most 65,536 wait).
+    pub fn take_new_flows(&mut self) -> Vec<NewFlow> {
+        self.new_flows
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
+    }
+
+    /// Ties a live flow to the process behind it. False if the flow has ended meanwhile.
+    pub fn attribute(&mut self, flow: &NewFlow, who: crate::attrib::Attribution) -> bool {
+        match self.table.get_mut(&flow.key, flow.id) {
+            Some(f) => {
+                f.process = Some(who);
+                f.generation += 1;
+                true
+            }
+            None => match self.ended.iter_mut().rev().find(|f| f.id == flow.id) {
+                Some(f) => {
+                    f.process = Some(who);
+                    true
+                }
+                None => false,
+            },
         }
     }
 
@@ -120,7 +164,7 @@ impl Pipeline {
             Ok(Decoded::FragmentHeld) => self.counters.decoded += 1,
             Ok(Decoded::Ip(ip)) => {
                 self.counters.decoded += 1;
-                on_ip(
+                let new = on_ip(
                     &mut self.table,
                     &mut self.addresses,
                     &mut self.inventory,
@@ -129,6 +173,11 @@ impl Pipeline {
                     pkt.ts,
                     &ip,
                 );
+                if let (Some(n), Some(list)) = (new, self.new_flows.as_mut())
+                    && list.len() < 65_536
+                {
+                    list.push(n);
+                }
             }
         }
         self.collect_ended();
@@ -234,7 +283,7 @@ fn on_ip(
     caps: &Caps,
     ts: Timestamp,
     ip: &IpPacket<'_>,
-) {
+) -> Option<NewFlow> {
     let (proto, sport, dport, flags, seq) = match ip.transport {
         Transport::Tcp(t) => (Proto::Tcp, t.src_port, t.dst_port, t.flags, t.seq),
         Transport::Udp { src_port, dst_port } => (Proto::Udp, src_port, dst_port, 0, 0),
@@ -251,6 +300,13 @@ fn on_ip(
         payload_len: ip.payload_len,
     };
     let (flow, scratch, dir, is_new) = table.track(&meta);
+    let new = is_new.then(|| NewFlow {
+        id: flow.id,
+        key: crate::flows::FlowKey::new(proto, meta.src, meta.dst),
+        tcp: proto == Proto::Tcp,
+        client: flow.client,
+        server: flow.server,
+    });
     if is_new {
         name_from_dns(flow, addresses, inventory);
     }
@@ -290,6 +346,7 @@ fn on_ip(
         }
         Proto::Ip(_) => {}
     }
+    new
 }
 
 fn is_dns_port(p: u16) -> bool {

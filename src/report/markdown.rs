@@ -74,6 +74,41 @@ fn write_report(o: &mut String, r: &Report) -> std::fmt::Result {
             duration(b.seconds_since(a))
         )?;
     }
+    writeln!(
+        o,
+        "- Scope: {} ({})",
+        md(&r.scope.mode),
+        md(&r.scope.description)
+    )?;
+    if r.scope.left_out_flows > 0 {
+        let by: Vec<String> = r
+            .scope
+            .left_out_by_process
+            .iter()
+            .map(|(p, n)| format!("{} ({n})", md(p)))
+            .collect();
+        writeln!(
+            o,
+            "- Left out of scope: {} flows, of {}",
+            r.scope.left_out_flows,
+            by.join(", ")
+        )?;
+    }
+    if let Some(l) = &r.live {
+        writeln!(
+            o,
+            "- Live capture on `{}`{} for {}; dropped: {} by the kernel, {} by the interface, {} by telltale's queue",
+            md_code(&l.interface),
+            l.filter
+                .as_deref()
+                .map(|f| format!(" (`{}`)", md_code(f)))
+                .unwrap_or_default(),
+            duration(l.duration_s),
+            l.dropped_by_kernel,
+            l.dropped_by_interface,
+            l.dropped_by_queue
+        )?;
+    }
     writeln!(o, "- telltale {}", r.tool.version)?;
     for w in &r.warnings {
         writeln!(o, "\n> **Warning:** {}", md(w))?;
@@ -355,6 +390,20 @@ fn write_flow_detail(o: &mut String, f: &FlowReport) -> std::fmt::Result {
             "- TCP history `{}`, state {:?}",
             md_code(&t.history),
             t.state
+        )?;
+    }
+    if let Some(a) = &f.process {
+        let how = match a.how {
+            crate::attrib::How::Socket => "by the flow's own socket",
+            crate::attrib::How::Listener => {
+                "by the process listening on its local port (the flow's socket was gone)"
+            }
+        };
+        writeln!(
+            o,
+            "- Process: {} (pid {}), found {how}",
+            md(&a.process.label()),
+            a.process.pid
         )?;
     }
     writeln!(o)

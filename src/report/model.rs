@@ -23,6 +23,8 @@ pub struct Report {
     /// When the report was made (the only field that differs between two runs on the same input).
     pub generated_at: Timestamp,
     pub inputs: Vec<Input>,
+    /// Which flows the audit is about, and what it left out.
+    pub scope: crate::rules::scope::ScopeReport,
     /// For a live capture: the interface, filter, how long, and what was dropped.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub live: Option<LiveCapture>,
@@ -172,6 +174,11 @@ pub struct FlowReport {
     pub names: Vec<FlowName>,
     /// What the dissectors saw besides names (a ClientHello, a QUIC Initial).
     pub seen: Seen,
+    /// The local process behind the flow (live capture on its host only), and how it was found:
+    /// `socket` (the flow's own socket) or `listener` (the socket was gone: the process listening
+    /// on its local port).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub process: Option<crate::attrib::Attribution>,
     /// Bytes over the flow's life (for the terminal UI's sparkline; not in the JSON report).
     #[serde(skip)]
     pub timeline: crate::flows::timeline::Timeline,
@@ -219,6 +226,7 @@ impl FlowReport {
             app: f.app,
             names: f.names.clone(),
             seen: f.seen.clone(),
+            process: f.process.clone(),
             timeline: f.timeline.clone(),
             up: f.up,
             down: f.down,
@@ -268,6 +276,7 @@ impl FlowReport {
 pub struct Context {
     pub inputs: Vec<Input>,
     pub live: Option<LiveCapture>,
+    pub scope: crate::rules::scope::ScopeReport,
     pub rules: RulesInfo,
     pub opt_out: OptOut,
     pub generated_at: Timestamp,
@@ -362,6 +371,7 @@ impl Report {
             },
             generated_at: ctx.generated_at,
             inputs: ctx.inputs,
+            scope: ctx.scope,
             live: ctx.live,
             rules,
             opt_out: ctx.opt_out,

@@ -4,6 +4,7 @@
 pub mod load;
 pub mod locality;
 pub mod schema;
+pub mod scope;
 pub mod verdict;
 
 use ipnet::IpNet;

@@ -23,6 +23,8 @@ pub fn demo_snapshot() -> Arc<Snapshot> {
         let judging = Judging::from_args(&JudgeArgs {
             rules: "plex".into(),
             opt_out: "on".into(),
+            scope: None,
+            server_ip: None,
         })
         .expect("the built-in rules load");
         let reader = demo_reader().expect("the demo capture opens");
@@ -37,6 +39,7 @@ pub fn demo_snapshot() -> Arc<Snapshot> {
             opt_out: report.opt_out.clone(),
             rules: report.rules.clone(),
             counters: report.counters.clone(),
+            scope_note: None,
             flows: Arc::new(report.flows.into_iter().map(Arc::new).collect()),
         })
     })

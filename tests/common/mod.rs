@@ -27,6 +27,8 @@ pub fn judging(opt_out: &str) -> Judging {
     Judging::from_args(&JudgeArgs {
         rules: "plex".into(),
         opt_out: opt_out.into(),
+        scope: None,
+        server_ip: None,
     })
     .expect("plex rules")
 }

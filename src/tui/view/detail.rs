@@ -331,7 +331,27 @@ fn facts(f: &FlowReport, theme: &Theme, width: u16) -> Vec<Line<'static>> {
         ));
     }
     lines.extend(labelled("App", &app.join(" · "), theme, plain, width));
+    if let Some(a) = &f.process {
+        lines.extend(labelled("Process", &process_line(a), theme, plain, width));
+    }
     lines
+}
+
+/// `Plex Media Server (docker: plex), pid 4242, /usr/lib/plexmediaserver/Plex Media Server; by its socket`
+pub fn process_line(a: &crate::attrib::Attribution) -> String {
+    let p = &a.process;
+    let how = match a.how {
+        crate::attrib::How::Socket => "found by the flow's own socket",
+        crate::attrib::How::Listener => {
+            "the flow's socket was gone: the process listening on its port"
+        }
+    };
+    let exe = p
+        .exe
+        .as_deref()
+        .map(|e| format!(", {}", neutralise(e)))
+        .unwrap_or_default();
+    format!("{}, pid {}{exe}; {how}", neutralise(&p.label()), p.pid)
 }
 
 /// Why the flow ended, in words.

@@ -30,6 +30,7 @@ enum Col {
     Out,
     In,
     Category,
+    Process,
 }
 
 impl Col {
@@ -44,6 +45,7 @@ impl Col {
             Col::Out => "out",
             Col::In => "in",
             Col::Category => "category",
+            Col::Process => "process",
         }
     }
 
@@ -62,8 +64,9 @@ impl Col {
     }
 }
 
-/// The columns for a width, with their widths.
-fn columns(width: u16) -> Vec<(Col, Constraint)> {
+/// The columns for a width, with their widths; `processes` adds the process column (live
+/// capture on the server's host, from 100 columns).
+fn columns(width: u16, processes: bool) -> Vec<(Col, Constraint)> {
     use Constraint::{Fill, Length};
     let mut cols = vec![
         (Col::Verdict, Length(10)),
@@ -71,6 +74,9 @@ fn columns(width: u16) -> Vec<(Col, Constraint)> {
         (Col::Name, Fill(1)),
         (Col::Via, Length(8)),
     ];
+    if processes && width >= 100 {
+        cols.push((Col::Process, Length(if width >= 140 { 24 } else { 16 })));
+    }
     if width >= 140 {
         cols.push((Col::Remote, Length(24)));
     } else {
@@ -136,7 +142,8 @@ fn waiting(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
 }
 
 fn table(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
-    let cols = columns(area.width);
+    let live = matches!(app.snap.source, crate::live::snapshot::Source::Live { .. });
+    let cols = columns(area.width, live);
     // Resolve the widths once, so cells can be cut to them with an ellipsis.
     let widths: Vec<u16> = Layout::horizontal(cols.iter().map(|c| c.1))
         .spacing(1)
@@ -258,6 +265,10 @@ fn row(f: &FlowReport, cols: &[(Col, u16)], theme: &Theme) -> Row<'static> {
             fit(&neutralise(&f.verdict.category), usize::from(w)),
             theme.verdict(kind).remove_modifier(Modifier::BOLD),
         )),
+        Col::Process => match &f.process {
+            Some(a) => Cell::from(fit(&neutralise(&a.process.label()), usize::from(w))),
+            None => Cell::from(Span::styled("?", theme.dim())),
+        },
     });
     let r = Row::new(cells.collect::<Vec<_>>());
     if kind == VerdictKind::Local {

@@ -113,9 +113,13 @@ pub fn lines(app: &App, theme: &Theme, width: u16) -> Vec<Line<'static>> {
         Span::raw(neutralise(&s.rules.path)),
     ];
 
+    let mut third = vec![counts, rules];
+    if let Some(note) = &s.scope_note {
+        third.push(vec![Span::styled(neutralise(note), theme.dim())]);
+    }
     first.extend(second);
     let mut out = fill(first, theme, width);
-    out.extend(fill(vec![counts, rules], theme, width));
+    out.extend(fill(third, theme, width));
     out
 }
 

@@ -1,0 +1,777 @@
+//! The [`Attributor`]: matches a flow's endpoints to a socket in the kernel's tables, the socket to
+//! its process, and keeps what it learned.
+//!
+//! Caches, each bounded:
+//! - socket inode → (pid, fd), from the last full scan of /proc/PID/fd. A cached entry is checked with
+//!   one readlink before use. A missing inode triggers a new full scan, at most once per 200 ms, since a
+//!   busy server opens sockets faster than the scan is worth repeating.
+//! - (pid, start time) → [`ProcessInfo`], shared: a pid the kernel gave to a new process is a new key.
+//! - container (runtime, id) → [`Container`], so the runtimes' files are read once per container.
+//!
+//! Every failure (a process that ended, a folder that cannot be read, a line that does not parse) is
+//! counted in [`AttribStats`], never returned as an error.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use super::container::{self, ContainerRef};
+use super::sockets::{self, SocketEntry, TCP_LISTEN};
+use super::{Attribution, Container, How, ProcessInfo, fds, process, read_limited};
+
+/// At most this many socket inodes are remembered.
+pub const MAX_SOCKETS: usize = 65_536;
+/// At most this many processes are remembered; an eighth, the oldest, goes when it is reached.
+pub const MAX_PROCESSES: usize = 4_096;
+/// At most this many containers are remembered.
+pub const MAX_CONTAINERS: usize = 1_024;
+/// The shortest time between two full scans of the processes' open files.
+pub const RESCAN_INTERVAL: Duration = Duration::from_millis(200);
+/// At most this much of one socket table is read.
+const TABLE_MAX: u64 = 64 * 1024 * 1024;
+
+/// What the attributor did, for the status line and the report.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct AttribStats {
+    /// Flows looked up.
+    pub lookups: u64,
+    /// Found by the flow's own socket.
+    pub by_socket: u64,
+    /// Found by the listener (or bound socket) on the flow's local port.
+    pub by_listener: u64,
+    /// Not found: no socket, or its owner could not be read or had ended.
+    pub not_found: u64,
+    /// Full scans of the processes' open files.
+    pub rescans: u64,
+    /// Socket-table lines that could not be read.
+    pub odd_lines: u64,
+    /// Processes whose open files could not be read in the last scan (another user's, without root
+    /// or CAP_SYS_PTRACE): their sockets cannot be attributed.
+    pub unreadable_processes: u64,
+    /// Socket links left out of the last scan because the inode cache was full.
+    pub sockets_over_cap: u64,
+}
+
+/// Maps flows to the processes that own their sockets. See the module documentation.
+pub struct Attributor {
+    proc_root: PathBuf,
+    docker_root: PathBuf,
+    podman_root: PathBuf,
+    rescan_interval: Duration,
+    owners: HashMap<u64, fds::Owner>,
+    last_scan: Option<Instant>,
+    processes: HashMap<(u32, u64), Arc<ProcessInfo>>,
+    process_order: VecDeque<(u32, u64)>,
+    containers: HashMap<ContainerRef, Container>,
+    stats: AttribStats,
+}
+
+impl Default for Attributor {
+    fn default() -> Self {
+        Attributor::new()
+    }
+}
+
+impl Attributor {
+    /// The real /proc, /var/lib/docker and /var/lib/containers.
+    pub fn new() -> Attributor {
+        Attributor::with_roots(
+            "/proc".into(),
+            "/var/lib/docker".into(),
+            "/var/lib/containers".into(),
+        )
+    }
+
+    /// Other roots: a fake /proc tree in tests, or a runtime installed elsewhere.
+    pub fn with_roots(
+        proc_root: PathBuf,
+        docker_root: PathBuf,
+        podman_root: PathBuf,
+    ) -> Attributor {
+        Attributor {
+            proc_root,
+            docker_root,
+            podman_root,
+            rescan_interval: RESCAN_INTERVAL,
+            owners: HashMap::new(),
+            last_scan: None,
+            processes: HashMap::new(),
+            process_order: VecDeque::new(),
+            containers: HashMap::new(),
+            stats: AttribStats::default(),
+        }
+    }
+
+    /// Changes the shortest time between two full scans (200 ms by default).
+    pub fn with_rescan_interval(mut self, interval: Duration) -> Attributor {
+        self.rescan_interval = interval;
+        self
+    }
+
+    /// Whether attribution can work here: /proc/net/tcp readable (Linux).
+    pub fn available(&self) -> bool {
+        std::fs::File::open(self.proc_root.join("net").join("tcp")).is_ok()
+    }
+
+    /// What was done so far.
+    pub fn stats(&self) -> AttribStats {
+        self.stats
+    }
+
+    /// The process owning the socket of this flow. `tcp` chooses the tcp/tcp6 or udp/udp6 tables.
+    /// Matches the full 4-tuple when a socket has a remote address, else the local address and port (or
+    /// the wildcard address and the port, for a UDP socket bound to 0.0.0.0 / ::, and IPv4-mapped IPv6
+    /// sockets). Falls back to a LISTEN (TCP) or unconnected bound (UDP) socket on the local port, with
+    /// [`How::Listener`].
+    pub fn lookup(
+        &mut self,
+        tcp: bool,
+        local: SocketAddr,
+        remote: SocketAddr,
+    ) -> Option<Attribution> {
+        self.stats.lookups += 1;
+        let found = self.find(tcp, local, remote);
+        match found.as_ref().map(|a| a.how) {
+            Some(How::Socket) => self.stats.by_socket += 1,
+            Some(How::Listener) => self.stats.by_listener += 1,
+            None => self.stats.not_found += 1,
+        }
+        found
+    }
+
+    fn find(&mut self, tcp: bool, local: SocketAddr, remote: SocketAddr) -> Option<Attribution> {
+        let entries = self.read_tables(tcp);
+        let (own, fallback) = candidates(tcp, &entries, local, remote);
+        let wanted: Vec<u64> = own.iter().chain(&fallback).copied().collect();
+        // The flow's own socket, when it is still there, decides: a listener is only a stand-in for
+        // a socket that is gone.
+        let (inodes, how) = if own.is_empty() {
+            (fallback, How::Listener)
+        } else {
+            (own, How::Socket)
+        };
+        for inode in inodes {
+            if let Some(pid) = self.owner_of(inode, &wanted)
+                && let Some(process) = self.process(pid)
+            {
+                return Some(Attribution { process, how });
+            }
+        }
+        None
+    }
+
+    fn read_tables(&mut self, tcp: bool) -> Vec<SocketEntry> {
+        let mut all = Vec::new();
+        for name in sockets::table_names(tcp) {
+            let Ok(bytes) = read_limited(&self.proc_root.join("net").join(name), TABLE_MAX) else {
+                continue;
+            };
+            let (entries, odd) = sockets::parse_table(&String::from_utf8_lossy(&bytes));
+            self.stats.odd_lines += odd;
+            all.extend(entries);
+        }
+        all
+    }
+
+    /// The pid holding `inode`: from the cache when still true, else from a new scan when one is due.
+    fn owner_of(&mut self, inode: u64, wanted: &[u64]) -> Option<u32> {
+        if let Some(owner) = self.owners.get(&inode).copied() {
+            if fds::still_holds(&self.proc_root, owner, inode) {
+                return Some(owner.pid);
+            }
+            self.owners.remove(&inode);
+        }
+        if self
+            .last_scan
+            .is_some_and(|at| at.elapsed() < self.rescan_interval)
+        {
+            return None;
+        }
+        let scan = fds::scan(&self.proc_root, MAX_SOCKETS, wanted);
+        self.last_scan = Some(Instant::now());
+        self.stats.rescans += 1;
+        self.stats.unreadable_processes = scan.unreadable;
+        self.stats.sockets_over_cap = scan.over_cap;
+        self.owners = scan.owners;
+        self.owners.get(&inode).map(|o| o.pid)
+    }
+
+    /// The process `pid` now, shared with earlier lookups of the same process.
+    fn process(&mut self, pid: u32) -> Option<Arc<ProcessInfo>> {
+        let key = (pid, process::start_time(&self.proc_root, pid)?);
+        if let Some(known) = self.processes.get(&key) {
+            return Some(Arc::clone(known));
+        }
+        let mut info = process::read(&self.proc_root, pid)?;
+        info.container = self.container_of(pid);
+        let info = Arc::new(info);
+        if self.processes.len() >= MAX_PROCESSES {
+            for _ in 0..MAX_PROCESSES / 8 {
+                if let Some(old) = self.process_order.pop_front() {
+                    self.processes.remove(&old);
+                }
+            }
+        }
+        self.processes.insert(key, Arc::clone(&info));
+        self.process_order.push_back(key);
+        Some(info)
+    }
+
+    fn container_of(&mut self, pid: u32) -> Option<Container> {
+        let path = self.proc_root.join(pid.to_string()).join("cgroup");
+        let cgroup = read_limited(&path, 64 * 1024).ok()?;
+        let found = container::from_cgroup(&String::from_utf8_lossy(&cgroup))?;
+        if let Some(known) = self.containers.get(&found) {
+            return Some(known.clone());
+        }
+        let described = container::describe(&found, &self.docker_root, &self.podman_root);
+        if self.containers.len() >= MAX_CONTAINERS {
+            self.containers.clear();
+        }
+        self.containers.insert(found, described.clone());
+        Some(described)
+    }
+}
+
+/// The sockets that may carry a flow, best first: those that are the flow's own socket, and the
+/// stand-ins for a socket that is gone.
+///
+/// Own: a connected socket whose 4-tuple is the flow's; for UDP, an unconnected socket bound to the
+/// flow's local address or a wildcard covering it (exact address first). Stand-ins: a TCP listener on
+/// the local port whose address covers the local address (exact first); then a TCP listener or an
+/// unconnected UDP socket on the port bound to another address (the flow's address translated on the
+/// way). Sockets with no inode (TIME_WAIT) have no owner and are left out.
+pub fn candidates(
+    tcp: bool,
+    entries: &[SocketEntry],
+    local: SocketAddr,
+    remote: SocketAddr,
+) -> (Vec<u64>, Vec<u64>) {
+    let local = SocketAddr::new(local.ip().to_canonical(), local.port());
+    let remote = SocketAddr::new(remote.ip().to_canonical(), remote.port());
+    let mut own: Vec<(u8, u64)> = Vec::new();
+    let mut stand_ins: Vec<(u8, u64)> = Vec::new();
+    for entry in entries
+        .iter()
+        .filter(|e| e.inode != 0 && e.local.port() == local.port())
+    {
+        let exact = entry.local.ip() == local.ip();
+        let covers = sockets::address_covers(entry.local.ip(), local.ip());
+        if entry.connected() {
+            if covers && entry.remote.ip() == remote.ip() && entry.remote.port() == remote.port() {
+                own.push((0, entry.inode));
+            }
+        } else if tcp && entry.state != TCP_LISTEN {
+            // Bound but neither listening nor connected: carries no traffic.
+        } else if !covers {
+            stand_ins.push((2, entry.inode));
+        } else if tcp {
+            stand_ins.push((if exact { 0 } else { 1 }, entry.inode));
+        } else {
+            own.push((if exact { 1 } else { 2 }, entry.inode));
+        }
+    }
+    (ranked(own), ranked(stand_ins))
+}
+
+fn ranked(mut list: Vec<(u8, u64)>) -> Vec<u64> {
+    list.sort_by_key(|&(rank, _)| rank);
+    let mut inodes: Vec<u64> = Vec::with_capacity(list.len());
+    for (_, inode) in list {
+        if !inodes.contains(&inode) {
+            inodes.push(inode);
+        }
+    }
+    inodes
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    const DOCKER_ID: &str = "9b3e5e1c0a7d4f2e8c6b1a0f9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e0d";
+    const PODMAN_ID: &str = "3f2a9c1b2d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8";
+    const TCP_HEADER: &str = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n";
+
+    fn addr(text: &str) -> SocketAddr {
+        text.parse().unwrap()
+    }
+
+    fn entry(local: &str, remote: &str, state: u8, inode: u64) -> SocketEntry {
+        SocketEntry {
+            local: addr(local),
+            remote: addr(remote),
+            state,
+            uid: 0,
+            inode,
+        }
+    }
+
+    #[test]
+    fn ranks_the_flows_own_socket_first() {
+        let entries = [
+            entry("0.0.0.0:32400", "0.0.0.0:0", TCP_LISTEN, 1),
+            entry("192.168.1.10:32400", "0.0.0.0:0", TCP_LISTEN, 2),
+            entry("192.168.1.10:32400", "192.168.1.2:50000", 1, 3),
+            entry("192.168.1.10:32400", "192.168.1.2:50001", 1, 4),
+            entry("192.168.1.10:32400", "192.168.1.2:50002", 6, 0),
+            entry("127.0.0.1:32400", "0.0.0.0:0", TCP_LISTEN, 5),
+            entry("192.168.1.10:32401", "192.168.1.2:50000", 1, 6),
+        ];
+        let flow = |remote| candidates(true, &entries, addr("192.168.1.10:32400"), addr(remote));
+        assert_eq!(flow("192.168.1.2:50000"), (vec![3], vec![2, 1, 5]));
+        // A connection that is gone (TIME_WAIT has no inode): only the listeners stand in.
+        assert_eq!(flow("192.168.1.2:50002"), (vec![], vec![2, 1, 5]));
+        // The same flow seen through IPv4-mapped addresses.
+        assert_eq!(
+            candidates(
+                true,
+                &entries,
+                addr("[::ffff:192.168.1.10]:32400"),
+                addr("[::ffff:192.168.1.2]:50000")
+            )
+            .0,
+            vec![3]
+        );
+
+        let udp = [
+            entry("0.0.0.0:32414", "0.0.0.0:0", 7, 10),
+            entry("192.168.1.10:32414", "0.0.0.0:0", 7, 11),
+            entry("[::]:32414", "[::]:0", 7, 12),
+            entry("192.168.1.10:32414", "192.168.1.2:9", 1, 13),
+            entry("10.0.0.1:32414", "0.0.0.0:0", 7, 14),
+        ];
+        let gdm = candidates(
+            false,
+            &udp,
+            addr("192.168.1.10:32414"),
+            addr("192.168.1.2:32412"),
+        );
+        assert_eq!(gdm, (vec![11, 10, 12], vec![14]));
+        let connected = candidates(
+            false,
+            &udp,
+            addr("192.168.1.10:32414"),
+            addr("192.168.1.2:9"),
+        );
+        assert_eq!(connected.0.first(), Some(&13));
+        // An IPv6 flow is not carried by an IPv4 wildcard.
+        let v6 = candidates(
+            false,
+            &udp,
+            addr("[2001:db8::1]:32414"),
+            addr("[2001:db8::2]:1"),
+        );
+        assert_eq!(v6, (vec![12], vec![10, 11, 14]));
+    }
+
+    /// A fake /proc (and Docker and Podman roots) in a temporary folder.
+    struct FakeHost {
+        dir: tempfile::TempDir,
+    }
+
+    struct FakeProcess<'a> {
+        pid: u32,
+        comm: &'a str,
+        exe: &'a str,
+        cmdline: &'a [&'a str],
+        uid: u32,
+        start: u64,
+        cgroup: &'a str,
+        sockets: &'a [u64],
+    }
+
+    impl FakeHost {
+        fn new() -> FakeHost {
+            let host = FakeHost {
+                dir: tempfile::tempdir().unwrap(),
+            };
+            std::fs::create_dir_all(host.proc().join("net")).unwrap();
+            host
+        }
+        fn proc(&self) -> PathBuf {
+            self.dir.path().join("proc")
+        }
+        fn docker(&self) -> PathBuf {
+            self.dir.path().join("docker")
+        }
+        fn podman(&self) -> PathBuf {
+            self.dir.path().join("containers")
+        }
+        fn attributor(&self) -> Attributor {
+            Attributor::with_roots(self.proc(), self.docker(), self.podman())
+                .with_rescan_interval(Duration::ZERO)
+        }
+        fn table(&self, name: &str, lines: &[&str]) {
+            std::fs::write(
+                self.proc().join("net").join(name),
+                format!("{TCP_HEADER}{}\n", lines.join("\n")),
+            )
+            .unwrap();
+        }
+        fn process(&self, p: FakeProcess) {
+            let dir = self.proc().join(p.pid.to_string());
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(dir.join("fd")).unwrap();
+            std::fs::write(dir.join("comm"), format!("{}\n", p.comm)).unwrap();
+            symlink(p.exe, dir.join("exe")).unwrap();
+            std::fs::write(
+                dir.join("cmdline"),
+                p.cmdline
+                    .iter()
+                    .map(|a| format!("{a}\0"))
+                    .collect::<String>(),
+            )
+            .unwrap();
+            std::fs::write(
+                dir.join("status"),
+                format!("Name:\t{}\nUid:\t{}\t{0}\t{0}\t{0}\n", p.comm, p.uid),
+            )
+            .unwrap();
+            std::fs::write(
+                dir.join("stat"),
+                format!(
+                    "{} ({}) S 1 1 1 0 -1 4194560 100 0 0 0 5 3 0 0 20 0 12 0 {} 1000 10\n",
+                    p.pid, p.comm, p.start
+                ),
+            )
+            .unwrap();
+            std::fs::write(dir.join("cgroup"), p.cgroup).unwrap();
+            symlink("/dev/null", dir.join("fd").join("0")).unwrap();
+            for (i, inode) in p.sockets.iter().enumerate() {
+                symlink(
+                    format!("socket:[{inode}]"),
+                    dir.join("fd").join((i + 3).to_string()),
+                )
+                .unwrap();
+            }
+        }
+        fn docker_container(&self, id: &str, config: &str) {
+            let dir = self.docker().join("containers").join(id);
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(dir.join("config.v2.json"), config).unwrap();
+        }
+    }
+
+    fn plex<'a>(pid: u32, start: u64, cgroup: &'a str, sockets: &'a [u64]) -> FakeProcess<'a> {
+        FakeProcess {
+            pid,
+            comm: "Plex Media Serv",
+            exe: "/usr/lib/plexmediaserver/Plex Media Server",
+            cmdline: &["/usr/lib/plexmediaserver/Plex Media Server"],
+            uid: 997,
+            start,
+            cgroup,
+            sockets,
+        }
+    }
+
+    #[cfg(target_endian = "little")]
+    #[test]
+    fn attributes_a_flow_to_plex_in_docker() {
+        let host = FakeHost::new();
+        // 192.168.1.10:32400 (listening) and a connection from it to 52.1.2.3:443.
+        host.table(
+            "tcp",
+            &[
+                "   0: 0A01A8C0:7E90 00000000:0000 0A 00000000:00000000 00:00000000 00000000   997        0 12344 1 0 100 0 0 10 0",
+                "   1: 0A01A8C0:C350 03020134:01BB 01 00000000:00000000 00:00000000 00000000   997        0 12345 1 0 20 4 30 10 -1",
+            ],
+        );
+        host.process(plex(
+            4242,
+            90210,
+            &format!("0::/system.slice/docker-{DOCKER_ID}.scope\n"),
+            &[12344, 12345],
+        ));
+        host.docker_container(
+            DOCKER_ID,
+            r#"{"ID":"9b3e","Name":"/plex","Config":{"Image":"plexinc/pms-docker:latest","Env":["TZ=UTC"]},"State":{"Running":true}}"#,
+        );
+        let mut attributor = host.attributor();
+        assert!(attributor.available());
+
+        let found = attributor
+            .lookup(true, addr("192.168.1.10:50000"), addr("52.1.2.3:443"))
+            .unwrap();
+        assert_eq!(found.how, How::Socket);
+        assert_eq!(found.process.label(), "Plex Media Server (docker: plex)");
+        assert_eq!(
+            *found.process,
+            ProcessInfo {
+                pid: 4242,
+                name: "Plex Media Server".into(),
+                exe: Some("/usr/lib/plexmediaserver/Plex Media Server".into()),
+                cmdline: vec!["/usr/lib/plexmediaserver/Plex Media Server".into()],
+                uid: Some(997),
+                container: Some(Container {
+                    runtime: "docker".into(),
+                    id: DOCKER_ID.into(),
+                    name: Some("plex".into()),
+                    image: Some("plexinc/pms-docker:latest".into()),
+                }),
+            }
+        );
+
+        // A client's connection to Plex that has closed: the listener on 32400 stands in.
+        let closed = attributor
+            .lookup(true, addr("192.168.1.10:32400"), addr("192.168.1.2:51515"))
+            .unwrap();
+        assert_eq!(closed.how, How::Listener);
+        assert!(
+            Arc::ptr_eq(&closed.process, &found.process),
+            "one process, one shared description"
+        );
+
+        // Nothing on that port, and UDP tables that do not exist: nothing found, nothing failed.
+        assert_eq!(
+            attributor.lookup(true, addr("192.168.1.10:40000"), addr("52.1.2.3:443")),
+            None
+        );
+        assert_eq!(
+            attributor.lookup(false, addr("192.168.1.10:50000"), addr("52.1.2.3:443")),
+            None
+        );
+        assert_eq!(
+            attributor.stats(),
+            AttribStats {
+                lookups: 4,
+                by_socket: 1,
+                by_listener: 1,
+                not_found: 2,
+                rescans: 1,
+                ..AttribStats::default()
+            }
+        );
+    }
+
+    #[cfg(target_endian = "little")]
+    #[test]
+    fn names_podman_containers_and_unknown_ones_by_id() {
+        let host = FakeHost::new();
+        // udp: Plex's GDM discovery bound to 0.0.0.0:32414, and a curl's connected UDP socket (DNS).
+        host.table(
+            "udp",
+            &[
+                " 100: 00000000:7E0E 00000000:0000 07 00000000:00000000 00:00000000 00000000   997        0 500 2 0 0",
+                " 101: 0A01A8C0:A411 0101A8C0:0035 01 00000000:00000000 00:00000000 00000000  1000        0 501 2 0 0",
+            ],
+        );
+        host.table("udp6", &[]);
+        host.process(plex(
+            77,
+            5,
+            &format!("0::/machine.slice/libpod-{PODMAN_ID}.scope/container\n"),
+            &[500],
+        ));
+        host.process(FakeProcess {
+            pid: 90,
+            comm: "curl",
+            exe: "/usr/bin/curl",
+            cmdline: &["curl", "https://plex.tv"],
+            uid: 1000,
+            start: 6,
+            cgroup: &format!("0::/system.slice/crio-{DOCKER_ID}.scope\n"),
+            sockets: &[501],
+        });
+        let storage = host.podman().join("storage").join("overlay-containers");
+        std::fs::create_dir_all(&storage).unwrap();
+        std::fs::write(
+            storage.join("containers.json"),
+            format!(r#"[{{"id":"{PODMAN_ID}","names":["plex"],"image":"c0ffee","metadata":"{{\"image-name\":\"docker.io/plexinc/pms-docker:latest\"}}"}}]"#),
+        )
+        .unwrap();
+        let mut attributor = host.attributor();
+
+        let gdm = attributor
+            .lookup(false, addr("192.168.1.10:32270"), addr("192.168.1.2:32412"))
+            .unwrap();
+        assert_eq!(gdm.how, How::Socket);
+        assert_eq!(gdm.process.label(), "Plex Media Server (podman: plex)");
+        let container = gdm.process.container.clone().unwrap();
+        assert_eq!(
+            container.image.as_deref(),
+            Some("docker.io/plexinc/pms-docker:latest")
+        );
+
+        let dns = attributor
+            .lookup(false, addr("192.168.1.10:42001"), addr("192.168.1.1:53"))
+            .unwrap();
+        assert_eq!(dns.how, How::Socket);
+        assert_eq!(dns.process.label(), "curl (cri-o: 9b3e5e1c0a7d)");
+        assert_eq!(dns.process.cmdline, vec!["curl", "https://plex.tv"]);
+        assert_eq!(dns.process.uid, Some(1000));
+
+        // The podman root cannot be read: the label falls back to the id.
+        std::fs::remove_dir_all(host.podman()).unwrap();
+        let mut fresh = host.attributor();
+        let gdm = fresh
+            .lookup(false, addr("192.168.1.10:32270"), addr("192.168.1.2:32412"))
+            .unwrap();
+        assert_eq!(
+            gdm.process.label(),
+            "Plex Media Server (podman: 3f2a9c1b2d4e)"
+        );
+    }
+
+    #[cfg(target_endian = "little")]
+    #[test]
+    fn survives_vanished_and_reused_pids() {
+        let host = FakeHost::new();
+        host.table("tcp", &["   0: 0100007F:1F90 0100007F:D0D2 01 00000000:00000000 00:00000000 00000000 0 0 12345 1 0"]);
+        host.process(FakeProcess {
+            pid: 300,
+            comm: "old-daemon",
+            exe: "/usr/bin/old-daemon",
+            cmdline: &["old-daemon"],
+            uid: 0,
+            start: 1000,
+            cgroup: "0::/\n",
+            sockets: &[12345],
+        });
+        let mut attributor = host.attributor();
+        let local = addr("127.0.0.1:8080");
+        let remote = addr("127.0.0.1:53458");
+        let first = attributor.lookup(true, local, remote).unwrap();
+        assert_eq!(first.process.label(), "old-daemon");
+        let again = attributor.lookup(true, local, remote).unwrap();
+        assert!(Arc::ptr_eq(&first.process, &again.process));
+        assert_eq!(
+            attributor.stats().rescans,
+            1,
+            "the cached owner is checked, not rescanned"
+        );
+
+        // The pid is given to a new process holding the same socket (passed over a Unix socket).
+        host.process(FakeProcess {
+            pid: 300,
+            comm: "new-daemon",
+            exe: "/usr/bin/new-daemon",
+            cmdline: &["new-daemon", "-v"],
+            uid: 1000,
+            start: 2000,
+            cgroup: "0::/\n",
+            sockets: &[12345],
+        });
+        let reused = attributor.lookup(true, local, remote).unwrap();
+        assert_eq!(reused.process.label(), "new-daemon");
+        assert_eq!(reused.process.uid, Some(1000));
+        assert_eq!(
+            first.process.label(),
+            "old-daemon",
+            "what was handed out stays as it was"
+        );
+
+        // The process ends; its socket line is still in the table for a moment.
+        std::fs::remove_dir_all(host.proc().join("300")).unwrap();
+        assert_eq!(attributor.lookup(true, local, remote), None);
+        // A process caught half gone: its fd link is there, its other files are not.
+        let dir = host.proc().join("301");
+        std::fs::create_dir_all(dir.join("fd")).unwrap();
+        symlink("socket:[12345]", dir.join("fd").join("5")).unwrap();
+        assert_eq!(attributor.lookup(true, local, remote), None);
+        let stats = attributor.stats();
+        assert_eq!((stats.lookups, stats.by_socket, stats.not_found), (5, 3, 2));
+    }
+
+    #[cfg(target_endian = "little")]
+    #[test]
+    fn rescans_at_most_once_per_interval() {
+        let host = FakeHost::new();
+        host.table("tcp", &["   0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000 0 0 777 1 0"]);
+        let mut attributor = Attributor::with_roots(host.proc(), host.docker(), host.podman());
+        let local = addr("127.0.0.1:8080");
+        let remote = addr("127.0.0.1:40000");
+        assert_eq!(attributor.lookup(true, local, remote), None);
+        assert_eq!(attributor.stats().rescans, 1);
+        // The owner appears right away, but the last scan is too recent to scan again.
+        host.process(FakeProcess {
+            pid: 55,
+            comm: "nc",
+            exe: "/usr/bin/nc.openbsd",
+            cmdline: &["nc", "-l", "8080"],
+            uid: 0,
+            start: 1,
+            cgroup: "",
+            sockets: &[777],
+        });
+        assert_eq!(attributor.lookup(true, local, remote), None);
+        assert_eq!(attributor.stats().rescans, 1);
+        std::thread::sleep(RESCAN_INTERVAL + Duration::from_millis(50));
+        let found = attributor.lookup(true, local, remote).unwrap();
+        assert_eq!(
+            (found.process.label(), found.how),
+            ("nc".to_string(), How::Listener)
+        );
+        assert_eq!(attributor.stats().rescans, 2);
+    }
+
+    #[test]
+    fn finds_nothing_without_proc() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut attributor = Attributor::with_roots(
+            dir.path().join("proc"),
+            dir.path().into(),
+            dir.path().into(),
+        );
+        assert!(!attributor.available());
+        assert_eq!(
+            attributor.lookup(true, addr("127.0.0.1:1"), addr("127.0.0.1:2")),
+            None
+        );
+        assert_eq!(attributor.stats().not_found, 1);
+    }
+
+    /// This very process, on the real /proc: both ends of a TCP connection and a UDP socket.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn attributes_this_process_sockets() {
+        use std::net::{TcpListener, TcpStream, UdpSocket};
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let sink = UdpSocket::bind("127.0.0.1:0").unwrap();
+        udp.send_to(b"telltale", sink.local_addr().unwrap())
+            .unwrap();
+
+        let mut attributor = Attributor::new();
+        assert!(attributor.available());
+        let me = std::process::id();
+        let client_end = attributor
+            .lookup(
+                true,
+                client.local_addr().unwrap(),
+                client.peer_addr().unwrap(),
+            )
+            .unwrap();
+        let server_end = attributor
+            .lookup(
+                true,
+                server.local_addr().unwrap(),
+                server.peer_addr().unwrap(),
+            )
+            .unwrap();
+        let datagram = attributor
+            .lookup(false, udp.local_addr().unwrap(), sink.local_addr().unwrap())
+            .unwrap();
+        for found in [&client_end, &server_end, &datagram] {
+            assert_eq!(found.process.pid, me);
+            assert_eq!(found.how, How::Socket);
+        }
+        assert_eq!(
+            client_end.process.exe.as_deref(),
+            std::env::current_exe()
+                .ok()
+                .and_then(|p| p.to_str().map(String::from))
+                .as_deref()
+        );
+        assert!(client_end.process.uid.is_some());
+        drop((client, server, listener, udp, sink));
+    }
+}
