@@ -72,18 +72,29 @@ pub enum How {
 }
 
 /// The process behind a flow, and how it was found.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Attribution {
-    #[serde(serialize_with = "serialize_shared")]
     pub process: Arc<ProcessInfo>,
     pub how: How,
 }
 
-fn serialize_shared<S: serde::Serializer>(
-    process: &Arc<ProcessInfo>,
-    serializer: S,
-) -> Result<S::Ok, S::Error> {
-    process.as_ref().serialize(serializer)
+/// In reports: the process's fields, its label, and how it was found, in one object.
+impl Serialize for Attribution {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Flat<'a> {
+            #[serde(flatten)]
+            process: &'a ProcessInfo,
+            label: String,
+            how: How,
+        }
+        Flat {
+            process: self.process.as_ref(),
+            label: self.process.label(),
+            how: self.how,
+        }
+        .serialize(serializer)
+    }
 }
 
 impl ProcessInfo {
@@ -160,8 +171,9 @@ mod tests {
         };
         let json = serde_json::to_value(&attribution).unwrap();
         assert_eq!(json["how"], "listener");
-        assert_eq!(json["process"]["name"], "Plex Media Server");
-        assert_eq!(json["process"]["uid"], 997);
-        assert_eq!(json["process"]["container"], serde_json::Value::Null);
+        assert_eq!(json["name"], "Plex Media Server");
+        assert_eq!(json["label"], "Plex Media Server");
+        assert_eq!(json["uid"], 997);
+        assert_eq!(json["container"], serde_json::Value::Null);
     }
 }
