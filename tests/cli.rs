@@ -227,3 +227,65 @@ fn demo_prints_the_demo_audit_and_exits_0() {
     assert!(out.contains("builtin:demo.pcapng"));
     assert!(out.contains("## Flagged (5)"));
 }
+
+#[test]
+fn server_ip_audits_one_machine_seen_from_another() {
+    let (code, json, err) = run(&[
+        "audit",
+        "--format",
+        "json",
+        "--server-ip",
+        "192.168.1.10",
+        &demo_path(),
+    ]);
+    assert_eq!(code, 1, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["scope"]["mode"], "server_ip");
+    let flows = v["flows"].as_array().unwrap();
+    assert!(
+        flows
+            .iter()
+            .all(|f| f["client"]["address"] == "192.168.1.10"
+                || f["server"]["address"] == "192.168.1.10")
+    );
+    // the phone's own lookups through the router are someone else's traffic
+    assert!(
+        v["scope"]["left_out_flows"].as_u64().unwrap() >= 1,
+        "{}",
+        v["scope"]
+    );
+    assert_eq!(v["summary"]["verdicts"]["flagged"]["flows"], 5);
+
+    // a public address given as the server counts as local: its flows are judged from its side
+    let (_, json, _) = run(&[
+        "audit",
+        "--format",
+        "json",
+        "--server-ip",
+        "203.0.113.50",
+        &demo_path(),
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let flows = v["flows"].as_array().unwrap();
+    assert_eq!(flows.len(), 1, "only the remote client's flow");
+    assert_eq!(flows[0]["client"]["scope"], "owner");
+
+    let (code, _, err) = run(&["audit", "--scope", "everything", &demo_path()]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--scope takes `server` or `host`"), "{err}");
+}
+
+#[test]
+fn scope_server_on_a_capture_file_keeps_every_flow_and_says_why() {
+    let (_, json, err) = run(&[
+        "audit",
+        "--format",
+        "json",
+        "--scope",
+        "server",
+        &demo_path(),
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["flows"].as_array().unwrap().len(), 41);
+    assert!(err.contains("needs to see processes"), "{err}");
+}
