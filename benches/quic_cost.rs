@@ -76,7 +76,7 @@ fn audit(bytes: &[u8], matcher: &Arc<Matcher>, quic_initials: u32) -> (u64, u64)
         quic_initials_per_flow: quic_initials,
         ..Caps::default()
     };
-    let mut p = Pipeline::new(matcher.clone(), Consent { opted_out: true }, caps);
+    let mut p = Pipeline::new(matcher.clone(), Consent::new(true), caps);
     let mut r = reader(bytes);
     while let Some(pkt) = r.next_packet() {
         p.process(&pkt);

@@ -66,7 +66,7 @@ impl Judging {
         Ok(Judging {
             rules,
             scope,
-            consent: Consent { opted_out },
+            consent: Consent::new(opted_out),
             opt_out: OptOut {
                 state: if opted_out { "on" } else { "off" },
                 source: if from_default {
@@ -120,7 +120,7 @@ pub fn destinations(o: &OutputArgs) -> Result<Vec<(Format, Destination)>, Failur
 /// Runs captures through one pipeline (in the order given) and builds the report.
 pub fn audit_readers(readers: Vec<CaptureReader>, judging: &Judging, caps: Caps) -> Report {
     let matcher = Arc::new(Matcher::new(judging.rules.clone()));
-    let mut pipeline = Pipeline::new(matcher, judging.consent, caps);
+    let mut pipeline = Pipeline::new(matcher, judging.consent.clone(), caps);
     let mut inputs = Vec::new();
     for mut reader in readers {
         let info = reader.info();

@@ -81,7 +81,7 @@ pub fn run(
         stop: Arc::new(AtomicBool::new(false)),
     };
     let matcher = Arc::new(Matcher::new(judging.rules.clone()));
-    let mut pipeline = Pipeline::new(matcher, judging.consent, Caps::default());
+    let mut pipeline = Pipeline::new(matcher, judging.consent.clone(), Caps::default());
     let mut attributor = Attributor::new();
     let attribution = attributor.available();
     if attribution {

@@ -123,7 +123,7 @@ fn session(
     bell: bool,
 ) -> Result<i32, Failure> {
     let matcher = Arc::new(Matcher::new(judging.rules.clone()));
-    let pipeline = Pipeline::new(matcher, judging.consent, Caps::default());
+    let pipeline = Pipeline::new(matcher, judging.consent.clone(), Caps::default());
     let (to_pipeline, pipeline_rx) = sync_channel::<ToPipeline>(64);
     let (events_tx, events_rx) = sync_channel::<Event>(256);
     let queue_drops = Arc::new(AtomicU64::new(0));

@@ -188,7 +188,7 @@ impl Pipeline {
         let ended: Vec<Flow> = self.table.drain_ended().collect();
         for mut f in ended {
             self.late_dns_names(&mut f);
-            f.verdict = Some(judge(&f, &self.matcher, self.consent));
+            f.verdict = Some(judge(&f, &self.matcher, &self.consent));
             self.ended.push(f);
         }
     }
@@ -212,7 +212,7 @@ impl Pipeline {
 
     /// Judges one flow with this pipeline's rules and consent.
     pub fn judge(&self, flow: &Flow) -> crate::rules::verdict::Verdict {
-        judge(flow, &self.matcher, self.consent)
+        judge(flow, &self.matcher, &self.consent)
     }
 
     pub fn matcher(&self) -> &Arc<Matcher> {
@@ -229,6 +229,7 @@ impl Pipeline {
             flows.push(f);
         }
         flows.sort_by_key(|f| f.id);
+        crate::rules::budget::apply(&mut flows, &self.matcher.rules, (self.first_ts, self.last_ts));
         AuditResult {
             flows,
             inventory: self.inventory.clone(),
@@ -265,6 +266,7 @@ impl Pipeline {
         let counters = self.counters_now();
         let mut flows = self.ended;
         flows.sort_by_key(|f| f.id);
+        crate::rules::budget::apply(&mut flows, &self.matcher.rules, (self.first_ts, self.last_ts));
         AuditResult {
             flows,
             inventory: self.inventory,

@@ -2,6 +2,7 @@
 //! `file:line:column`, shows the line with a caret, and says what was expected.
 
 use super::schema::{Basis, Direction, Protocol, RuleDoc, RulesDoc};
+use super::conditions::Condition;
 use super::{HostPattern, Rule, RuleKind, Rules};
 use ipnet::IpNet;
 use sha2::{Digest, Sha256};
@@ -137,7 +138,12 @@ pub fn parse(file: &str, text: &str) -> Result<Rules, RulesError> {
             return Err(ctx.error(p.span(), "port 0 is not a port; expected 1 to 65535".into()));
         }
     }
+    let opted_out_when = ctx.conditions(&doc.settings.opted_out_when)?;
+    let opted_in_when = ctx.conditions(&doc.settings.opted_in_when)?;
     Ok(Rules {
+        setting_defaults: doc.settings.defaults,
+        opted_out_when,
+        opted_in_when,
         source: file.to_string(),
         sha256: hex(&Sha256::digest(text.as_bytes())),
         server_processes: doc.server.processes,
@@ -189,6 +195,22 @@ impl Ctx<'_> {
                 "`{text}` is not an address or network; expected e.g. \"192.0.2.0/24\", \"2001:db8::/32\" or \"203.0.113.7\""
             ),
         ))
+    }
+
+    fn condition(&self, s: &Spanned<String>) -> Result<Condition, RulesError> {
+        Condition::parse(s.get_ref()).ok_or_else(|| {
+            self.error(
+                s.span(),
+                format!(
+                    "`{}` is not a condition; expected `Setting == value`, `Setting != value`, `signed_in` or `signed_out`",
+                    s.get_ref()
+                ),
+            )
+        })
+    }
+
+    fn conditions(&self, list: &[Spanned<String>]) -> Result<Vec<Condition>, RulesError> {
+        list.iter().map(|c| self.condition(c)).collect()
     }
 
     fn host(&self, s: &Spanned<String>) -> Result<HostPattern, RulesError> {
@@ -254,6 +276,24 @@ impl Ctx<'_> {
             .iter()
             .map(|a| self.cidr(a))
             .collect::<Result<Vec<_>, _>>()?;
+        if let Some(b) = &d.budget {
+            if kind != RuleKind::Exception {
+                return Err(self.error(b.span(), "`budget` belongs to [[exception]] rules only".into()));
+            }
+            let bd = b.get_ref();
+            if bd.bytes_out_per_hour.is_none() && bd.flows_per_hour.is_none() {
+                return Err(self.error(
+                    b.span(),
+                    "a budget needs `bytes_out_per_hour`, `flows_per_hour` or both".into(),
+                ));
+            }
+        }
+        if kind == RuleKind::LocalOnly
+            && let Some(c) = d.when.first().or(d.when_any.first())
+        {
+            return Err(self.error(c.span(), "local-only rules take no settings conditions".into()));
+        }
+        let when = super::conditions::When { all: self.conditions(&d.when)?, any: self.conditions(&d.when_any)? };
         let mut ports: Vec<u16> = d.ports.iter().map(|p| *p.get_ref()).collect();
         ports.sort_unstable();
         ports.dedup();
@@ -272,6 +312,8 @@ impl Ctx<'_> {
             addresses,
             ports,
             protocol: d.protocol,
+            when,
+            budget: d.budget.as_ref().map(|b| *b.get_ref()),
             direction: d.direction.unwrap_or(match kind {
                 // A local-only protocol is a finding whichever side opened the flow.
                 RuleKind::LocalOnly => Direction::Any,

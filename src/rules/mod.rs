@@ -1,6 +1,8 @@
 //! Rules and verdicts: which networks are local (`locality`), the rules file (`schema`,
 //! `load`), the compiled matcher (this file) and the judgement of each flow (`verdict`).
 
+pub mod budget;
+pub mod conditions;
 pub mod load;
 pub mod locality;
 pub mod schema;
@@ -100,6 +102,10 @@ pub struct Rule {
     pub ports: Vec<u16>,
     pub protocol: Protocol,
     pub direction: Direction,
+    /// The settings under which it holds (an exception) or is the owner's choice (a collection endpoint).
+    pub when: conditions::When,
+    /// For an exception: how much it may send.
+    pub budget: Option<schema::BudgetDoc>,
 }
 
 /// A validated rules file.
@@ -116,6 +122,11 @@ pub struct Rules {
     pub description: Option<String>,
     pub categories: BTreeMap<String, String>,
     pub local_networks: Vec<IpNet>,
+    /// The server's defaults for settings its file leaves out.
+    pub setting_defaults: BTreeMap<String, String>,
+    /// How the settings say the owner opted out (any holds) or in (any holds).
+    pub opted_out_when: Vec<conditions::Condition>,
+    pub opted_in_when: Vec<conditions::Condition>,
     pub rules: Vec<Rule>,
 }
 

@@ -41,6 +41,8 @@ pub struct RulesDoc {
     #[serde(default)]
     pub networks: NetworksDoc,
     #[serde(default)]
+    pub settings: SettingsDoc,
+    #[serde(default)]
     pub categories: BTreeMap<String, String>,
     #[serde(default)]
     pub exception: Vec<RuleDoc>,
@@ -60,6 +62,33 @@ pub struct ServerDoc {
     /// The ports the server listens on.
     #[serde(default)]
     pub ports: Vec<Spanned<u16>>,
+}
+
+/// How the server's own settings bear on the rules.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SettingsDoc {
+    /// Values the server uses when its settings file does not mention them.
+    #[serde(default)]
+    pub defaults: BTreeMap<String, String>,
+    /// The owner has opted out of data sharing when any of these holds...
+    #[serde(default)]
+    pub opted_out_when: Vec<Spanned<String>>,
+    /// ...and has opted in when any of these holds; otherwise the strictest reading (opted out).
+    #[serde(default)]
+    pub opted_in_when: Vec<Spanned<String>>,
+}
+
+/// How much a declared exception may send.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct BudgetDoc {
+    /// IP bytes out per hour, summed over the flows to one host.
+    #[serde(default)]
+    pub bytes_out_per_hour: Option<u64>,
+    /// Flows per hour to one host.
+    #[serde(default)]
+    pub flows_per_hour: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -91,6 +120,16 @@ pub struct RuleDoc {
     /// Default: `outbound` for exceptions and collection endpoints, `any` for local-only protocols.
     #[serde(default)]
     pub direction: Option<Direction>,
+    /// Settings conditions that must all hold: for an exception, for it to be in force; for a
+    /// collection endpoint, for its collection to be the owner's own choice.
+    #[serde(default)]
+    pub when: Vec<Spanned<String>>,
+    /// Settings conditions of which at least one must hold.
+    #[serde(default)]
+    pub when_any: Vec<Spanned<String>>,
+    /// For an exception: how much it may send.
+    #[serde(default)]
+    pub budget: Option<Spanned<BudgetDoc>>,
 }
 
 /// Where an exception comes from.

@@ -43,13 +43,30 @@ pub struct Verdict {
     pub reason: String,
 }
 
-/// The owner's data-sharing choice, as the verdicts read it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// The owner's data-sharing choice, and the server's settings when they were read.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Consent {
     pub opted_out: bool,
+    pub facts: Option<std::sync::Arc<super::conditions::Facts>>,
 }
 
-pub fn judge(flow: &Flow, matcher: &Matcher, consent: Consent) -> Verdict {
+impl Consent {
+    pub fn new(opted_out: bool) -> Consent {
+        Consent { opted_out, facts: None }
+    }
+}
+
+fn conditions_text(r: &Rule) -> String {
+    let all: Vec<String> = r.when.all.iter().map(ToString::to_string).collect();
+    let any: Vec<String> = r.when.any.iter().map(ToString::to_string).collect();
+    match (all.is_empty(), any.is_empty()) {
+        (false, true) => all.join(" and "),
+        (true, false) => format!("one of {}", any.join(", ")),
+        _ => format!("{} and one of {}", all.join(" and "), any.join(", ")),
+    }
+}
+
+pub fn judge(flow: &Flow, matcher: &Matcher, consent: &Consent) -> Verdict {
     let locality = flow.locality();
     let names = identity_names(&flow.names);
     let name_strs: Vec<&str> = names.iter().map(|n| n.name.as_str()).collect();
@@ -118,8 +135,32 @@ pub fn judge(flow: &Flow, matcher: &Matcher, consent: Consent) -> Verdict {
             ),
         };
     }
+    let defaults = &matcher.rules.setting_defaults;
+    // With the server's settings known, a rule's conditions can be checked.
+    let in_force = |r: &Rule| -> Option<(bool, String)> {
+        let facts = consent.facts.as_deref()?;
+        if r.when.is_empty() {
+            return None;
+        }
+        let (ok, why) = r.when.eval(facts, defaults);
+        Some((ok, why.join(", ")))
+    };
     if let Some((r, name)) = first_of(RuleKind::Collection) {
         let matched = name.map_or_else(|| format!("address {}", flow.remote()), |n| n.to_string());
+        let what = format!("{who}: {matched} is a {} endpoint (rule {}{})", r.category.replace('_', " "), r.id, note(r));
+        if let Some((allowed, why)) = in_force(r) {
+            return Verdict {
+                kind: if allowed { VerdictKind::Declared } else { VerdictKind::Flagged },
+                category: r.category.clone(),
+                rule: Some(r.id.clone()),
+                also: Vec::new(),
+                reason: if allowed {
+                    format!("{what}; the owner's settings allow it: {why}{transit}")
+                } else {
+                    format!("{what}; the owner's settings turn it off: {why}{transit}")
+                },
+            };
+        }
         return Verdict {
             kind: leaves,
             category: r.category.clone(),
@@ -133,10 +174,30 @@ pub fn judge(flow: &Flow, matcher: &Matcher, consent: Consent) -> Verdict {
             ),
         };
     }
-    let exceptions: Vec<&(&Rule, Option<&str>)> = matches
+    let matched: Vec<&(&Rule, Option<&str>)> = matches
         .iter()
         .filter(|(r, _)| r.kind == RuleKind::Exception)
         .collect();
+    // the exceptions whose settings conditions hold (all of them, when the settings are unknown)
+    let exceptions: Vec<&(&Rule, Option<&str>)> =
+        matched.iter().copied().filter(|(r, _)| in_force(r).is_none_or(|(ok, _)| ok)).collect();
+    if exceptions.is_empty()
+        && let Some(&&(r, name)) = matched.first()
+    {
+        let why: Vec<String> = matched.iter().filter_map(|(o, _)| in_force(o).map(|(_, w)| format!("{} needs {} ({w})", o.id, conditions_text(o)))).collect();
+        let by = name.map_or_else(|| format!("{} {}", flow.proto.name(), flow.remote()), str::to_string);
+        return Verdict {
+            kind: VerdictKind::Flagged,
+            category: r.category.clone(),
+            rule: Some(r.id.clone()),
+            also: matched.iter().skip(1).map(|(o, _)| o.id.clone()).collect(),
+            reason: format!(
+                "{who}: {by} matches rule {}, but the owner's settings turn it off: {}{transit}",
+                r.id,
+                why.join("; ")
+            ),
+        };
+    }
     if let Some(&&(r, name)) = exceptions.first() {
         let also: Vec<String> = exceptions
             .iter()
@@ -164,6 +225,9 @@ pub fn judge(flow: &Flow, matcher: &Matcher, consent: Consent) -> Verdict {
                 "; the same host serves {} too, and without decrypting the flow it could be any of them",
                 also.join(", ")
             ));
+        }
+        if let Some((_, why)) = in_force(r) {
+            reason.push_str(&format!("; in force: {why}"));
         }
         if !consent.opted_out {
             reason.push_str("; the owner has not opted out");
@@ -331,8 +395,8 @@ addresses = ["198.51.100.0/24"]
         f
     }
 
-    const OUT: Consent = Consent { opted_out: true };
-    const IN: Consent = Consent { opted_out: false };
+    const OUT: &Consent = &Consent { opted_out: true, facts: None };
+    const IN: &Consent = &Consent { opted_out: false, facts: None };
 
     #[test]
     fn local_flows_never_left() {
