@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod live_audit;
 pub mod output;
+pub mod rules_cmd;
 pub mod watch;
 
 use clap::{Parser, Subcommand};
@@ -41,6 +42,9 @@ pub enum Command {
     Audit(AuditArgs),
     /// List the interfaces telltale can capture on, with their addresses and the default route's.
     Interfaces,
+    /// Check a rules file, or test it on captures.
+    #[command(subcommand)]
+    Rules(RulesCommand),
     /// Watch a server's traffic live in the terminal (or replay a capture with -r).
     #[command(
         after_help = "Keys: ? for help, / filter, Enter details, Tab views, s sort, p pause, e export, q quit."
@@ -49,6 +53,28 @@ pub enum Command {
     /// Replay the built-in demo capture (a Plex server whose owner opted out) in the live view.
     /// Without a terminal, or with --print, print its audit report instead.
     Demo(DemoArgs),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum RulesCommand {
+    /// Validate a rules file: errors as file:line:column with the line and a caret (exit 2); warnings for
+    /// rules shadowed by earlier ones, overlapping host patterns and undescribed categories.
+    Check {
+        /// A rules file, or a built-in name (plex).
+        #[arg(value_name = "PATH")]
+        path: PathBuf,
+    },
+    /// Audit captures with a rules file: how many flows and bytes each rule matched, which rules never
+    /// matched, which flows nothing matched.
+    Test {
+        #[arg(value_name = "PATH")]
+        path: PathBuf,
+        #[arg(required = true, value_name = "CAPTURE")]
+        captures: Vec<PathBuf>,
+        /// The owner's data-sharing choice: on or off.
+        #[arg(long = "opt-out", value_name = "on|off", default_value = "on")]
+        opt_out: String,
+    },
 }
 
 #[derive(clap::Args, Debug)]
@@ -214,6 +240,12 @@ pub fn run(cli: Cli) -> Result<i32, Failure> {
     match cli.command {
         Command::Audit(a) => audit::run(&a),
         Command::Watch(w) => watch::run_watch(&w),
+        Command::Rules(RulesCommand::Check { path }) => rules_cmd::run_check(&path),
+        Command::Rules(RulesCommand::Test {
+            path,
+            captures,
+            opt_out,
+        }) => rules_cmd::run_test(&path, &captures, &opt_out),
         Command::Interfaces => {
             let list = crate::live::iface::list().map_err(Failure::usage)?;
             print!("{}", crate::live::iface::render(&list));

@@ -229,7 +229,11 @@ impl Pipeline {
             flows.push(f);
         }
         flows.sort_by_key(|f| f.id);
-        crate::rules::budget::apply(&mut flows, &self.matcher.rules, (self.first_ts, self.last_ts));
+        crate::rules::budget::apply(
+            &mut flows,
+            &self.matcher.rules,
+            (self.first_ts, self.last_ts),
+        );
         AuditResult {
             flows,
             inventory: self.inventory.clone(),
@@ -266,7 +270,11 @@ impl Pipeline {
         let counters = self.counters_now();
         let mut flows = self.ended;
         flows.sort_by_key(|f| f.id);
-        crate::rules::budget::apply(&mut flows, &self.matcher.rules, (self.first_ts, self.last_ts));
+        crate::rules::budget::apply(
+            &mut flows,
+            &self.matcher.rules,
+            (self.first_ts, self.last_ts),
+        );
         AuditResult {
             flows,
             inventory: self.inventory,

@@ -12,7 +12,11 @@ use std::collections::BTreeMap;
 /// Flags the declared flows that go beyond their exception's budget. The budget is per
 /// hour and per host; a capture shorter than an hour is held to one hour's budget.
 /// Returns how many flows it flagged.
-pub fn apply(flows: &mut [Flow], rules: &super::Rules, span: (Option<Timestamp>, Option<Timestamp>)) -> usize {
+pub fn apply(
+    flows: &mut [Flow],
+    rules: &super::Rules,
+    span: (Option<Timestamp>, Option<Timestamp>),
+) -> usize {
     let hours = match span {
         (Some(a), Some(b)) => (b.seconds_since(a) / 3600.0).max(1.0),
         _ => 1.0,
@@ -24,28 +28,54 @@ pub fn apply(flows: &mut [Flow], rules: &super::Rules, span: (Option<Timestamp>,
         if v.kind != VerdictKind::Declared {
             continue;
         }
-        let Some(rule) = v.rule.as_ref().and_then(|id| rules.rules.iter().find(|r| &r.id == id)) else { continue };
+        let Some(rule) = v
+            .rule
+            .as_ref()
+            .and_then(|id| rules.rules.iter().find(|r| &r.id == id))
+        else {
+            continue;
+        };
         if rule.kind != RuleKind::Exception || rule.budget.is_none() {
             continue;
         }
-        let host = f.primary_name().map_or_else(|| f.remote().ip().to_string(), |n| n.name.clone());
+        let host = f
+            .primary_name()
+            .map_or_else(|| f.remote().ip().to_string(), |n| n.name.clone());
         groups.entry((rule.id.clone(), host)).or_default().push(i);
     }
     let mut flagged = 0;
     for ((rule_id, host), mut idx) in groups {
-        let Some(budget) = rules.rules.iter().find(|r| r.id == rule_id).and_then(|r| r.budget) else { continue };
+        let Some(budget) = rules
+            .rules
+            .iter()
+            .find(|r| r.id == rule_id)
+            .and_then(|r| r.budget)
+        else {
+            continue;
+        };
         idx.sort_by_key(|&i| flows.get(i).map(|f| (f.first_seen, f.id)));
         let allowed_bytes = budget.bytes_out_per_hour.map(|b| (b as f64 * hours) as u64);
         let allowed_flows = budget.flows_per_hour.map(|n| (n as f64 * hours) as u64);
-        let total_bytes: u64 = idx.iter().filter_map(|&i| flows.get(i)).map(Flow::bytes_out).sum();
+        let total_bytes: u64 = idx
+            .iter()
+            .filter_map(|&i| flows.get(i))
+            .map(Flow::bytes_out)
+            .sum();
         let total_flows = idx.len() as u64;
-        let over = allowed_bytes.is_some_and(|a| total_bytes > a) || allowed_flows.is_some_and(|a| total_flows > a);
+        let over = allowed_bytes.is_some_and(|a| total_bytes > a)
+            || allowed_flows.is_some_and(|a| total_flows > a);
         if !over {
             continue;
         }
-        let (first, last) = idx.iter().filter_map(|&i| flows.get(i)).fold((None, None), |(a, b): (Option<Timestamp>, Option<Timestamp>), f| {
-            (Some(a.map_or(f.first_seen, |a| a.min(f.first_seen))), Some(b.map_or(f.last_seen, |b| b.max(f.last_seen))))
-        });
+        let (first, last) = idx.iter().filter_map(|&i| flows.get(i)).fold(
+            (None, None),
+            |(a, b): (Option<Timestamp>, Option<Timestamp>), f| {
+                (
+                    Some(a.map_or(f.first_seen, |a| a.min(f.first_seen))),
+                    Some(b.map_or(f.last_seen, |b| b.max(f.last_seen))),
+                )
+            },
+        );
         let over_what = match (first, last) {
             (Some(a), Some(b)) => crate::report::text::duration(b.seconds_since(a)),
             _ => "the capture".into(),
@@ -61,7 +91,11 @@ pub fn apply(flows: &mut [Flow], rules: &super::Rules, span: (Option<Timestamp>,
             "exceeds the declared budget of {rule_id}: {} sent to {host} in {total_flows} flows over {over_what}, against a budget of {}{}",
             bytes(total_bytes),
             limits.join(" and "),
-            if hours > 1.0 { format!(" ({hours:.1} hours of capture)") } else { " (the capture is held to one hour's budget)".into() }
+            if hours > 1.0 {
+                format!(" ({hours:.1} hours of capture)")
+            } else {
+                " (the capture is held to one hour's budget)".into()
+            }
         );
         // the flows from the one that crossed the budget on
         let (mut sent, mut count) = (0u64, 0u64);
@@ -69,7 +103,8 @@ pub fn apply(flows: &mut [Flow], rules: &super::Rules, span: (Option<Timestamp>,
             let Some(f) = flows.get_mut(i) else { continue };
             sent += f.bytes_out();
             count += 1;
-            let crossed = allowed_bytes.is_some_and(|a| sent > a) || allowed_flows.is_some_and(|a| count > a);
+            let crossed =
+                allowed_bytes.is_some_and(|a| sent > a) || allowed_flows.is_some_and(|a| count > a);
             if crossed && let Some(v) = f.verdict.as_mut() {
                 v.kind = VerdictKind::Flagged;
                 v.reason = format!("{figures}; {}", v.reason);
@@ -131,7 +166,10 @@ budget = { bytes_out_per_hour = 100000, flows_per_hour = 10 }
     }
 
     fn span(f: &[Flow]) -> (Option<Timestamp>, Option<Timestamp>) {
-        (f.first().map(|f| f.first_seen), f.last().map(|f| f.last_seen))
+        (
+            f.first().map(|f| f.first_seen),
+            f.last().map(|f| f.last_seen),
+        )
     }
 
     #[test]
@@ -140,7 +178,10 @@ budget = { bytes_out_per_hour = 100000, flows_per_hour = 10 }
         let mut f = flows(5, 10_000); // 50 kB in 5 flows within an hour
         let s = span(&f);
         assert_eq!(apply(&mut f, &rules, s), 0);
-        assert!(f.iter().all(|f| f.verdict.as_ref().unwrap().kind == VerdictKind::Declared));
+        assert!(
+            f.iter()
+                .all(|f| f.verdict.as_ref().unwrap().kind == VerdictKind::Declared)
+        );
     }
 
     #[test]

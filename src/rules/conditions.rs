@@ -43,12 +43,19 @@ impl Condition {
         };
         let name = name.trim();
         let value = value.trim().trim_matches('"');
-        let ok_name = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.');
+        let ok_name = !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.');
         if !ok_name || value.is_empty() {
             return None;
         }
         let (name, value) = (name.to_string(), value.to_string());
-        Some(if equals { Condition::Equals { name, value } } else { Condition::Differs { name, value } })
+        Some(if equals {
+            Condition::Equals { name, value }
+        } else {
+            Condition::Differs { name, value }
+        })
     }
 
     /// Whether it holds, and the fact that decided it (`RelayEnabled=0`, `PlexOnlineToken absent`).
@@ -57,7 +64,10 @@ impl Condition {
             match facts.values.get(name) {
                 Some(v) => (Some(v.clone()), format!("{name}={v}")),
                 None => match defaults.get(name) {
-                    Some(v) => (Some(v.clone()), format!("{name}={v} (not in the settings file: the server's default)")),
+                    Some(v) => (
+                        Some(v.clone()),
+                        format!("{name}={v} (not in the settings file: the server's default)"),
+                    ),
                     None => (None, format!("{name} unset")),
                 },
             }
@@ -115,16 +125,25 @@ impl When {
         let mut holding = Vec::new();
         for c in &self.all {
             let (ok, fact) = c.eval(facts, defaults);
-            if ok { holding.push(fact) } else { failing.push(fact) }
+            if ok {
+                holding.push(fact)
+            } else {
+                failing.push(fact)
+            }
         }
         if !self.any.is_empty() {
-            let results: Vec<(bool, String)> = self.any.iter().map(|c| c.eval(facts, defaults)).collect();
+            let results: Vec<(bool, String)> =
+                self.any.iter().map(|c| c.eval(facts, defaults)).collect();
             match results.iter().find(|(ok, _)| *ok) {
                 Some((_, fact)) => holding.push(fact.clone()),
                 None => failing.extend(results.into_iter().map(|(_, f)| f)),
             }
         }
-        if failing.is_empty() { (true, holding) } else { (false, failing) }
+        if failing.is_empty() {
+            (true, holding)
+        } else {
+            (false, failing)
+        }
     }
 }
 
@@ -135,31 +154,54 @@ mod tests {
     fn facts(pairs: &[(&str, &str)], signed_in: bool) -> Facts {
         Facts {
             source: "Preferences.xml".into(),
-            values: pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            values: pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             signed_in,
         }
     }
 
     #[test]
     fn parses_and_prints() {
-        for text in ["RelayEnabled != 0", "sendCrashReports == 1", "signed_in", "signed_out"] {
+        for text in [
+            "RelayEnabled != 0",
+            "sendCrashReports == 1",
+            "signed_in",
+            "signed_out",
+        ] {
             assert_eq!(Condition::parse(text).unwrap().to_string(), text);
         }
-        assert_eq!(Condition::parse("  RelayEnabled==\"0\" ").unwrap().to_string(), "RelayEnabled == 0");
-        for bad in ["", "RelayEnabled", "== 1", "Relay Enabled == 1", "x ==", "signed"] {
+        assert_eq!(
+            Condition::parse("  RelayEnabled==\"0\" ")
+                .unwrap()
+                .to_string(),
+            "RelayEnabled == 0"
+        );
+        for bad in [
+            "",
+            "RelayEnabled",
+            "== 1",
+            "Relay Enabled == 1",
+            "x ==",
+            "signed",
+        ] {
             assert!(Condition::parse(bad).is_none(), "{bad}");
         }
     }
 
     #[test]
     fn defaults_fill_what_the_file_leaves_out() {
-        let defaults: BTreeMap<String, String> = [("RelayEnabled".to_string(), "1".to_string())].into();
+        let defaults: BTreeMap<String, String> =
+            [("RelayEnabled".to_string(), "1".to_string())].into();
         let relay_on = Condition::parse("RelayEnabled != 0").unwrap();
         assert!(relay_on.eval(&facts(&[], true), &defaults).0);
         let (ok, fact) = relay_on.eval(&facts(&[("RelayEnabled", "0")], true), &defaults);
         assert!(!ok);
         assert_eq!(fact, "RelayEnabled=0");
-        let (ok, fact) = Condition::parse("Unknown == 1").unwrap().eval(&facts(&[], true), &defaults);
+        let (ok, fact) = Condition::parse("Unknown == 1")
+            .unwrap()
+            .eval(&facts(&[], true), &defaults);
         assert!(!ok);
         assert_eq!(fact, "Unknown unset");
     }
@@ -168,7 +210,10 @@ mod tests {
     fn all_and_any() {
         let when = When {
             all: vec![Condition::SignedIn],
-            any: vec![Condition::parse("A == 1").unwrap(), Condition::parse("B == 1").unwrap()],
+            any: vec![
+                Condition::parse("A == 1").unwrap(),
+                Condition::parse("B == 1").unwrap(),
+            ],
         };
         let none = BTreeMap::new();
         assert!(when.eval(&facts(&[("B", "1")], true), &none).0);

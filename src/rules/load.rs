@@ -1,8 +1,8 @@
 //! Loading a rules file: TOML → [`RulesDoc`] → validated [`Rules`]. Every error names
 //! `file:line:column`, shows the line with a caret, and says what was expected.
 
-use super::schema::{Basis, Direction, Protocol, RuleDoc, RulesDoc};
 use super::conditions::Condition;
+use super::schema::{Basis, Direction, Protocol, RuleDoc, RulesDoc};
 use super::{HostPattern, Rule, RuleKind, Rules};
 use ipnet::IpNet;
 use sha2::{Digest, Sha256};
@@ -278,7 +278,10 @@ impl Ctx<'_> {
             .collect::<Result<Vec<_>, _>>()?;
         if let Some(b) = &d.budget {
             if kind != RuleKind::Exception {
-                return Err(self.error(b.span(), "`budget` belongs to [[exception]] rules only".into()));
+                return Err(self.error(
+                    b.span(),
+                    "`budget` belongs to [[exception]] rules only".into(),
+                ));
             }
             let bd = b.get_ref();
             if bd.bytes_out_per_hour.is_none() && bd.flows_per_hour.is_none() {
@@ -291,9 +294,15 @@ impl Ctx<'_> {
         if kind == RuleKind::LocalOnly
             && let Some(c) = d.when.first().or(d.when_any.first())
         {
-            return Err(self.error(c.span(), "local-only rules take no settings conditions".into()));
+            return Err(self.error(
+                c.span(),
+                "local-only rules take no settings conditions".into(),
+            ));
         }
-        let when = super::conditions::When { all: self.conditions(&d.when)?, any: self.conditions(&d.when_any)? };
+        let when = super::conditions::When {
+            all: self.conditions(&d.when)?,
+            any: self.conditions(&d.when_any)?,
+        };
         let mut ports: Vec<u16> = d.ports.iter().map(|p| *p.get_ref()).collect();
         ports.sort_unstable();
         ports.dedup();

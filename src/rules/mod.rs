@@ -2,6 +2,7 @@
 //! `load`), the compiled matcher (this file) and the judgement of each flow (`verdict`).
 
 pub mod budget;
+pub mod check;
 pub mod conditions;
 pub mod load;
 pub mod locality;

@@ -52,7 +52,10 @@ pub struct Consent {
 
 impl Consent {
     pub fn new(opted_out: bool) -> Consent {
-        Consent { opted_out, facts: None }
+        Consent {
+            opted_out,
+            facts: None,
+        }
     }
 }
 
@@ -147,10 +150,19 @@ pub fn judge(flow: &Flow, matcher: &Matcher, consent: &Consent) -> Verdict {
     };
     if let Some((r, name)) = first_of(RuleKind::Collection) {
         let matched = name.map_or_else(|| format!("address {}", flow.remote()), |n| n.to_string());
-        let what = format!("{who}: {matched} is a {} endpoint (rule {}{})", r.category.replace('_', " "), r.id, note(r));
+        let what = format!(
+            "{who}: {matched} is a {} endpoint (rule {}{})",
+            r.category.replace('_', " "),
+            r.id,
+            note(r)
+        );
         if let Some((allowed, why)) = in_force(r) {
             return Verdict {
-                kind: if allowed { VerdictKind::Declared } else { VerdictKind::Flagged },
+                kind: if allowed {
+                    VerdictKind::Declared
+                } else {
+                    VerdictKind::Flagged
+                },
                 category: r.category.clone(),
                 rule: Some(r.id.clone()),
                 also: Vec::new(),
@@ -179,13 +191,24 @@ pub fn judge(flow: &Flow, matcher: &Matcher, consent: &Consent) -> Verdict {
         .filter(|(r, _)| r.kind == RuleKind::Exception)
         .collect();
     // the exceptions whose settings conditions hold (all of them, when the settings are unknown)
-    let exceptions: Vec<&(&Rule, Option<&str>)> =
-        matched.iter().copied().filter(|(r, _)| in_force(r).is_none_or(|(ok, _)| ok)).collect();
+    let exceptions: Vec<&(&Rule, Option<&str>)> = matched
+        .iter()
+        .copied()
+        .filter(|(r, _)| in_force(r).is_none_or(|(ok, _)| ok))
+        .collect();
     if exceptions.is_empty()
         && let Some(&&(r, name)) = matched.first()
     {
-        let why: Vec<String> = matched.iter().filter_map(|(o, _)| in_force(o).map(|(_, w)| format!("{} needs {} ({w})", o.id, conditions_text(o)))).collect();
-        let by = name.map_or_else(|| format!("{} {}", flow.proto.name(), flow.remote()), str::to_string);
+        let why: Vec<String> = matched
+            .iter()
+            .filter_map(|(o, _)| {
+                in_force(o).map(|(_, w)| format!("{} needs {} ({w})", o.id, conditions_text(o)))
+            })
+            .collect();
+        let by = name.map_or_else(
+            || format!("{} {}", flow.proto.name(), flow.remote()),
+            str::to_string,
+        );
         return Verdict {
             kind: VerdictKind::Flagged,
             category: r.category.clone(),
@@ -395,8 +418,14 @@ addresses = ["198.51.100.0/24"]
         f
     }
 
-    const OUT: &Consent = &Consent { opted_out: true, facts: None };
-    const IN: &Consent = &Consent { opted_out: false, facts: None };
+    const OUT: &Consent = &Consent {
+        opted_out: true,
+        facts: None,
+    };
+    const IN: &Consent = &Consent {
+        opted_out: false,
+        facts: None,
+    };
 
     #[test]
     fn local_flows_never_left() {

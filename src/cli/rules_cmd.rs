@@ -1,0 +1,137 @@
+//! `telltale rules check PATH` and `telltale rules test PATH CAPTURE...`: for people who
+//! write or edit a rules file.
+
+use super::audit::{Judging, audit_readers};
+use super::{EXIT_CLEAN, EXIT_ERROR, Failure, JudgeArgs};
+use crate::capture::file::CaptureReader;
+use crate::pipeline::Caps;
+use crate::report::text::{bytes, neutralise};
+use crate::rules::verdict::VerdictKind;
+use crate::rules::{check, load};
+use std::fmt::Write;
+use std::path::Path;
+
+/// Validates a rules file: errors exit 2 (with `file:line:column`, the line and a caret),
+/// warnings are printed and exit 0.
+pub fn run_check(path: &Path) -> Result<i32, Failure> {
+    let rules = load::load(&path.to_string_lossy()).map_err(|e| Failure {
+        message: e.to_string(),
+        code: EXIT_ERROR,
+    })?;
+    let warnings = check::check(&rules);
+    for w in &warnings {
+        println!("{}: {w}", rules.source);
+    }
+    println!(
+        "{}: {} rules ({} exceptions, {} collection endpoints, {} local-only); {} warning{}",
+        rules.source,
+        rules.rules.len(),
+        rules
+            .rules
+            .iter()
+            .filter(|r| r.kind == crate::rules::RuleKind::Exception)
+            .count(),
+        rules
+            .rules
+            .iter()
+            .filter(|r| r.kind == crate::rules::RuleKind::Collection)
+            .count(),
+        rules
+            .rules
+            .iter()
+            .filter(|r| r.kind == crate::rules::RuleKind::LocalOnly)
+            .count(),
+        warnings.len(),
+        if warnings.len() == 1 { "" } else { "s" }
+    );
+    Ok(EXIT_CLEAN)
+}
+
+/// Audits captures with a rules file and says how each rule fared.
+pub fn run_test(
+    path: &Path,
+    captures: &[std::path::PathBuf],
+    opt_out: &str,
+) -> Result<i32, Failure> {
+    let judging = Judging::from_args(&JudgeArgs {
+        rules: path.to_string_lossy().into_owned(),
+        opt_out: opt_out.into(),
+        scope: Some("host".into()),
+        server_ip: None,
+    })?;
+    let mut readers = Vec::new();
+    for c in captures {
+        readers.push(CaptureReader::open(c).map_err(|e| Failure::usage(e.to_string()))?);
+    }
+    let report = audit_readers(readers, &judging, Caps::default());
+    print!("{}", render_test(&report));
+    Ok(EXIT_CLEAN)
+}
+
+pub fn render_test(report: &crate::report::Report) -> String {
+    let mut o = String::new();
+    let width = report
+        .rules
+        .rules
+        .iter()
+        .map(|r| r.id.len())
+        .max()
+        .unwrap_or(4)
+        .max(4);
+    let _ = writeln!(
+        o,
+        "{:<width$}  {:<10}  {:>5}  {:>9}  category",
+        "rule", "kind", "flows", "bytes out"
+    );
+    for r in report.rules.rules.iter().filter(|r| r.flows > 0) {
+        let _ = writeln!(
+            o,
+            "{:<width$}  {:<10}  {:>5}  {:>9}  {}",
+            r.id,
+            r.kind.table_name(),
+            r.flows,
+            bytes(r.bytes_out),
+            r.category
+        );
+    }
+    let never: Vec<&str> = report
+        .rules
+        .rules
+        .iter()
+        .filter(|r| r.flows == 0)
+        .map(|r| r.id.as_str())
+        .collect();
+    let _ = writeln!(
+        o,
+        "\nnever decided a verdict ({}): {}",
+        never.len(),
+        if never.is_empty() {
+            "-".into()
+        } else {
+            never.join(", ")
+        }
+    );
+    let unmatched: Vec<_> = report
+        .flows
+        .iter()
+        .filter(|f| f.verdict.rule.is_none() && f.verdict.kind != VerdictKind::Local)
+        .collect();
+    let _ = writeln!(o, "\nflows no rule matched ({}):", unmatched.len());
+    for f in unmatched {
+        let r = f.remote();
+        let name = f.primary_name().map_or_else(
+            || "unnamed".to_string(),
+            |n| format!("{} ({})", neutralise(&n.name), n.source.as_str()),
+        );
+        let _ = writeln!(
+            o,
+            "  flow {:>4}  {} {}:{}  {name}  {} out",
+            f.id,
+            f.protocol,
+            r.address,
+            r.port,
+            bytes(f.bytes_out)
+        );
+    }
+    o
+}
