@@ -32,6 +32,7 @@ fn main() -> Result<()> {
         opt_out: "on".into(),
         scope: None,
         server_ip: None,
+        baseline: None,
     })
     .map_err(|e| format!("the built-in rules: {e:?}"))?;
     let reader = demo_reader().map_err(|e| format!("the demo capture: {e:?}"))?;

@@ -289,3 +289,64 @@ fn scope_server_on_a_capture_file_keeps_every_flow_and_says_why() {
     assert_eq!(v["flows"].as_array().unwrap().len(), 41);
     assert!(err.contains("needs to see processes"), "{err}");
 }
+
+#[test]
+fn baseline_marks_destinations_the_old_report_never_saw() {
+    let (_, old, _) = run(&["audit", "--format", "json", &demo_path()]);
+    let mut old: serde_json::Value = serde_json::from_str(&old).unwrap();
+    // an older report, from before the server started talking to the tracker
+    let is_tracker =
+        |v: &serde_json::Value| v["name"].as_str().is_some_and(|n| n.starts_with("beacon."));
+    old["flows"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|f| !f["names"].as_array().unwrap().iter().any(is_tracker));
+    old["names"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|n| !is_tracker(n));
+    let dir = tempfile::tempdir().unwrap();
+    let old_path = dir.path().join("old.json");
+    std::fs::write(&old_path, old.to_string()).unwrap();
+
+    let (code, json, err) = run(&[
+        "audit",
+        "--format",
+        "json",
+        "--baseline",
+        old_path.to_str().unwrap(),
+        &demo_path(),
+    ]);
+    assert_eq!(code, 1, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(
+        v["baseline"]["new_destinations"],
+        serde_json::json!(["beacon.tracksight.example"])
+    );
+    let new: Vec<&serde_json::Value> = v["flows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["new_destination"] == true)
+        .collect();
+    assert_eq!(new.len(), 1);
+    assert_eq!(new[0]["names"][0]["name"], "beacon.tracksight.example");
+    let (_, md, _) = run(&[
+        "audit",
+        "--baseline",
+        old_path.to_str().unwrap(),
+        &demo_path(),
+    ]);
+    assert!(md.contains("## New since the baseline (1)"), "{md}");
+    assert!(md.contains("- **New:** the baseline report never saw this destination"));
+
+    std::fs::write(&old_path, "not json").unwrap();
+    let (code, _, err) = run(&[
+        "audit",
+        "--baseline",
+        old_path.to_str().unwrap(),
+        &demo_path(),
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("is not a telltale JSON report"), "{err}");
+}

@@ -19,6 +19,8 @@ pub struct Judging {
     pub opt_out: OptOut,
     /// `--scope`, if given; `--server-ip` as a scope of its own.
     pub scope: Option<AuditScope>,
+    /// `--baseline`: the destinations an earlier report saw.
+    pub baseline: Option<crate::report::baseline::Baseline>,
 }
 
 impl Judging {
@@ -63,9 +65,23 @@ impl Judging {
         };
         let from_default =
             !std::env::args().any(|x| x == "--opt-out" || x.starts_with("--opt-out="));
+        let baseline = match &a.baseline {
+            None => None,
+            Some(p) => {
+                let label = p.display().to_string();
+                let text = std::fs::read_to_string(p).map_err(|e| {
+                    Failure::usage(format!("--baseline {label}: cannot read it: {e}"))
+                })?;
+                Some(
+                    crate::report::baseline::Baseline::from_report_json(&label, &text)
+                        .map_err(|e| Failure::usage(format!("--baseline: {e}")))?,
+                )
+            }
+        };
         Ok(Judging {
             rules,
             scope,
+            baseline,
             consent: Consent::new(opted_out),
             opt_out: OptOut {
                 state: if opted_out { "on" } else { "off" },
@@ -163,6 +179,7 @@ pub fn audit_readers(readers: Vec<CaptureReader>, judging: &Judging, caps: Caps)
             inputs,
             live: None,
             scope,
+            baseline: judging.baseline.clone(),
             rules: RulesInfo::from_rules(&judging.rules),
             opt_out: judging.opt_out.clone(),
             generated_at: crate::time::now(),

@@ -166,6 +166,7 @@ pub fn run(
             }],
             live: Some(live),
             scope,
+            baseline: judging.baseline.clone(),
             rules: RulesInfo::from_rules(&judging.rules),
             opt_out: judging.opt_out.clone(),
             generated_at: crate::time::now(),

@@ -120,6 +120,9 @@ pub struct JudgeArgs {
     /// flows to or from ADDR, with ADDR counted as local.
     #[arg(long = "server-ip", value_name = "ADDR", conflicts_with = "scope")]
     pub server_ip: Option<std::net::IpAddr>,
+    /// An earlier JSON report: every destination it never saw is marked new.
+    #[arg(long, value_name = "OLD_REPORT.json")]
+    pub baseline: Option<PathBuf>,
 }
 
 #[derive(clap::Args, Debug)]

@@ -58,6 +58,7 @@ pub fn run_test(
         opt_out: opt_out.into(),
         scope: Some("host".into()),
         server_ip: None,
+        baseline: None,
     })?;
     let mut readers = Vec::new();
     for c in captures {

@@ -154,7 +154,8 @@ fn session(
             on_exit: report.clone(),
         },
     )
-    .with_attribution(attributor, scope);
+    .with_attribution(attributor, scope)
+    .with_baseline(judging.baseline.clone());
     let engine_out = events_tx.clone();
     let engine_thread: JoinHandle<Option<String>> = std::thread::Builder::new()
         .name("telltale-pipeline".into())

@@ -52,6 +52,7 @@ pub struct Engine {
     /// Process attribution, for a live capture on this host.
     attributor: Option<crate::attrib::Attributor>,
     scope: crate::rules::scope::AuditScope,
+    baseline: Option<crate::report::baseline::Baseline>,
     packets_per_sec: f64,
 }
 
@@ -83,6 +84,7 @@ impl Engine {
             started: Instant::now(),
             attributor: None,
             scope: crate::rules::scope::AuditScope::Host,
+            baseline: None,
             packets_per_sec: 0.0,
         }
     }
@@ -99,6 +101,18 @@ impl Engine {
         self.attributor = attributor;
         self.scope = scope;
         self
+    }
+
+    /// Marks destinations an earlier report never saw.
+    pub fn with_baseline(mut self, baseline: Option<crate::report::baseline::Baseline>) -> Engine {
+        self.baseline = baseline;
+        self
+    }
+
+    fn flow_report(&self, f: &crate::flows::Flow) -> FlowReport {
+        let mut r = FlowReport::from_flow(f);
+        r.new_destination = self.baseline.as_ref().is_some_and(|b| b.is_new(&r));
+        r
     }
 
     /// Runs until `Stop` (or until every sender is gone), publishing to `out`; returns
@@ -171,7 +185,8 @@ impl Engine {
         for f in self.pipeline.ended().get(self.ended_seen..).unwrap_or(&[]) {
             self.live.remove(&f.id);
             if self.scope.includes(f) {
-                self.ended.push(Arc::new(FlowReport::from_flow(f)));
+                let r = self.flow_report(f);
+                self.ended.push(Arc::new(r));
             } else {
                 self.ended_left_out += 1;
             }
@@ -201,7 +216,7 @@ impl Engine {
                 _ => {
                     let mut judged = f.clone();
                     judged.verdict = Some(self.pipeline.judge(f));
-                    let r = Arc::new(FlowReport::from_flow(&judged));
+                    let r = Arc::new(self.flow_report(&judged));
                     self.live.insert(f.id, (changes, seq, r.clone()));
                     r
                 }
@@ -280,6 +295,7 @@ impl Engine {
                 inputs: vec![input],
                 live,
                 scope,
+                baseline: self.baseline.clone(),
                 rules: RulesInfo::from_rules(&self.rules),
                 opt_out: self.opt_out.clone(),
                 generated_at: crate::time::now(),

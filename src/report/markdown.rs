@@ -216,6 +216,26 @@ fn write_report(o: &mut String, r: &Report) -> std::fmt::Result {
         }
     }
 
+    if let Some(b) = &r.baseline {
+        writeln!(
+            o,
+            "\n## New since the baseline ({})\n",
+            b.new_destinations.len()
+        )?;
+        writeln!(
+            o,
+            "Compared with `{}` ({} destinations known).\n",
+            md_code(&b.path),
+            b.known
+        )?;
+        if b.new_destinations.is_empty() {
+            writeln!(o, "No destination is new.")?;
+        }
+        for d in &b.new_destinations {
+            writeln!(o, "- {}", md(d))?;
+        }
+    }
+
     writeln!(o, "\n## Blind spots\n")?;
     let blind: Vec<_> = r.blind_spots.iter().filter(|b| b.flows > 0).collect();
     if blind.is_empty() {
@@ -332,6 +352,12 @@ fn write_flow_detail(o: &mut String, f: &FlowReport) -> std::fmt::Result {
         md(&f.verdict.category)
     )?;
     writeln!(o, "- **Why:** {}", md(&f.verdict.reason))?;
+    if f.new_destination {
+        writeln!(
+            o,
+            "- **New:** the baseline report never saw this destination"
+        )?;
+    }
     writeln!(
         o,
         "- {} {}:{} → {}:{} ({}), {} out in {} packets, {} in in {} packets, {} to {} ({})",
@@ -418,9 +444,10 @@ fn remote(f: &FlowReport) -> String {
 }
 
 fn name_cell(f: &FlowReport) -> String {
+    let new = if f.new_destination { " **new**" } else { "" };
     match f.primary_name() {
-        Some(n) => format!("{} ({})", md(&n.name), n.source.as_str()),
-        None => "unnamed".to_string(),
+        Some(n) => format!("{} ({}){new}", md(&n.name), n.source.as_str()),
+        None => format!("unnamed{new}"),
     }
 }
 

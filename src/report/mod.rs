@@ -3,6 +3,7 @@
 //! number formatting they share. The same input gives the same report, byte for byte,
 //! apart from `generated_at`.
 
+pub mod baseline;
 pub mod blind_spots;
 pub mod json;
 pub mod markdown;

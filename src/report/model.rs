@@ -25,6 +25,9 @@ pub struct Report {
     pub inputs: Vec<Input>,
     /// Which flows the audit is about, and what it left out.
     pub scope: crate::rules::scope::ScopeReport,
+    /// With `--baseline`: the old report, and the destinations it never saw.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<super::baseline::BaselineReport>,
     /// For a live capture: the interface, filter, how long, and what was dropped.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub live: Option<LiveCapture>,
@@ -197,6 +200,9 @@ pub struct FlowReport {
     /// Why the flow ended: `closed`, `idle`, `evicted` or `end` (of the capture).
     pub ended_by: &'static str,
     pub verdict: Verdict,
+    /// With `--baseline`: the flow went to a destination the old report never saw.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub new_destination: bool,
 }
 
 impl FlowReport {
@@ -241,6 +247,7 @@ impl FlowReport {
             }),
             ended_by: f.ended_by.unwrap_or("end"),
             verdict,
+            new_destination: false,
         }
     }
 
@@ -277,6 +284,7 @@ pub struct Context {
     pub inputs: Vec<Input>,
     pub live: Option<LiveCapture>,
     pub scope: crate::rules::scope::ScopeReport,
+    pub baseline: Option<super::baseline::Baseline>,
     pub rules: RulesInfo,
     pub opt_out: OptOut,
     pub generated_at: Timestamp,
@@ -323,7 +331,8 @@ impl RulesInfo {
 
 impl Report {
     pub fn build(result: &AuditResult, ctx: Context) -> Report {
-        let flows: Vec<FlowReport> = result.flows.iter().map(FlowReport::from_flow).collect();
+        let mut flows: Vec<FlowReport> = result.flows.iter().map(FlowReport::from_flow).collect();
+        let baseline = ctx.baseline.as_ref().map(|b| b.mark(&mut flows));
         let mut verdicts: BTreeMap<VerdictKind, Totals> = BTreeMap::new();
         let mut cats: BTreeMap<(VerdictKind, String), Totals> = BTreeMap::new();
         for f in &flows {
@@ -372,6 +381,7 @@ impl Report {
             generated_at: ctx.generated_at,
             inputs: ctx.inputs,
             scope: ctx.scope,
+            baseline,
             live: ctx.live,
             rules,
             opt_out: ctx.opt_out,

@@ -25,6 +25,7 @@ pub fn demo_snapshot() -> Arc<Snapshot> {
             opt_out: "on".into(),
             scope: None,
             server_ip: None,
+            baseline: None,
         })
         .expect("the built-in rules load");
         let reader = demo_reader().expect("the demo capture opens");

@@ -29,6 +29,7 @@ pub fn judging(opt_out: &str) -> Judging {
         opt_out: opt_out.into(),
         scope: None,
         server_ip: None,
+        baseline: None,
     })
     .expect("plex rules")
 }

@@ -334,6 +334,15 @@ fn facts(f: &FlowReport, theme: &Theme, width: u16) -> Vec<Line<'static>> {
     if let Some(a) = &f.process {
         lines.extend(labelled("Process", &process_line(a), theme, plain, width));
     }
+    if f.new_destination {
+        lines.extend(labelled(
+            "New",
+            "the baseline report never saw this destination",
+            theme,
+            theme.bold(),
+            width,
+        ));
+    }
     lines
 }
 

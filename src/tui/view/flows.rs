@@ -246,6 +246,13 @@ fn row(f: &FlowReport, cols: &[(Col, u16)], theme: &Theme) -> Row<'static> {
     let cells = cols.iter().map(|&(c, w)| match c {
         Col::Verdict => Cell::from(Span::styled(verdict_label(kind), theme.verdict(kind))),
         Col::Seen => Cell::from(time_of_day(f.last_seen)),
+        Col::Name if f.new_destination => {
+            let name = named.as_ref().map_or("unnamed", |(n, _)| n.as_str());
+            Cell::from(Line::from(vec![
+                Span::styled("+", theme.verdict(VerdictKind::Flagged)),
+                Span::raw(fit(name, usize::from(w).saturating_sub(1))),
+            ]))
+        }
         Col::Name => match &named {
             Some((name, _)) => Cell::from(fit(name, usize::from(w))),
             None => Cell::from(Span::styled(
