@@ -7,13 +7,16 @@
 //!   busy server opens sockets faster than the scan is worth repeating.
 //! - (pid, start time) → [`ProcessInfo`], shared: a pid the kernel gave to a new process is a new key.
 //! - container (runtime, id) → [`Container`], so the runtimes' files are read once per container.
+//! - the socket tables of the other network namespaces (containers on bridge networks), read through
+//!   one process in each, at most once per 200 ms for each transport, at most 256 namespaces and
+//!   65,536 sockets. They are read only when the own namespace's tables do not settle a flow.
 //!
 //! Every failure (a process that ended, a folder that cannot be read, a line that does not parse) is
 //! counted in [`AttribStats`], never returned as an error.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -21,9 +24,10 @@ use serde::Serialize;
 
 use super::container::{self, ContainerRef};
 use super::sockets::{self, SocketEntry, TCP_LISTEN};
-use super::{Attribution, Container, How, ProcessInfo, fds, process, read_limited};
+use super::{Attribution, Container, How, ProcessInfo, fds, netns, process, read_limited};
 
-/// At most this many socket inodes are remembered.
+/// At most this many socket inodes are remembered, and at most this many sockets of the other
+/// network namespaces (for each transport).
 pub const MAX_SOCKETS: usize = 65_536;
 /// At most this many processes are remembered; an eighth, the oldest, goes when it is reached.
 pub const MAX_PROCESSES: usize = 4_096;
@@ -54,6 +58,19 @@ pub struct AttribStats {
     pub unreadable_processes: u64,
     /// Socket links left out of the last scan because the inode cache was full.
     pub sockets_over_cap: u64,
+    /// Of the flows found, those found in the socket tables of another network namespace (a container
+    /// on a bridge network).
+    pub in_other_namespaces: u64,
+    /// Reads of the other network namespaces' socket tables.
+    pub namespace_scans: u64,
+    /// Other network namespaces whose tables the last of those reads read.
+    pub other_namespaces: u64,
+    /// Network namespaces left out of the last read, in whole or in part: over the cap on namespaces
+    /// or on their sockets.
+    pub namespaces_over_cap: u64,
+    /// Network namespaces left out of the last read because none of their processes' tables could be
+    /// read.
+    pub namespaces_unreadable: u64,
 }
 
 /// Maps flows to the processes that own their sockets. See the module documentation.
@@ -67,7 +84,30 @@ pub struct Attributor {
     processes: HashMap<(u32, u64), Arc<ProcessInfo>>,
     process_order: VecDeque<(u32, u64)>,
     containers: HashMap<ContainerRef, Container>,
+    /// The other network namespaces' sockets: UDP at 0, TCP at 1.
+    foreign: [Option<Foreign>; 2],
     stats: AttribStats,
+}
+
+/// The socket tables of the other network namespaces, as read at one time.
+struct Foreign {
+    read_at: Instant,
+    /// One table (both address families) for each namespace read.
+    spaces: Vec<Vec<SocketEntry>>,
+}
+
+/// A socket that may carry a flow, with what orders it among the others.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Candidate {
+    how: How,
+    /// Whether the socket's namespace shows the flow's local address on one of its sockets: where the
+    /// address lives, when a wildcard socket or a listener in several namespaces could match.
+    anchored: bool,
+    /// The rank from [`candidates`]: lower is better.
+    rank: u8,
+    /// 0 for the own namespace, then the other namespaces in the order they were read.
+    space: usize,
+    inode: u64,
 }
 
 impl Default for Attributor {
@@ -102,6 +142,7 @@ impl Attributor {
             processes: HashMap::new(),
             process_order: VecDeque::new(),
             containers: HashMap::new(),
+            foreign: [None, None],
             stats: AttribStats::default(),
         }
     }
@@ -127,6 +168,11 @@ impl Attributor {
     /// the wildcard address and the port, for a UDP socket bound to 0.0.0.0 / ::, and IPv4-mapped IPv6
     /// sockets). Falls back to a LISTEN (TCP) or unconnected bound (UDP) socket on the local port, with
     /// [`How::Listener`].
+    ///
+    /// The own network namespace's tables come first. When they hold no socket of the flow in a
+    /// namespace that shows its local address, the other namespaces' tables are searched too (a
+    /// container on a bridge network, whose address is the flow's), with the same rules; the flow's own
+    /// socket anywhere comes before a listener anywhere.
     pub fn lookup(
         &mut self,
         tcp: bool,
@@ -135,46 +181,111 @@ impl Attributor {
     ) -> Option<Attribution> {
         self.stats.lookups += 1;
         let found = self.find(tcp, local, remote);
-        match found.as_ref().map(|a| a.how) {
+        match found.as_ref().map(|(a, _)| a.how) {
             Some(How::Socket) => self.stats.by_socket += 1,
             Some(How::Listener) => self.stats.by_listener += 1,
             None => self.stats.not_found += 1,
         }
-        found
+        if found.as_ref().is_some_and(|&(_, other)| other) {
+            self.stats.in_other_namespaces += 1;
+        }
+        found.map(|(attribution, _)| attribution)
     }
 
-    fn find(&mut self, tcp: bool, local: SocketAddr, remote: SocketAddr) -> Option<Attribution> {
-        let entries = self.read_tables(tcp);
-        let (own, fallback) = candidates(tcp, &entries, local, remote);
-        let wanted: Vec<u64> = own.iter().chain(&fallback).copied().collect();
+    /// The attribution, and whether it came from another namespace.
+    fn find(
+        &mut self,
+        tcp: bool,
+        local: SocketAddr,
+        remote: SocketAddr,
+    ) -> Option<(Attribution, bool)> {
+        let dir = self.proc_root.join("net");
+        let (entries, odd) = read_tables(&dir, tcp).unwrap_or_default();
+        self.stats.odd_lines += odd;
+        let mut found = candidates_in(0, tcp, &entries, local, remote);
+        if !found.iter().any(|c| c.how == How::Socket && c.anchored) {
+            found.extend(self.foreign_candidates(tcp, local, remote));
+        }
+        found.sort_by_key(|c| (c.how == How::Listener, !c.anchored, c.rank, c.space));
+        let mut seen = HashSet::new();
+        found.retain(|c| seen.insert(c.inode));
+        let wanted: Vec<u64> = found.iter().map(|c| c.inode).collect();
         // The flow's own socket, when it is still there, decides: a listener is only a stand-in for
         // a socket that is gone.
-        let (inodes, how) = if own.is_empty() {
-            (fallback, How::Listener)
-        } else {
-            (own, How::Socket)
-        };
-        for inode in inodes {
-            if let Some(pid) = self.owner_of(inode, &wanted)
+        if found.iter().any(|c| c.how == How::Socket) {
+            found.retain(|c| c.how == How::Socket);
+        }
+        for candidate in found {
+            if let Some(pid) = self.owner_of(candidate.inode, &wanted)
                 && let Some(process) = self.process(pid)
             {
-                return Some(Attribution { process, how });
+                let how = candidate.how;
+                return Some((Attribution { process, how }, candidate.space != 0));
             }
         }
         None
     }
 
-    fn read_tables(&mut self, tcp: bool) -> Vec<SocketEntry> {
-        let mut all = Vec::new();
-        for name in sockets::table_names(tcp) {
-            let Ok(bytes) = read_limited(&self.proc_root.join("net").join(name), TABLE_MAX) else {
+    /// The candidates in the other network namespaces, from tables read again when the last read is
+    /// older than the rescan interval.
+    fn foreign_candidates(
+        &mut self,
+        tcp: bool,
+        local: SocketAddr,
+        remote: SocketAddr,
+    ) -> Vec<Candidate> {
+        let slot = usize::from(tcp);
+        let due = self.foreign[slot]
+            .as_ref()
+            .is_none_or(|f| f.read_at.elapsed() >= self.rescan_interval);
+        if due {
+            let read = self.read_foreign(tcp);
+            self.foreign[slot] = Some(read);
+        }
+        let Some(foreign) = self.foreign[slot].as_ref() else {
+            return Vec::new();
+        };
+        foreign
+            .spaces
+            .iter()
+            .enumerate()
+            .flat_map(|(i, entries)| candidates_in(i + 1, tcp, entries, local, remote))
+            .collect()
+    }
+
+    /// Reads the tables of every other network namespace, through the first of its processes whose
+    /// tables can be read.
+    fn read_foreign(&mut self, tcp: bool) -> Foreign {
+        let own = netns::namespace_of(&self.proc_root, "self");
+        let listing = netns::list(&self.proc_root, own, netns::MAX_NAMESPACES);
+        let mut spaces = Vec::new();
+        let mut room = MAX_SOCKETS;
+        let mut over_cap = listing.over_cap;
+        let mut unreadable = 0;
+        for namespace in &listing.namespaces {
+            let read = namespace.pids.iter().find_map(|pid| {
+                read_tables(&self.proc_root.join(pid.to_string()).join("net"), tcp)
+            });
+            let Some((mut entries, odd)) = read else {
+                unreadable += 1;
                 continue;
             };
-            let (entries, odd) = sockets::parse_table(&String::from_utf8_lossy(&bytes));
             self.stats.odd_lines += odd;
-            all.extend(entries);
+            if entries.len() > room {
+                entries.truncate(room);
+                over_cap += 1;
+            }
+            room -= entries.len();
+            spaces.push(entries);
         }
-        all
+        self.stats.namespace_scans += 1;
+        self.stats.other_namespaces = spaces.len() as u64;
+        self.stats.namespaces_over_cap = over_cap;
+        self.stats.namespaces_unreadable = unreadable;
+        Foreign {
+            read_at: Instant::now(),
+            spaces,
+        }
     }
 
     /// The pid holding `inode`: from the cache when still true, else from a new scan when one is due.
@@ -237,20 +348,67 @@ impl Attributor {
     }
 }
 
-/// The sockets that may carry a flow, best first: those that are the flow's own socket, and the
-/// stand-ins for a socket that is gone.
-///
-/// Own: a connected socket whose 4-tuple is the flow's; for UDP, an unconnected socket bound to the
-/// flow's local address or a wildcard covering it (exact address first). Stand-ins: a TCP listener on
-/// the local port whose address covers the local address (exact first); then a TCP listener or an
-/// unconnected UDP socket on the port bound to another address (the flow's address translated on the
-/// way). Sockets with no inode (TIME_WAIT) have no owner and are left out.
-pub fn candidates(
+/// The tables of one namespace, both address families, from its `net` folder; `None` when neither
+/// file can be read. Also the number of lines that could not be read.
+fn read_tables(dir: &Path, tcp: bool) -> Option<(Vec<SocketEntry>, u64)> {
+    let mut all = Vec::new();
+    let mut odd = 0;
+    let mut readable = false;
+    for name in sockets::table_names(tcp) {
+        let Ok(bytes) = read_limited(&dir.join(name), TABLE_MAX) else {
+            continue;
+        };
+        readable = true;
+        let (entries, bad) = sockets::parse_table(&String::from_utf8_lossy(&bytes));
+        odd += bad;
+        all.extend(entries);
+    }
+    readable.then_some((all, odd))
+}
+
+/// The candidates of one namespace's tables, for [`Attributor::lookup`]'s ordering across namespaces.
+fn candidates_in(
+    space: usize,
     tcp: bool,
     entries: &[SocketEntry],
     local: SocketAddr,
     remote: SocketAddr,
-) -> (Vec<u64>, Vec<u64>) {
+) -> Vec<Candidate> {
+    let ip = local.ip().to_canonical();
+    let anchored = entries.iter().any(|e| e.local.ip() == ip);
+    let (own, stand_ins) = candidates(tcp, entries, local, remote);
+    let tag = |how| {
+        move |(rank, inode)| Candidate {
+            how,
+            anchored,
+            rank,
+            space,
+            inode,
+        }
+    };
+    own.into_iter()
+        .map(tag(How::Socket))
+        .chain(stand_ins.into_iter().map(tag(How::Listener)))
+        .collect()
+}
+
+/// Socket inodes, each with its rank.
+type Ranked = Vec<(u8, u64)>;
+
+/// The sockets that may carry a flow, with their ranks (lower is better), in table order: those that
+/// are the flow's own socket, and the stand-ins for a socket that is gone.
+///
+/// Own: a connected socket whose 4-tuple is the flow's (rank 0); for UDP, an unconnected socket bound to
+/// the flow's local address (1) or a wildcard covering it (2). Stand-ins: a TCP listener on the local
+/// port whose address is the local address (0) or a wildcard covering it (1); then a TCP listener or an
+/// unconnected UDP socket on the port bound to another address (2: the flow's address translated on the
+/// way). Sockets with no inode (TIME_WAIT) have no owner and are left out.
+fn candidates(
+    tcp: bool,
+    entries: &[SocketEntry],
+    local: SocketAddr,
+    remote: SocketAddr,
+) -> (Ranked, Ranked) {
     let local = SocketAddr::new(local.ip().to_canonical(), local.port());
     let remote = SocketAddr::new(remote.ip().to_canonical(), remote.port());
     let mut own: Vec<(u8, u64)> = Vec::new();
@@ -275,18 +433,7 @@ pub fn candidates(
             own.push((if exact { 1 } else { 2 }, entry.inode));
         }
     }
-    (ranked(own), ranked(stand_ins))
-}
-
-fn ranked(mut list: Vec<(u8, u64)>) -> Vec<u64> {
-    list.sort_by_key(|&(rank, _)| rank);
-    let mut inodes: Vec<u64> = Vec::with_capacity(list.len());
-    for (_, inode) in list {
-        if !inodes.contains(&inode) {
-            inodes.push(inode);
-        }
-    }
-    inodes
+    (own, stand_ins)
 }
 
 #[cfg(all(test, unix))]
@@ -312,6 +459,27 @@ mod tests {
         }
     }
 
+    /// [`candidates`]' inodes, best first.
+    fn ranked(
+        tcp: bool,
+        entries: &[SocketEntry],
+        local: SocketAddr,
+        remote: SocketAddr,
+    ) -> (Vec<u64>, Vec<u64>) {
+        let best_first = |mut list: Vec<(u8, u64)>| {
+            list.sort_by_key(|&(rank, _)| rank);
+            let mut inodes: Vec<u64> = Vec::new();
+            for (_, inode) in list {
+                if !inodes.contains(&inode) {
+                    inodes.push(inode);
+                }
+            }
+            inodes
+        };
+        let (own, stand_ins) = candidates(tcp, entries, local, remote);
+        (best_first(own), best_first(stand_ins))
+    }
+
     #[test]
     fn ranks_the_flows_own_socket_first() {
         let entries = [
@@ -323,13 +491,13 @@ mod tests {
             entry("127.0.0.1:32400", "0.0.0.0:0", TCP_LISTEN, 5),
             entry("192.168.1.10:32401", "192.168.1.2:50000", 1, 6),
         ];
-        let flow = |remote| candidates(true, &entries, addr("192.168.1.10:32400"), addr(remote));
+        let flow = |remote| ranked(true, &entries, addr("192.168.1.10:32400"), addr(remote));
         assert_eq!(flow("192.168.1.2:50000"), (vec![3], vec![2, 1, 5]));
         // A connection that is gone (TIME_WAIT has no inode): only the listeners stand in.
         assert_eq!(flow("192.168.1.2:50002"), (vec![], vec![2, 1, 5]));
         // The same flow seen through IPv4-mapped addresses.
         assert_eq!(
-            candidates(
+            ranked(
                 true,
                 &entries,
                 addr("[::ffff:192.168.1.10]:32400"),
@@ -346,14 +514,14 @@ mod tests {
             entry("192.168.1.10:32414", "192.168.1.2:9", 1, 13),
             entry("10.0.0.1:32414", "0.0.0.0:0", 7, 14),
         ];
-        let gdm = candidates(
+        let gdm = ranked(
             false,
             &udp,
             addr("192.168.1.10:32414"),
             addr("192.168.1.2:32412"),
         );
         assert_eq!(gdm, (vec![11, 10, 12], vec![14]));
-        let connected = candidates(
+        let connected = ranked(
             false,
             &udp,
             addr("192.168.1.10:32414"),
@@ -361,7 +529,7 @@ mod tests {
         );
         assert_eq!(connected.0.first(), Some(&13));
         // An IPv6 flow is not carried by an IPv4 wildcard.
-        let v6 = candidates(
+        let v6 = ranked(
             false,
             &udp,
             addr("[2001:db8::1]:32414"),
@@ -456,6 +624,22 @@ mod tests {
             std::fs::create_dir_all(&dir).unwrap();
             std::fs::write(dir.join("config.v2.json"), config).unwrap();
         }
+        /// Puts `process` (a pid, or `self`) in the network namespace `inode`.
+        fn netns(&self, process: &str, inode: u64) {
+            let dir = self.proc().join(process).join("ns");
+            std::fs::create_dir_all(&dir).unwrap();
+            symlink(format!("net:[{inode}]"), dir.join("net")).unwrap();
+        }
+        /// A socket table as a process sees it in its namespace: /proc/PID/net/NAME.
+        fn table_of(&self, pid: u32, name: &str, lines: &[&str]) {
+            let dir = self.proc().join(pid.to_string()).join("net");
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(
+                dir.join(name),
+                format!("{TCP_HEADER}{}\n", lines.join("\n")),
+            )
+            .unwrap();
+        }
     }
 
     fn plex<'a>(pid: u32, start: u64, cgroup: &'a str, sockets: &'a [u64]) -> FakeProcess<'a> {
@@ -545,6 +729,8 @@ mod tests {
                 by_listener: 1,
                 not_found: 2,
                 rescans: 1,
+                // The flows the host's tables did not settle looked for other namespaces: none.
+                namespace_scans: 3,
                 ..AttribStats::default()
             }
         );
@@ -709,6 +895,155 @@ mod tests {
             ("nc".to_string(), How::Listener)
         );
         assert_eq!(attributor.stats().rescans, 2);
+    }
+
+    /// Plex in a Docker container on a bridge network (172.17.0.2), its port published by
+    /// docker-proxy on the host.
+    #[cfg(target_endian = "little")]
+    #[test]
+    fn finds_containers_in_their_own_network_namespace() {
+        let host = FakeHost::new();
+        host.netns("self", 1);
+        // The host: docker-proxy listening on 0.0.0.0:32400, and an ssh connection to 192.168.1.10.
+        host.table(
+            "tcp",
+            &[
+                "   0: 00000000:7E90 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 100 1 0",
+                "   1: 0A01A8C0:0016 0201A8C0:D431 01 00000000:00000000 00:00000000 00000000     0        0 101 1 0",
+            ],
+        );
+        host.process(FakeProcess {
+            pid: 10,
+            comm: "docker-proxy",
+            exe: "/usr/bin/docker-proxy",
+            cmdline: &["docker-proxy", "-host-port", "32400"],
+            uid: 0,
+            start: 3,
+            cgroup: "0::/system.slice/docker.service\n",
+            sockets: &[100],
+        });
+        host.netns("10", 1);
+        host.process(FakeProcess {
+            pid: 11,
+            comm: "sshd",
+            exe: "/usr/sbin/sshd",
+            cmdline: &["sshd: me"],
+            uid: 0,
+            start: 4,
+            cgroup: "0::/system.slice/ssh.service\n",
+            sockets: &[101],
+        });
+        host.netns("11", 1);
+        // The container's namespace: its first process caught ending (no tables left), then Plex.
+        let cgroup = format!("0::/system.slice/docker-{DOCKER_ID}.scope\n");
+        std::fs::create_dir_all(host.proc().join("4200")).unwrap();
+        host.netns("4200", 2);
+        host.process(plex(4242, 90210, &cgroup, &[200, 201, 202]));
+        host.netns("4242", 2);
+        host.table_of(
+            4242,
+            "tcp",
+            &[
+                "   0: 00000000:7E90 00000000:0000 0A 00000000:00000000 00:00000000 00000000   997        0 200 1 0",
+                "   1: 020011AC:C350 03020134:01BB 01 00000000:00000000 00:00000000 00000000   997        0 201 1 0",
+                "   2: broken",
+            ],
+        );
+        host.table_of(
+            4242,
+            "udp",
+            &[" 100: 00000000:7E9E 00000000:0000 07 00000000:00000000 00:00000000 00000000   997        0 202 2 0 0"],
+        );
+        host.docker_container(
+            DOCKER_ID,
+            r#"{"ID":"9b3e","Name":"/plex","Config":{"Image":"plexinc/pms-docker:latest"}}"#,
+        );
+        // A namespace whose tables cannot be read.
+        host.process(FakeProcess {
+            pid: 5000,
+            comm: "pause",
+            exe: "/pause",
+            cmdline: &["/pause"],
+            uid: 65535,
+            start: 9,
+            cgroup: "",
+            sockets: &[],
+        });
+        host.netns("5000", 3);
+
+        let mut attributor = host.attributor();
+        // Plex's connection out, seen on docker0: only the container's namespace has it.
+        let out = attributor
+            .lookup(true, addr("172.17.0.2:50000"), addr("52.1.2.3:443"))
+            .unwrap();
+        assert_eq!(out.how, How::Socket);
+        assert_eq!(out.process.pid, 4242);
+        assert_eq!(out.process.label(), "Plex Media Server (docker: plex)");
+        let stats = attributor.stats();
+        assert_eq!(
+            (
+                stats.in_other_namespaces,
+                stats.namespace_scans,
+                stats.other_namespaces,
+                stats.namespaces_unreadable,
+                stats.namespaces_over_cap,
+                stats.odd_lines,
+            ),
+            (1, 1, 1, 1, 0, 1)
+        );
+
+        // A client's connection to Plex that has closed: the container's listener stands in, not
+        // docker-proxy's, since the container's namespace is where 172.17.0.2 lives.
+        let closed = attributor
+            .lookup(true, addr("172.17.0.2:32400"), addr("192.168.1.2:51515"))
+            .unwrap();
+        assert_eq!((closed.process.pid, closed.how), (4242, How::Listener));
+        // On the host's own address the host's listener is the one.
+        let proxied = attributor
+            .lookup(true, addr("192.168.1.10:32400"), addr("192.168.1.2:51515"))
+            .unwrap();
+        assert_eq!((proxied.process.pid, proxied.how), (10, How::Listener));
+        // GDM from the container, over UDP.
+        let gdm = attributor
+            .lookup(false, addr("172.17.0.2:32414"), addr("192.168.1.2:32412"))
+            .unwrap();
+        assert_eq!((gdm.process.pid, gdm.how), (4242, How::Socket));
+
+        // A flow the host's own tables settle: the other namespaces are not read.
+        let scans = attributor.stats().namespace_scans;
+        let ssh = attributor
+            .lookup(true, addr("192.168.1.10:22"), addr("192.168.1.2:54321"))
+            .unwrap();
+        assert_eq!((ssh.process.pid, ssh.how), (11, How::Socket));
+        assert_eq!(attributor.stats().namespace_scans, scans);
+        assert_eq!(attributor.stats().in_other_namespaces, 3);
+
+        // The tables of the other namespaces are read at most once per interval.
+        let mut slow = Attributor::with_roots(host.proc(), host.docker(), host.podman())
+            .with_rescan_interval(Duration::from_secs(3600));
+        let first = slow.lookup(true, addr("172.17.0.2:50000"), addr("52.1.2.3:443"));
+        assert_eq!(first.map(|a| a.process.pid), Some(4242));
+        host.table_of(
+            4242,
+            "tcp6",
+            &["   0: 0000000000000000FFFF0000020011AC:C351 0000000000000000FFFF000003020134:01BB 01 00000000:00000000 00:00000000 00000000   997        0 203 1 0"],
+        );
+        assert_eq!(
+            slow.lookup(true, addr("172.17.0.2:50001"), addr("52.1.2.3:443")),
+            None
+        );
+        assert_eq!(slow.stats().namespace_scans, 1);
+        let mut fresh = host.attributor();
+        std::fs::remove_file(host.proc().join("4242").join("fd").join("3")).unwrap();
+        symlink(
+            "socket:[203]",
+            host.proc().join("4242").join("fd").join("3"),
+        )
+        .unwrap();
+        let v6 = fresh
+            .lookup(true, addr("172.17.0.2:50001"), addr("52.1.2.3:443"))
+            .unwrap();
+        assert_eq!((v6.process.pid, v6.how), (4242, How::Socket));
     }
 
     #[test]

@@ -6,6 +6,8 @@
 //! own files. Nothing is sent, no daemon is asked.
 //!
 //! - `sockets.rs`: the socket tables (/proc/net/tcp, tcp6, udp, udp6);
+//! - `netns.rs`: the other network namespaces (containers on bridge networks), whose tables are read
+//!   through /proc/PID/net of one process inside each;
 //! - `fds.rs`: socket inode → pid, from the /proc/PID/fd links;
 //! - `process.rs`: a process's name, executable, command line, uid and start time;
 //! - `container.rs`: cgroup → runtime and id; names and images from Docker's and Podman's files;
@@ -18,6 +20,7 @@
 mod attributor;
 pub mod container;
 pub mod fds;
+pub mod netns;
 pub mod process;
 pub mod sockets;
 

@@ -13,7 +13,11 @@ use std::path::Path;
 use toml::Spanned;
 
 /// The rules files compiled into the binary, by the name `--rules` accepts.
-pub const BUILTIN: &[(&str, &str)] = &[("plex", include_str!("../../rules/plex.toml"))];
+pub const BUILTIN: &[(&str, &str)] = &[
+    ("plex", include_str!("../../rules/plex.toml")),
+    ("jellyfin", include_str!("../../rules/jellyfin.toml")),
+    ("emby", include_str!("../../rules/emby.toml")),
+];
 
 /// The schema version this build reads.
 pub const SCHEMA_VERSION: i64 = 1;
