@@ -33,6 +33,7 @@ fn main() -> Result<()> {
         scope: None,
         server_ip: None,
         baseline: None,
+        prefs: None,
     })
     .map_err(|e| format!("the built-in rules: {e:?}"))?;
     let reader = demo_reader().map_err(|e| format!("the demo capture: {e:?}"))?;

@@ -21,5 +21,6 @@ pub mod pipeline;
 pub mod privilege;
 pub mod report;
 pub mod rules;
+pub mod settings;
 pub mod time;
 pub mod tui;

@@ -59,7 +59,7 @@ fn nothing_flagged_exits_0() {
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("**Nothing flagged**"), "{out}");
     assert!(out.contains("Opt-out: **off**"), "{out}");
-    assert!(out.contains("(from command line)"), "{out}");
+    assert!(out.contains("(from command line (--opt-out off))"), "{out}");
 }
 
 #[test]
@@ -190,7 +190,7 @@ fn bad_input_exits_2_with_a_clear_message() {
                 "maybe".into(),
                 demo_path(),
             ],
-            "--opt-out takes `on`",
+            "--opt-out takes `auto`",
         ),
         (
             vec!["audit".into(), "--format".into(), "pdf".into(), demo_path()],

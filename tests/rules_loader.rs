@@ -102,11 +102,23 @@ fn a_missing_file_says_so() {
 
 #[test]
 fn builtin_jellyfin_and_emby_rules_load_cleanly() {
-    for (name, server, process) in [("jellyfin", "Jellyfin", "jellyfin"), ("emby", "Emby Server", "EmbyServer")] {
+    for (name, server, process) in [
+        ("jellyfin", "Jellyfin", "jellyfin"),
+        ("emby", "Emby Server", "EmbyServer"),
+    ] {
         let rules = load::load(name).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(rules.server, server);
         assert!(rules.server_processes.iter().any(|p| p == process));
-        assert!(telltale::rules::check::check(&rules).is_empty(), "{name}: {:?}", telltale::rules::check::check(&rules));
-        assert!(rules.rules.iter().any(|r| r.id == "remote_access" && !r.when.is_empty()));
+        assert!(
+            telltale::rules::check::check(&rules).is_empty(),
+            "{name}: {:?}",
+            telltale::rules::check::check(&rules)
+        );
+        assert!(
+            rules
+                .rules
+                .iter()
+                .any(|r| r.id == "remote_access" && !r.when.is_empty())
+        );
     }
 }

@@ -21,6 +21,10 @@ pub struct Judging {
     pub scope: Option<AuditScope>,
     /// `--baseline`: the destinations an earlier report saw.
     pub baseline: Option<crate::report::baseline::Baseline>,
+    /// The server's settings, when they were read.
+    pub settings: Option<crate::settings::Settings>,
+    /// What the user should know of how the judging was set up (settings that could not be read).
+    pub warnings: Vec<String>,
 }
 
 impl Judging {
@@ -37,6 +41,14 @@ impl Judging {
 
 impl Judging {
     pub fn from_args(a: &JudgeArgs) -> Result<Judging, Failure> {
+        Self::from_args_with(a, None)
+    }
+
+    /// As [`Judging::from_args`], with settings to use when `--prefs` does not name any (the demo's).
+    pub fn from_args_with(
+        a: &JudgeArgs,
+        demo_settings: Option<crate::settings::Settings>,
+    ) -> Result<Judging, Failure> {
         let mut rules =
             load::load(&a.rules).map_err(|e| Failure::usage(format!("invalid rules: {e}")))?;
         let scope = match (a.scope.as_deref(), a.server_ip) {
@@ -54,17 +66,21 @@ impl Judging {
             }
             (None, None) => None,
         };
-        let opted_out = match a.opt_out.trim() {
-            "on" => true,
-            "off" => false,
-            other => {
-                return Err(Failure::usage(format!(
-                    "--opt-out takes `on` (the owner opted out of data sharing) or `off`, not `{other}`"
-                )));
-            }
+        let mut warnings = Vec::new();
+        let settings = match (&a.prefs, demo_settings) {
+            (None, Some(demo)) => Some(demo),
+            _ => super::consent::load_settings(
+                &rules,
+                a.prefs.as_deref(),
+                a.opt_out.trim() == "auto",
+                &mut warnings,
+            )?,
         };
-        let from_default =
-            !std::env::args().any(|x| x == "--opt-out" || x.starts_with("--opt-out="));
+        let (opted_out, opt_out, facts) =
+            super::consent::decide(&rules, &a.opt_out, settings.as_ref())?;
+        if let Some(f) = &facts {
+            rules.apply_settings(f);
+        }
         let baseline = match &a.baseline {
             None => None,
             Some(p) => {
@@ -82,15 +98,10 @@ impl Judging {
             rules,
             scope,
             baseline,
-            consent: Consent::new(opted_out),
-            opt_out: OptOut {
-                state: if opted_out { "on" } else { "off" },
-                source: if from_default {
-                    "default: the strictest reading".into()
-                } else {
-                    "command line".into()
-                },
-            },
+            consent: Consent { opted_out, facts },
+            opt_out,
+            settings,
+            warnings,
         })
     }
 }
@@ -180,10 +191,11 @@ pub fn audit_readers(readers: Vec<CaptureReader>, judging: &Judging, caps: Caps)
             live: None,
             scope,
             baseline: judging.baseline.clone(),
+            settings: judging.settings.clone(),
             rules: RulesInfo::from_rules(&judging.rules),
             opt_out: judging.opt_out.clone(),
             generated_at: crate::time::now(),
-            warnings,
+            warnings: judging.warnings.iter().cloned().chain(warnings).collect(),
         },
     )
 }
@@ -214,7 +226,7 @@ pub fn run(a: &AuditArgs) -> Result<i32, Failure> {
 
 /// The built-in demo capture, audited. Exits 0: the flagged flows are the point of the demo.
 pub fn run_demo(d: &DemoArgs) -> Result<i32, Failure> {
-    let judging = Judging::from_args(&d.judge)?;
+    let judging = Judging::from_args_with(&d.judge, crate::demo::demo_settings())?;
     let dest = destinations(&d.out)?;
     let reader = demo_reader()?;
     let report = audit_readers(vec![reader], &judging, Caps::default());

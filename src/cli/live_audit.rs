@@ -147,7 +147,7 @@ pub fn run(
     };
     let mut result = pipeline.finish();
     let scope = scope::apply(&judging.scope(attribution), &mut result.flows);
-    let mut warnings = Vec::new();
+    let mut warnings = judging.warnings.clone();
     if let Some(why) = &failure {
         warnings.push(format!(
             "the capture failed: {why}; the report covers what was captured before"
@@ -167,6 +167,7 @@ pub fn run(
             live: Some(live),
             scope,
             baseline: judging.baseline.clone(),
+            settings: judging.settings.clone(),
             rules: RulesInfo::from_rules(&judging.rules),
             opt_out: judging.opt_out.clone(),
             generated_at: crate::time::now(),

@@ -3,6 +3,7 @@
 //! error is printed once, here, and mapped to an exit code.
 
 pub mod audit;
+pub mod consent;
 pub mod live_audit;
 pub mod output;
 pub mod rules_cmd;
@@ -42,6 +43,15 @@ pub enum Command {
     Audit(AuditArgs),
     /// List the interfaces telltale can capture on, with their addresses and the default route's.
     Interfaces,
+    /// Print the consent state the server's settings give, and which exceptions they put in force.
+    Prefs {
+        /// The settings file (Plex Preferences.xml or plist, Jellyfin or Emby system.xml); default: the usual places.
+        #[arg(value_name = "PATH")]
+        path: Option<PathBuf>,
+        /// The rules whose conditions to check: plex, jellyfin, emby or a path.
+        #[arg(long, value_name = "plex|PATH", default_value = "plex")]
+        rules: String,
+    },
     /// Check a rules file, or test it on captures.
     #[command(subcommand)]
     Rules(RulesCommand),
@@ -109,9 +119,14 @@ pub struct JudgeArgs {
     /// Rules file: a built-in name (plex) or a path to a TOML rules file.
     #[arg(long, value_name = "plex|PATH", default_value = "plex")]
     pub rules: String,
-    /// The owner's data-sharing choice: `on` (opted out: the strictest reading) or `off`.
-    #[arg(long = "opt-out", value_name = "on|off", default_value = "on")]
+    /// The owner's data-sharing choice: `auto` reads it from the server's settings (the strictest reading,
+    /// opted out, when they do not say); `on` (opted out) or `off` override them.
+    #[arg(long = "opt-out", value_name = "auto|on|off", default_value = "auto")]
     pub opt_out: String,
+    /// The server's settings file (Plex Preferences.xml or its macOS plist, Jellyfin or Emby system.xml);
+    /// default: the usual places. They say which exceptions are in force.
+    #[arg(long, value_name = "PATH")]
+    pub prefs: Option<PathBuf>,
     /// Which flows to audit: `server` (the server's processes, as the rules' [server] names them; the
     /// default when live capture can see processes) or `host` (every flow).
     #[arg(long, value_name = "server|host")]
@@ -249,6 +264,7 @@ pub fn run(cli: Cli) -> Result<i32, Failure> {
             captures,
             opt_out,
         }) => rules_cmd::run_test(&path, &captures, &opt_out),
+        Command::Prefs { path, rules } => consent::run_prefs(path.as_deref(), &rules),
         Command::Interfaces => {
             let list = crate::live::iface::list().map_err(Failure::usage)?;
             print!("{}", crate::live::iface::render(&list));

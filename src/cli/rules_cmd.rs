@@ -59,6 +59,7 @@ pub fn run_test(
         scope: Some("host".into()),
         server_ip: None,
         baseline: None,
+        prefs: None,
     })?;
     let mut readers = Vec::new();
     for c in captures {

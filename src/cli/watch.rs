@@ -85,7 +85,7 @@ pub fn run_watch(a: &WatchArgs) -> Result<i32, Failure> {
 }
 
 pub fn run_demo_tui(d: &DemoArgs) -> Result<i32, Failure> {
-    let judging = Judging::from_args(&d.judge)?;
+    let judging = Judging::from_args_with(&d.judge, crate::demo::demo_settings())?;
     let speed = match &d.speed {
         Some(s) => parse_speed(s)?,
         None => Some(DEMO_SPEED),

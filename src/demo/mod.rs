@@ -19,6 +19,16 @@ pub const DEMO_CAPTURE: &[u8] = include_bytes!(concat!(
     "/tests/fixtures/demo.pcapng"
 ));
 
+/// The demo server's settings: the owner opted out (collectUsageData="0"), relay off,
+/// crash reports off, remote access on, cinema trailers on, signed in (with a made-up token).
+pub const DEMO_PREFERENCES: &str = include_str!("Preferences.xml");
+
+/// The demo's settings, parsed.
+pub fn demo_settings() -> Option<crate::settings::Settings> {
+    crate::settings::parse_plex_xml("builtin:demo/Preferences.xml", DEMO_PREFERENCES.as_bytes())
+        .ok()
+}
+
 /// The application name recorded in the capture's Section Header Block.
 pub const GENERATOR: &str = "telltale demo capture generator";
 

@@ -296,6 +296,7 @@ impl Engine {
                 live,
                 scope,
                 baseline: self.baseline.clone(),
+                settings: None,
                 rules: RulesInfo::from_rules(&self.rules),
                 opt_out: self.opt_out.clone(),
                 generated_at: crate::time::now(),

@@ -53,9 +53,24 @@ fn write_report(o: &mut String, r: &Report) -> std::fmt::Result {
     writeln!(
         o,
         "- Rules: `{}` (sha256 `{}`)",
-        md(&r.rules.path),
+        md_code(&r.rules.path),
         short_hash(&r.rules.sha256)
     )?;
+    if let Some(s) = &r.settings {
+        let shown: Vec<String> = s
+            .values
+            .iter()
+            .map(|(k, v)| format!("{}={}", md(k), md(v)))
+            .collect();
+        writeln!(
+            o,
+            "- Server settings: `{}` ({}): signed in: {}; {}",
+            md_code(&s.path),
+            md(&s.format),
+            if s.signed_in { "yes" } else { "no" },
+            shown.join(", ")
+        )?;
+    }
     for i in &r.inputs {
         writeln!(
             o,

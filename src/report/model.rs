@@ -33,6 +33,9 @@ pub struct Report {
     pub live: Option<LiveCapture>,
     pub rules: RulesInfo,
     pub opt_out: OptOut,
+    /// The server's settings the verdicts were judged under (never a secret), when they were read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub settings: Option<crate::settings::Settings>,
     /// The first and last packet's time.
     pub capture_start: Option<Timestamp>,
     pub capture_end: Option<Timestamp>,
@@ -285,6 +288,7 @@ pub struct Context {
     pub live: Option<LiveCapture>,
     pub scope: crate::rules::scope::ScopeReport,
     pub baseline: Option<super::baseline::Baseline>,
+    pub settings: Option<crate::settings::Settings>,
     pub rules: RulesInfo,
     pub opt_out: OptOut,
     pub generated_at: Timestamp,
@@ -385,6 +389,7 @@ impl Report {
             live: ctx.live,
             rules,
             opt_out: ctx.opt_out,
+            settings: ctx.settings,
             capture_start: result.first_ts,
             capture_end: result.last_ts,
             counters: result.counters.clone(),

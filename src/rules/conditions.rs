@@ -147,6 +147,29 @@ impl When {
     }
 }
 
+/// What the settings say of the owner's data-sharing choice: `Some((opted_out, the fact
+/// that decided it))`, or `None` when they do not say.
+pub fn decide_consent(
+    facts: &Facts,
+    defaults: &BTreeMap<String, String>,
+    opted_out_when: &[Condition],
+    opted_in_when: &[Condition],
+) -> Option<(bool, String)> {
+    for c in opted_out_when {
+        let (holds, fact) = c.eval(facts, defaults);
+        if holds {
+            return Some((true, fact));
+        }
+    }
+    for c in opted_in_when {
+        let (holds, fact) = c.eval(facts, defaults);
+        if holds {
+            return Some((false, fact));
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -204,6 +227,23 @@ mod tests {
             .eval(&facts(&[], true), &defaults);
         assert!(!ok);
         assert_eq!(fact, "Unknown unset");
+    }
+
+    #[test]
+    fn consent_from_the_settings() {
+        let out = vec![Condition::parse("collectUsageData == 0").unwrap()];
+        let inn = vec![Condition::parse("collectUsageData == 1").unwrap()];
+        let none = BTreeMap::new();
+        let d = |pairs: &[(&str, &str)]| decide_consent(&facts(pairs, true), &none, &out, &inn);
+        assert_eq!(
+            d(&[("collectUsageData", "0")]),
+            Some((true, "collectUsageData=0".into()))
+        );
+        assert_eq!(
+            d(&[("collectUsageData", "1")]),
+            Some((false, "collectUsageData=1".into()))
+        );
+        assert_eq!(d(&[]), None);
     }
 
     #[test]

@@ -142,12 +142,40 @@ pub fn parse(file: &str, text: &str) -> Result<Rules, RulesError> {
             return Err(ctx.error(p.span(), "port 0 is not a port; expected 1 to 65535".into()));
         }
     }
+    for (setting, id) in doc
+        .settings
+        .address_for
+        .iter()
+        .chain(&doc.settings.url_host_for)
+    {
+        if !rules.iter().any(|r| &r.id == id.get_ref()) {
+            return Err(ctx.error(
+                id.span(),
+                format!(
+                    "setting {setting} names rule `{}`, which the file does not have",
+                    id.get_ref()
+                ),
+            ));
+        }
+    }
     let opted_out_when = ctx.conditions(&doc.settings.opted_out_when)?;
     let opted_in_when = ctx.conditions(&doc.settings.opted_in_when)?;
     Ok(Rules {
         setting_defaults: doc.settings.defaults,
         opted_out_when,
         opted_in_when,
+        address_for: doc
+            .settings
+            .address_for
+            .iter()
+            .map(|(k, v)| (k.clone(), v.get_ref().clone()))
+            .collect(),
+        url_host_for: doc
+            .settings
+            .url_host_for
+            .iter()
+            .map(|(k, v)| (k.clone(), v.get_ref().clone()))
+            .collect(),
         source: file.to_string(),
         sha256: hex(&Sha256::digest(text.as_bytes())),
         server_processes: doc.server.processes,

@@ -128,7 +128,56 @@ pub struct Rules {
     /// How the settings say the owner opted out (any holds) or in (any holds).
     pub opted_out_when: Vec<conditions::Condition>,
     pub opted_in_when: Vec<conditions::Condition>,
+    /// Settings that name an address (setting → rule id) or a URL's host for a rule.
+    pub address_for: BTreeMap<String, String>,
+    pub url_host_for: BTreeMap<String, String>,
     pub rules: Vec<Rule>,
+}
+
+impl Rules {
+    /// Adds what the server's settings name to the rules: an address (`PubSubServer`) or a
+    /// URL's host (`plexMetricsUrl`). Returns what was added, in words.
+    pub fn apply_settings(&mut self, facts: &conditions::Facts) -> Vec<String> {
+        let mut added = Vec::new();
+        for (setting, rule_id) in &self.address_for {
+            let Some(value) = facts.values.get(setting) else {
+                continue;
+            };
+            let Ok(ip) = value.trim().parse::<IpAddr>() else {
+                continue;
+            };
+            if let Some(r) = self.rules.iter_mut().find(|r| &r.id == rule_id) {
+                r.addresses.push(IpNet::from(ip));
+                r.justification
+                    .push_str(&format!(" The settings name {ip} ({setting}={value})."));
+                added.push(format!("{setting}={value} adds {ip} to rule {rule_id}"));
+            }
+        }
+        for (setting, rule_id) in &self.url_host_for {
+            let Some(value) = facts.values.get(setting) else {
+                continue;
+            };
+            let host = value
+                .split("://")
+                .nth(1)
+                .unwrap_or(value)
+                .split(['/', ':', '?'])
+                .next()
+                .unwrap_or("");
+            let Some(pattern) = HostPattern::parse(host) else {
+                continue;
+            };
+            if let Some(r) = self.rules.iter_mut().find(|r| &r.id == rule_id)
+                && !r.hosts.contains(&pattern)
+            {
+                r.hosts.push(pattern);
+                r.justification
+                    .push_str(&format!(" The settings send it to {host} ({setting})."));
+                added.push(format!("{setting} adds {host} to rule {rule_id}"));
+            }
+        }
+        added
+    }
 }
 
 /// What the matcher needs to know of a flow.

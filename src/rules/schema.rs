@@ -77,6 +77,12 @@ pub struct SettingsDoc {
     /// ...and has opted in when any of these holds; otherwise the strictest reading (opted out).
     #[serde(default)]
     pub opted_in_when: Vec<Spanned<String>>,
+    /// Settings that hold an address for a rule: `{ PubSubServer = "cloud_sync" }`.
+    #[serde(default)]
+    pub address_for: BTreeMap<String, Spanned<String>>,
+    /// Settings that hold a URL whose host belongs to a rule: `{ plexMetricsUrl = "metrics" }`.
+    #[serde(default)]
+    pub url_host_for: BTreeMap<String, Spanned<String>>,
 }
 
 /// How much a declared exception may send.

@@ -15,18 +15,23 @@ use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
 use std::sync::{Arc, OnceLock};
 
-/// The demo capture audited with the built-in Plex rules and the default opt-out, as the
+/// The demo capture audited with the built-in Plex rules and the demo's settings, as the
 /// pipeline thread would publish it at the end: fixed rate, no drops, running.
 pub fn demo_snapshot() -> Arc<Snapshot> {
     static SNAP: OnceLock<Arc<Snapshot>> = OnceLock::new();
     SNAP.get_or_init(|| {
-        let judging = Judging::from_args(&JudgeArgs {
-            rules: "plex".into(),
-            opt_out: "on".into(),
-            scope: None,
-            server_ip: None,
-            baseline: None,
-        })
+        // as `telltale demo` judges it: with the demo server's settings
+        let judging = Judging::from_args_with(
+            &JudgeArgs {
+                rules: "plex".into(),
+                opt_out: "auto".into(),
+                scope: None,
+                server_ip: None,
+                baseline: None,
+                prefs: None,
+            },
+            crate::demo::demo_settings(),
+        )
         .expect("the built-in rules load");
         let reader = demo_reader().expect("the demo capture opens");
         let report = audit_readers(vec![reader], &judging, Caps::default());

@@ -30,6 +30,7 @@ pub fn judging(opt_out: &str) -> Judging {
         scope: None,
         server_ip: None,
         baseline: None,
+        prefs: None,
     })
     .expect("plex rules")
 }
