@@ -312,3 +312,39 @@ fn watch_reads_a_capture_piped_into_it_and_reaches_the_same_verdicts() {
     };
     assert_eq!(verdicts(&piped), verdicts(&from_file));
 }
+
+#[test]
+fn watch_picks_up_a_change_to_the_server_settings() {
+    if !have_tmux() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let capture = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/demo.pcapng");
+    let prefs = dir.path().join("Preferences.xml");
+    let write = |usage: &str| {
+        std::fs::write(
+            &prefs,
+            format!("<Preferences collectUsageData=\"{usage}\" PlexOnlineToken=\"t0k3n\" sendCrashReports=\"0\" PublishServerOnPlexOnlineKey=\"1\" CinemaTrailersFromTheater=\"1\"/>"),
+        )
+        .unwrap();
+    };
+    write("0");
+    let cmd = format!(
+        "{BIN} watch -r {capture} --speed max --prefs {}",
+        prefs.display()
+    );
+    let t = Tmux::start("prefs", dir.path(), &cmd);
+    t.wait_for("the audit under opt-out on", |s| {
+        s.contains("read to the end") && s.contains("opt-out on") && s.contains("5 flagged")
+    });
+    // the owner flips the switch (a second later, so the file's time changes)
+    std::thread::sleep(Duration::from_millis(1100));
+    write("1");
+    // telemetry is now allowed; the crash upload stays flagged: sendCrashReports=0 still turns it off
+    let s = t.wait_for("the audit under opt-out off", |s| {
+        s.contains("opt-out off") && s.contains("1 flagged") && s.contains("17 allowed")
+    });
+    assert!(s.contains("collectUsageData=1"), "{s}");
+    t.keys(&["q"]);
+    t.wait_for("the exit", |s| s.contains("EXITED:0"));
+}

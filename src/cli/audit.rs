@@ -23,6 +23,8 @@ pub struct Judging {
     pub baseline: Option<crate::report::baseline::Baseline>,
     /// The server's settings, when they were read.
     pub settings: Option<crate::settings::Settings>,
+    /// `--opt-out` as given (`auto`, `on`, `off`).
+    pub opt_out_choice: String,
     /// What the user should know of how the judging was set up (settings that could not be read).
     pub warnings: Vec<String>,
 }
@@ -102,6 +104,7 @@ impl Judging {
             opt_out,
             settings,
             warnings,
+            opt_out_choice: a.opt_out.trim().to_string(),
         })
     }
 }

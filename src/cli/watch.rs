@@ -115,6 +115,15 @@ fn require_terminal(command: &str) -> Result<(), Failure> {
     }
 }
 
+/// The settings file a session watches: the one given, or the one found.
+fn watched_prefs(judging: &Judging) -> Option<PathBuf> {
+    judging
+        .settings
+        .as_ref()
+        .map(|s| PathBuf::from(&s.path))
+        .filter(|p| p.is_file())
+}
+
 fn session(
     source: Source,
     start: Start,
@@ -122,6 +131,8 @@ fn session(
     report: Option<PathBuf>,
     bell: bool,
 ) -> Result<i32, Failure> {
+    let prefs_path = watched_prefs(&judging);
+    let opt_out_choice = judging.opt_out_choice.clone();
     let matcher = Arc::new(Matcher::new(judging.rules.clone()));
     let pipeline = Pipeline::new(matcher, judging.consent.clone(), Caps::default());
     let (to_pipeline, pipeline_rx) = sync_channel::<ToPipeline>(64);
@@ -155,7 +166,8 @@ fn session(
         },
     )
     .with_attribution(attributor, scope)
-    .with_baseline(judging.baseline.clone());
+    .with_baseline(judging.baseline.clone())
+    .with_prefs_watch(prefs_path, &opt_out_choice);
     let engine_out = events_tx.clone();
     let engine_thread: JoinHandle<Option<String>> = std::thread::Builder::new()
         .name("telltale-pipeline".into())

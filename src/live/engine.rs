@@ -53,7 +53,18 @@ pub struct Engine {
     attributor: Option<crate::attrib::Attributor>,
     scope: crate::rules::scope::AuditScope,
     baseline: Option<crate::report::baseline::Baseline>,
+    /// The server's settings file, watched for changes while the session runs.
+    prefs: Option<PrefsWatch>,
     packets_per_sec: f64,
+}
+
+/// The settings file being watched, and how the opt-out was asked for.
+pub struct PrefsWatch {
+    pub path: PathBuf,
+    /// `auto`, `on` or `off`, as given.
+    pub opt_out: String,
+    pub modified: Option<std::time::SystemTime>,
+    pub checked: Instant,
 }
 
 impl Engine {
@@ -85,6 +96,7 @@ impl Engine {
             attributor: None,
             scope: crate::rules::scope::AuditScope::Host,
             baseline: None,
+            prefs: None,
             packets_per_sec: 0.0,
         }
     }
@@ -101,6 +113,63 @@ impl Engine {
         self.attributor = attributor;
         self.scope = scope;
         self
+    }
+
+    /// Watches the server's settings file: a change (the owner flips a switch) is read
+    /// again and every flow judged again under it.
+    pub fn with_prefs_watch(mut self, path: Option<PathBuf>, opt_out: &str) -> Engine {
+        self.prefs = path.map(|path| PrefsWatch {
+            modified: std::fs::metadata(&path).and_then(|m| m.modified()).ok(),
+            path,
+            opt_out: opt_out.to_string(),
+            checked: Instant::now(),
+        });
+        self
+    }
+
+    /// Re-reads the settings file if it changed; returns a message for the user if it did.
+    fn check_prefs(&mut self) -> Option<String> {
+        let w = self.prefs.as_mut()?;
+        if w.checked.elapsed() < Duration::from_secs(1) {
+            return None;
+        }
+        w.checked = Instant::now();
+        let modified = std::fs::metadata(&w.path).and_then(|m| m.modified()).ok();
+        if modified == w.modified {
+            return None;
+        }
+        w.modified = modified;
+        let (path, choice) = (w.path.clone(), w.opt_out.clone());
+        let kind = crate::cli::consent::server_kind(&self.rules);
+        let settings = match crate::settings::read(&path, kind) {
+            Ok(s) => s,
+            Err(e) => return Some(format!("the settings changed but cannot be read: {e}")),
+        };
+        let (opted_out, opt_out, facts) =
+            match crate::cli::consent::decide(&self.rules, &choice, Some(&settings)) {
+                Ok(x) => x,
+                Err(e) => return Some(e.message),
+            };
+        let mut rules = self.rules.clone();
+        if let Some(f) = &facts {
+            rules.apply_settings(f);
+        }
+        self.pipeline.set_judging(
+            Arc::new(crate::rules::Matcher::new(rules)),
+            crate::rules::verdict::Consent { opted_out, facts },
+        );
+        self.opt_out = opt_out;
+        // every cached verdict is stale
+        self.ended.clear();
+        self.ended_seen = 0;
+        self.ended_left_out = 0;
+        self.live.clear();
+        Some(format!(
+            "settings changed: read {} again; opt-out {} ({})",
+            path.display(),
+            self.opt_out.state,
+            self.opt_out.source
+        ))
     }
 
     /// Marks destinations an earlier report never saw.
@@ -132,6 +201,10 @@ impl Engine {
                 }
                 Ok(ToPipeline::Stop) | Err(RecvTimeoutError::Disconnected) => break,
                 Err(RecvTimeoutError::Timeout) => {}
+            }
+            if let Some(msg) = self.check_prefs() {
+                let _ = out.try_send(Event::Message(msg));
+                dirty = true;
             }
             if last.elapsed() >= SNAPSHOT_EVERY {
                 last = Instant::now();

@@ -183,6 +183,19 @@ impl Pipeline {
         self.collect_ended();
     }
 
+    /// New rules or consent (the owner changed a setting): every flow is judged again.
+    pub fn set_judging(&mut self, matcher: Arc<Matcher>, consent: Consent) {
+        self.matcher = matcher;
+        self.consent = consent;
+        for f in &mut self.ended {
+            f.verdict = Some(judge(f, &self.matcher, &self.consent));
+        }
+    }
+
+    pub fn consent(&self) -> &Consent {
+        &self.consent
+    }
+
     /// Judges the flows that ended and keeps them.
     fn collect_ended(&mut self) {
         let ended: Vec<Flow> = self.table.drain_ended().collect();

@@ -146,7 +146,9 @@ impl Rules {
             let Ok(ip) = value.trim().parse::<IpAddr>() else {
                 continue;
             };
-            if let Some(r) = self.rules.iter_mut().find(|r| &r.id == rule_id) {
+            if let Some(r) = self.rules.iter_mut().find(|r| &r.id == rule_id)
+                && !r.addresses.contains(&IpNet::from(ip))
+            {
                 r.addresses.push(IpNet::from(ip));
                 r.justification
                     .push_str(&format!(" The settings name {ip} ({setting}={value})."));
