@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs the system packages telltale needs to build and test, where they are missing:
-# libpcap (to build), tmux (the tests that drive the real terminal UI).
+# libpcap (to build), tmux (the tests that drive the real terminal UI), strace (the test that
+# proves telltale sends nothing).
 # Debian and Ubuntu only (apt); elsewhere it says what to install.
 set -euo pipefail
 
-packages=(libpcap-dev pkg-config tmux)
+packages=(libpcap-dev pkg-config tmux strace)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
