@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs the system packages telltale needs to build and test, where they are missing:
 # libpcap (to build), tmux (the tests that drive the real terminal UI), strace (the test that
-# proves telltale sends nothing).
+# proves telltale sends nothing), tshark (the tests that open the evidence as Wireshark would),
+# chromium and a font (the test that renders the HTML report headless).
 # Debian and Ubuntu only (apt); elsewhere it says what to install.
 set -euo pipefail
 
-packages=(libpcap-dev pkg-config tmux strace)
+packages=(libpcap-dev pkg-config tmux strace tshark chromium fonts-dejavu-core)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

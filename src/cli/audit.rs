@@ -1,10 +1,11 @@
 //! `telltale audit` and `telltale demo`: read captures through the pipeline and write
 //! the reports.
 
-use super::output::{Destination, write_reports};
+use super::output::{Destination, Outputs, write_outputs};
 use super::{AuditArgs, DemoArgs, EXIT_CLEAN, EXIT_FLAGGED, Failure, JudgeArgs, OutputArgs};
 use crate::capture::file::{CaptureFormat, CaptureReader};
 use crate::pipeline::{Caps, Pipeline};
+use crate::report::evidence::Evidence;
 use crate::report::model::{Context, CutShort, Input, OptOut, RulesInfo};
 use crate::report::{Format, Report};
 use crate::rules::scope::{self, AuditScope};
@@ -109,48 +110,93 @@ impl Judging {
     }
 }
 
-/// Parses `--format` and `-o` into where each format goes.
-pub fn destinations(o: &OutputArgs) -> Result<Vec<(Format, Destination)>, Failure> {
+/// Every report format, in the order a bundle writes them.
+const ALL_FORMATS: [Format; 4] = [Format::Json, Format::Markdown, Format::Html, Format::Csv];
+
+/// Parses `--format`, `-o` and `--force` into what goes where. `all` is the bundle: every
+/// format, the evidence and a manifest, into the folder `-o` names.
+pub fn destinations(o: &OutputArgs) -> Result<Outputs, Failure> {
     let mut formats = Vec::new();
+    let mut bundle = false;
     for part in o.format.split(',').filter(|p| !p.trim().is_empty()) {
-        let f = Format::parse(part).ok_or_else(|| {
-            Failure::usage(format!(
-                "--format: unknown format `{}`; expected md or json (comma-separated)",
-                part.trim()
-            ))
-        })?;
-        if !formats.contains(&f) {
-            formats.push(f);
+        let parsed = if part.trim() == "all" {
+            bundle = true;
+            ALL_FORMATS.to_vec()
+        } else {
+            vec![Format::parse(part).ok_or_else(|| {
+                Failure::usage(format!(
+                    "--format: unknown format `{}`; expected md, json, html, csv or all (comma-separated)",
+                    part.trim()
+                ))
+            })?]
+        };
+        for f in parsed {
+            if !formats.contains(&f) {
+                formats.push(f);
+            }
         }
     }
     if formats.is_empty() {
         return Err(Failure::usage(
-            "--format: name at least one format (md, json)",
+            "--format: name at least one format (md, json, html, csv, all)",
         ));
     }
-    match (&o.output, formats.len()) {
-        (None, 1) => Ok(formats
+    let reports = match (&o.output, formats.len()) {
+        (None, _) if bundle => {
+            return Err(Failure::usage(
+                "--format all writes a bundle (report.json, report.md, report.html, flows.csv, evidence.pcapng, manifest.json) into a folder: add -o DIR",
+            ));
+        }
+        (Some(p), _) if bundle && p.exists() && !p.is_dir() => {
+            return Err(Failure::usage(format!(
+                "--format all writes a bundle into a folder, and {} is not one",
+                p.display()
+            )));
+        }
+        (None, 1) => formats
             .into_iter()
             .map(|f| (f, Destination::Stdout))
-            .collect()),
-        (None, _) => Err(Failure::usage(
-            "several formats need a directory to go to: add -o DIR (each format becomes DIR/report.<ext>)",
-        )),
-        (Some(p), 1) if !p.is_dir() => Ok(formats
+            .collect(),
+        (None, _) => {
+            return Err(Failure::usage(
+                "several formats need a directory to go to: add -o DIR (each format becomes DIR/report.<ext>)",
+            ));
+        }
+        (Some(p), 1) if !p.is_dir() => formats
             .into_iter()
             .map(|f| (f, Destination::File(p.clone())))
-            .collect()),
-        (Some(p), _) => Ok(formats
+            .collect(),
+        (Some(p), _) => formats
             .into_iter()
             .map(|f| (f, Destination::File(p.join(f.file_name()))))
-            .collect()),
-    }
+            .collect(),
+    };
+    Ok(Outputs {
+        reports,
+        evidence: None,
+        bundle: if bundle { o.output.clone() } else { None },
+        replace: o.force,
+    })
 }
 
 /// Runs captures through one pipeline (in the order given) and builds the report.
 pub fn audit_readers(readers: Vec<CaptureReader>, judging: &Judging, caps: Caps) -> Report {
+    audit_readers_with_evidence(readers, judging, caps, false).0
+}
+
+/// As [`audit_readers`], and with `evidence` the packets of the flagged flows and the DNS
+/// answers that named them.
+pub fn audit_readers_with_evidence(
+    readers: Vec<CaptureReader>,
+    judging: &Judging,
+    caps: Caps,
+    evidence: bool,
+) -> (Report, Option<Evidence>) {
     let matcher = Arc::new(Matcher::new(judging.rules.clone()));
     let mut pipeline = Pipeline::new(matcher, judging.consent.clone(), caps);
+    if evidence {
+        pipeline.keep_evidence();
+    }
     let mut inputs = Vec::new();
     for mut reader in readers {
         let info = reader.info();
@@ -178,7 +224,7 @@ pub fn audit_readers(readers: Vec<CaptureReader>, judging: &Judging, caps: Caps)
             }),
         });
     }
-    let mut result = pipeline.finish();
+    let (mut result, store) = pipeline.finish_with_evidence();
     let chosen = judging.scope(false);
     let mut warnings = Vec::new();
     if matches!(chosen, AuditScope::Server { .. }) {
@@ -187,7 +233,7 @@ pub fn audit_readers(readers: Vec<CaptureReader>, judging: &Judging, caps: Caps)
         );
     }
     let scope = scope::apply(&chosen, &mut result.flows);
-    Report::build(
+    let mut report = Report::build(
         &result,
         Context {
             inputs,
@@ -200,12 +246,17 @@ pub fn audit_readers(readers: Vec<CaptureReader>, judging: &Judging, caps: Caps)
             generated_at: crate::time::now(),
             warnings: judging.warnings.iter().cloned().chain(warnings).collect(),
         },
-    )
+    );
+    let evidence = store.map(|s| Evidence::for_report(s, &mut report));
+    (report, evidence)
 }
 
 pub fn run(a: &AuditArgs) -> Result<i32, Failure> {
     let judging = Judging::from_args(&a.judge)?;
-    let dest = destinations(&a.out)?;
+    let mut dest = destinations(&a.out)?;
+    dest.evidence = a.evidence.clone();
+    // refuse now what writing would refuse at the end, before a long read or capture
+    dest.preflight()?;
     if let Some(interface) = &a.interface {
         return super::live_audit::run(a, interface, &judging, &dest);
     }
@@ -215,11 +266,12 @@ pub fn run(a: &AuditArgs) -> Result<i32, Failure> {
         let r = CaptureReader::open(path).map_err(|e| Failure::usage(e.to_string()))?;
         readers.push(r);
     }
-    let report = audit_readers(readers, &judging, Caps::default());
+    let (report, evidence) =
+        audit_readers_with_evidence(readers, &judging, Caps::default(), dest.wants_evidence());
     for w in &report.warnings {
         eprintln!("telltale: warning: {}", crate::report::text::neutralise(w));
     }
-    write_reports(&report, &dest)?;
+    write_outputs(&report, evidence.as_ref(), &dest)?;
     Ok(if report.flagged() > 0 {
         EXIT_FLAGGED
     } else {
@@ -231,9 +283,15 @@ pub fn run(a: &AuditArgs) -> Result<i32, Failure> {
 pub fn run_demo(d: &DemoArgs) -> Result<i32, Failure> {
     let judging = Judging::from_args_with(&d.judge, crate::demo::demo_settings())?;
     let dest = destinations(&d.out)?;
+    dest.preflight()?;
     let reader = demo_reader()?;
-    let report = audit_readers(vec![reader], &judging, Caps::default());
-    write_reports(&report, &dest)?;
+    let (report, evidence) = audit_readers_with_evidence(
+        vec![reader],
+        &judging,
+        Caps::default(),
+        dest.wants_evidence(),
+    );
+    write_outputs(&report, evidence.as_ref(), &dest)?;
     Ok(EXIT_CLEAN)
 }
 

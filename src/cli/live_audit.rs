@@ -3,13 +3,14 @@
 //! writes the same reports as an offline audit, with what libpcap and telltale dropped.
 
 use super::audit::Judging;
-use super::output::{Destination, write_reports};
+use super::output::{Outputs, write_outputs};
 use super::{AuditArgs, EXIT_CLEAN, EXIT_ERROR, EXIT_FLAGGED, Failure};
 use crate::attrib::Attributor;
 use crate::live::source::{CaptureMsg, Feed, ToPipeline, open_live, spawn_live};
 use crate::pipeline::{Caps, Pipeline};
+use crate::report::evidence::Evidence;
 use crate::report::model::{Context, Input, LiveCapture, Report, RulesInfo};
-use crate::report::{Format, text};
+use crate::report::text;
 use crate::rules::Matcher;
 use crate::rules::scope;
 use std::sync::Arc;
@@ -58,7 +59,7 @@ pub fn run(
     a: &AuditArgs,
     interface: &str,
     judging: &Judging,
-    dest: &[(Format, Destination)],
+    dest: &Outputs,
 ) -> Result<i32, Failure> {
     let duration = a.duration.as_deref().map(parse_duration).transpose()?;
     let cap = open_live(interface, a.filter.as_deref(), a.promisc).map_err(|e| Failure {
@@ -82,6 +83,9 @@ pub fn run(
     };
     let matcher = Arc::new(Matcher::new(judging.rules.clone()));
     let mut pipeline = Pipeline::new(matcher, judging.consent.clone(), Caps::default());
+    if dest.wants_evidence() {
+        pipeline.keep_evidence();
+    }
     let mut attributor = Attributor::new();
     let attribution = attributor.available();
     if attribution {
@@ -145,7 +149,7 @@ pub fn run(
         dropped_by_interface: iface,
         dropped_by_queue: queue_drops.load(Ordering::Relaxed),
     };
-    let mut result = pipeline.finish();
+    let (mut result, store) = pipeline.finish_with_evidence();
     let scope = scope::apply(&judging.scope(attribution), &mut result.flows);
     let mut warnings = judging.warnings.clone();
     if let Some(why) = &failure {
@@ -153,7 +157,7 @@ pub fn run(
             "the capture failed: {why}; the report covers what was captured before"
         ));
     }
-    let report = Report::build(
+    let mut report = Report::build(
         &result,
         Context {
             inputs: vec![Input {
@@ -174,10 +178,11 @@ pub fn run(
             warnings,
         },
     );
+    let evidence = store.map(|s| Evidence::for_report(s, &mut report));
     for w in &report.warnings {
         eprintln!("telltale: warning: {}", text::neutralise(w));
     }
-    write_reports(&report, dest)?;
+    write_outputs(&report, evidence.as_ref(), dest)?;
     Ok(if report.flagged() > 0 {
         EXIT_FLAGGED
     } else {

@@ -7,6 +7,7 @@ pub mod consent;
 pub mod live_audit;
 pub mod output;
 pub mod rules_cmd;
+pub mod verify;
 pub mod watch;
 
 use clap::{Parser, Subcommand};
@@ -60,6 +61,16 @@ pub enum Command {
         after_help = "Keys: ? for help, / filter, Enter details, Tab views, s sort, p pause, e export, q quit."
     )]
     Watch(WatchArgs),
+    /// Check an audit bundle (`audit --format all -o DIR`) against its manifest: every file's
+    /// SHA-256, and that none is missing.
+    #[command(
+        after_help = "Exit status: 0 every file matches, 1 a file changed or is missing, 2 no readable manifest."
+    )]
+    Verify {
+        /// The bundle's folder (holding manifest.json).
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+    },
     /// Replay the built-in demo capture (a Plex server whose owner opted out) in the live view.
     /// Without a terminal, or with --print, print its audit report instead.
     Demo(DemoArgs),
@@ -108,6 +119,10 @@ pub struct AuditArgs {
     /// Put the interface in promiscuous mode (a mirror port, another machine's traffic).
     #[arg(long, requires = "interface")]
     pub promisc: bool,
+    /// Write the packets of every flagged flow, and the DNS answers that named them, to this
+    /// pcapng file, each packet with a comment saying why (open it in Wireshark).
+    #[arg(long, value_name = "PATH")]
+    pub evidence: Option<PathBuf>,
     #[command(flatten)]
     pub judge: JudgeArgs,
     #[command(flatten)]
@@ -142,12 +157,16 @@ pub struct JudgeArgs {
 
 #[derive(clap::Args, Debug)]
 pub struct OutputArgs {
-    /// Report formats, comma-separated: md, json.
-    #[arg(long, value_name = "md|json[,..]", default_value = "md")]
+    /// Report formats, comma-separated: md, json, html, csv; `all` writes the audit bundle
+    /// (every format, evidence.pcapng and manifest.json) into the folder -o names.
+    #[arg(long, value_name = "md|json|html|csv|all[,..]", default_value = "md")]
     pub format: String,
     /// A file for one format, a directory for several; default standard output.
     #[arg(short, long, value_name = "PATH")]
     pub output: Option<PathBuf>,
+    /// Replace files that already exist (never a symbolic link).
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -265,6 +284,7 @@ pub fn run(cli: Cli) -> Result<i32, Failure> {
             opt_out,
         }) => rules_cmd::run_test(&path, &captures, &opt_out),
         Command::Prefs { path, rules } => consent::run_prefs(path.as_deref(), &rules),
+        Command::Verify { dir } => verify::run(&dir),
         Command::Interfaces => {
             let list = crate::live::iface::list().map_err(Failure::usage)?;
             print!("{}", crate::live::iface::render(&list));

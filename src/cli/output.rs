@@ -1,11 +1,32 @@
-//! Writing reports where they were asked for: standard output, or files written
-//! atomically (a temporary file in the same folder, flushed, then renamed), so a reader
-//! never sees half a report.
+//! Writing reports where they were asked for: standard output, or files. A file is written
+//! safely:
+//!
+//! - atomically: a temporary file in the same folder, flushed to disk, then renamed (or
+//!   linked) into place, so a reader never sees half a report;
+//! - readable by its owner only (mode 0600): a report says what a household's server does;
+//! - never through a symbolic link: the path must not be one, and the temporary file is
+//!   created with `create_new`, so nothing already there is followed;
+//! - never over an existing file, unless asked (`--force`); placing the file without
+//!   `--force` uses a hard link, which fails if the name appeared meanwhile.
+//!
+//! A failure names the path (exit 2) and leaves no temporary file behind.
+//!
+//! `--format all` writes a bundle into a folder: every report, the evidence
+//! (`evidence.pcapng`) and, last, `manifest.json` with the SHA-256 of each.
 
 use super::Failure;
+use crate::report::evidence::Evidence;
+use crate::report::manifest::{MANIFEST_FILE, Manifest, sha256_hex};
 use crate::report::{Format, Report};
-use std::io::Write;
+use std::collections::BTreeMap;
+use std::fs::OpenOptions;
+use std::io::{ErrorKind, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// The evidence's name in a bundle.
+pub const EVIDENCE_FILE: &str = "evidence.pcapng";
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Destination {
@@ -13,42 +34,353 @@ pub enum Destination {
     File(PathBuf),
 }
 
+/// Everything an audit writes, and how.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Outputs {
+    pub reports: Vec<(Format, Destination)>,
+    /// `--evidence PATH`.
+    pub evidence: Option<PathBuf>,
+    /// `--format all`: the bundle's folder (its evidence and manifest go there).
+    pub bundle: Option<PathBuf>,
+    /// `--force`: existing files may be replaced.
+    pub replace: bool,
+}
+
+impl Outputs {
+    /// Whether the pipeline must keep packets as evidence.
+    pub fn wants_evidence(&self) -> bool {
+        self.evidence.is_some() || self.bundle.is_some()
+    }
+
+    /// Every file this will write.
+    pub fn files(&self) -> Vec<PathBuf> {
+        let mut files: Vec<PathBuf> = self
+            .reports
+            .iter()
+            .filter_map(|(_, d)| match d {
+                Destination::File(p) => Some(p.clone()),
+                Destination::Stdout => None,
+            })
+            .collect();
+        files.extend(self.evidence.clone());
+        if let Some(dir) = &self.bundle {
+            files.push(dir.join(EVIDENCE_FILE));
+            files.push(dir.join(MANIFEST_FILE));
+        }
+        files.dedup();
+        files
+    }
+
+    /// Refuses, before any work is done, what writing would refuse at the end: a path that
+    /// is a symbolic link or a folder, or that exists without `--force`.
+    pub fn preflight(&self) -> Result<(), Failure> {
+        self.files()
+            .iter()
+            .try_for_each(|p| check_target(p, self.replace))
+    }
+}
+
+/// Writes the reports (replacing existing files; the live view's export and `--report`).
 pub fn write_reports(report: &Report, dest: &[(Format, Destination)]) -> Result<(), Failure> {
-    for (format, d) in dest {
+    write_outputs(
+        report,
+        None,
+        &Outputs {
+            reports: dest.to_vec(),
+            replace: true,
+            ..Outputs::default()
+        },
+    )
+}
+
+/// Writes every output: reports, evidence, and for a bundle its manifest, last.
+pub fn write_outputs(
+    report: &Report,
+    evidence: Option<&Evidence>,
+    out: &Outputs,
+) -> Result<(), Failure> {
+    out.preflight()?;
+    let mut bundled: BTreeMap<String, String> = BTreeMap::new();
+    for (format, d) in &out.reports {
         let text = format.render(report);
         match d {
             Destination::Stdout => {
-                let mut out = std::io::stdout().lock();
+                let mut stdout = std::io::stdout().lock();
                 // A closed pipe (`| head`) is not an error worth reporting.
-                let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+                let _ = stdout
+                    .write_all(text.as_bytes())
+                    .and_then(|()| stdout.flush());
             }
-            Destination::File(path) => write_atomic(path, text.as_bytes())
-                .map_err(|e| Failure::usage(format!("cannot write {}: {e}", path.display())))?,
+            Destination::File(path) => {
+                write_file(path, text.as_bytes(), out.replace)?;
+                if out.bundle.is_some() {
+                    bundled.insert(format.file_name().to_string(), sha256_hex(text.as_bytes()));
+                }
+            }
         }
+    }
+    if out.wants_evidence() {
+        let empty = Evidence::default();
+        let pcapng = evidence
+            .unwrap_or(&empty)
+            .to_pcapng()
+            .map_err(Failure::usage)?;
+        let in_bundle = out.bundle.as_ref().map(|dir| dir.join(EVIDENCE_FILE));
+        if let Some(path) = out
+            .evidence
+            .as_ref()
+            .filter(|p| Some(*p) != in_bundle.as_ref())
+        {
+            write_file(path, &pcapng, out.replace)?;
+        }
+        if let Some(path) = &in_bundle {
+            write_file(path, &pcapng, out.replace)?;
+            bundled.insert(EVIDENCE_FILE.to_string(), sha256_hex(&pcapng));
+        }
+    }
+    if let Some(dir) = &out.bundle {
+        let manifest = Manifest::new(report, bundled).to_json();
+        write_file(&dir.join(MANIFEST_FILE), manifest.as_bytes(), out.replace)?;
     }
     Ok(())
 }
 
-/// Writes `bytes` to `path` through a temporary file in the same folder and a rename.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = match path.parent() {
+fn cannot(path: &Path, e: std::io::Error) -> Failure {
+    Failure::usage(format!("cannot write {}: {e}", path.display()))
+}
+
+fn refuse_existing(path: &Path) -> Failure {
+    Failure::usage(format!(
+        "refusing to overwrite {}: it exists; add --force to replace it",
+        path.display()
+    ))
+}
+
+/// Whether `path` may be written: not a symbolic link (even with `replace`), not a folder
+/// or a device, and not an existing file unless `replace`.
+fn check_target(path: &Path, replace: bool) -> Result<(), Failure> {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => Err(Failure::usage(format!(
+            "refusing to write {}: it is a symbolic link, and telltale never writes through one",
+            path.display()
+        ))),
+        Ok(m) if m.is_dir() => Err(Failure::usage(format!(
+            "cannot write {}: it is a folder",
+            path.display()
+        ))),
+        Ok(m) if !m.is_file() => Err(Failure::usage(format!(
+            "refusing to write {}: it is not a regular file",
+            path.display()
+        ))),
+        Ok(_) if !replace => Err(refuse_existing(path)),
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(cannot(path, e)),
+    }
+}
+
+/// The folder a file goes in.
+fn folder_of(path: &Path) -> PathBuf {
+    match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
-    };
-    std::fs::create_dir_all(&dir)?;
+    }
+}
+
+/// A temporary name beside `path`, unused by this process so far.
+fn temp_path(path: &Path) -> PathBuf {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().to_string())
         .unwrap_or_else(|| "report".into());
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    folder_of(path).join(format!(".{name}.tmp-{}-{n}", std::process::id()))
+}
+
+/// Writes `bytes` to `path` safely (see the module's comment). `replace` allows replacing
+/// an existing file, never a symbolic link.
+pub fn write_file(path: &Path, bytes: &[u8], replace: bool) -> Result<(), Failure> {
+    check_target(path, replace)?;
+    std::fs::create_dir_all(folder_of(path)).map_err(|e| cannot(path, e))?;
+    write_via(path, &temp_path(path), bytes, replace)
+}
+
+/// Why a finished temporary file could not take its place.
+enum PlaceError {
+    Exists,
+    Io(std::io::Error),
+}
+
+fn write_via(path: &Path, tmp: &Path, bytes: &[u8], replace: bool) -> Result<(), Failure> {
+    let mut file = match OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(tmp)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == ErrorKind::AlreadyExists => {
+            let what = match std::fs::symlink_metadata(tmp) {
+                Ok(m) if m.file_type().is_symlink() => "a symbolic link",
+                _ => "a file",
+            };
+            return Err(Failure::usage(format!(
+                "refusing to write {}: its temporary file {} is already there, as {what}",
+                path.display(),
+                tmp.display()
+            )));
+        }
+        Err(e) => return Err(cannot(path, e)),
+    };
+    let written = file.write_all(bytes).and_then(|()| file.sync_all());
+    drop(file);
+    let result = match written {
+        Ok(()) => place(tmp, path, replace),
+        Err(e) => Err(PlaceError::Io(e)),
+    };
+    match result {
+        Ok(()) => {
+            // the rename itself reaches the disk with its folder (best effort)
+            let _ = std::fs::File::open(folder_of(path)).and_then(|d| d.sync_all());
+            Ok(())
+        }
+        Err(e) => {
+            let _ = std::fs::remove_file(tmp);
+            Err(match e {
+                PlaceError::Exists => refuse_existing(path),
+                PlaceError::Io(e) => cannot(path, e),
+            })
+        }
     }
-    result
+}
+
+/// Moves the finished temporary file to `path`.
+fn place(tmp: &Path, path: &Path, replace: bool) -> Result<(), PlaceError> {
+    if replace {
+        // rename replaces a symbolic link itself, never what it points to
+        return std::fs::rename(tmp, path).map_err(PlaceError::Io);
+    }
+    match std::fs::hard_link(tmp, path) {
+        Ok(()) => {
+            let _ = std::fs::remove_file(tmp);
+            Ok(())
+        }
+        Err(e) if e.kind() == ErrorKind::AlreadyExists => Err(PlaceError::Exists),
+        // a filesystem without hard links: check, then rename
+        Err(_) => match std::fs::symlink_metadata(path) {
+            Ok(_) => Err(PlaceError::Exists),
+            Err(e) if e.kind() == ErrorKind::NotFound => {
+                std::fs::rename(tmp, path).map_err(PlaceError::Io)
+            }
+            Err(e) => Err(PlaceError::Io(e)),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::{MetadataExt, symlink};
+
+    fn leftovers(dir: &Path) -> Vec<String> {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+            .filter(|n| n.contains(".tmp-"))
+            .collect()
+    }
+
+    #[test]
+    fn writes_owner_only_and_refuses_to_replace_without_force() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("sub/r.md");
+        write_file(&p, b"one", false).unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"one");
+        assert_eq!(std::fs::metadata(&p).unwrap().mode() & 0o777, 0o600);
+        let e = write_file(&p, b"two", false).unwrap_err();
+        assert_eq!(
+            e.message,
+            format!(
+                "refusing to overwrite {}: it exists; add --force to replace it",
+                p.display()
+            )
+        );
+        assert_eq!(e.code, 2);
+        write_file(&p, b"two", true).unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"two");
+        assert_eq!(std::fs::metadata(&p).unwrap().mode() & 0o777, 0o600);
+        assert!(leftovers(&dir.path().join("sub")).is_empty());
+    }
+
+    #[test]
+    fn never_writes_through_a_symlink() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("target");
+        std::fs::write(&target, b"keep").unwrap();
+        let link = dir.path().join("r.json");
+        symlink(&target, &link).unwrap();
+        for replace in [false, true] {
+            let e = write_file(&link, b"x", replace).unwrap_err();
+            assert!(e.message.contains("symbolic link"), "{}", e.message);
+        }
+        // a dangling link too
+        let dangling = dir.path().join("d.json");
+        symlink(dir.path().join("nowhere"), &dangling).unwrap();
+        assert!(write_file(&dangling, b"x", true).is_err());
+        assert!(!dir.path().join("nowhere").exists());
+        assert_eq!(std::fs::read(&target).unwrap(), b"keep");
+    }
+
+    #[test]
+    fn a_temporary_file_already_there_is_never_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("target");
+        std::fs::write(&target, b"keep").unwrap();
+        let path = dir.path().join("r.md");
+        let tmp = dir.path().join(".r.md.tmp-x");
+        symlink(&target, &tmp).unwrap();
+        let e = write_via(&path, &tmp, b"evil", true).unwrap_err();
+        assert!(e.message.contains("symbolic link"), "{}", e.message);
+        assert_eq!(std::fs::read(&target).unwrap(), b"keep");
+        assert!(!path.exists());
+    }
+
+    #[test]
+    fn an_unwritable_place_names_the_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("plain");
+        std::fs::write(&file, b"").unwrap();
+        let p = file.join("r.md");
+        let e = write_file(&p, b"x", true).unwrap_err();
+        assert!(
+            e.message
+                .starts_with(&format!("cannot write {}: ", p.display()))
+        );
+        assert_eq!(e.code, 2);
+        let e = write_file(dir.path(), b"x", true).unwrap_err();
+        assert!(e.message.contains("is a folder"), "{}", e.message);
+        let e = write_file(Path::new("/dev/null"), b"x", true).unwrap_err();
+        assert!(e.message.contains("not a regular file"), "{}", e.message);
+    }
+
+    #[test]
+    fn the_bundle_lists_what_it_writes() {
+        let o = Outputs {
+            reports: vec![(Format::Json, Destination::File("b/report.json".into()))],
+            evidence: Some("e.pcapng".into()),
+            bundle: Some("b".into()),
+            replace: false,
+        };
+        assert!(o.wants_evidence());
+        assert_eq!(
+            o.files(),
+            [
+                PathBuf::from("b/report.json"),
+                "e.pcapng".into(),
+                "b/evidence.pcapng".into(),
+                "b/manifest.json".into()
+            ]
+        );
+    }
 }

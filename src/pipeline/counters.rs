@@ -42,6 +42,8 @@ pub struct Counters {
     pub name_map_evictions: u64,
     /// Names not listed because the name inventory was full.
     pub names_dropped: u64,
+    /// Packets not kept as evidence, or dropped from it, by its caps (the oldest flows' first).
+    pub evidence_evictions: u64,
 }
 
 impl Counters {

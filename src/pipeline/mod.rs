@@ -4,8 +4,10 @@
 //! through it the same way. `counters` says what it counted.
 
 pub mod counters;
+pub mod evidence;
 
 pub use counters::Counters;
+pub use evidence::EvidenceStore;
 
 use crate::capture::RawPacket;
 use crate::decode::{DecodeError, Decoded, Decoder, IpPacket, Transport};
@@ -35,6 +37,11 @@ pub struct Caps {
     pub stream_bytes: usize,
     /// QUIC client Initials decrypted per flow at most (0 recognises QUIC without decrypting).
     pub quic_initials_per_flow: u32,
+    /// Bytes of raw packets kept as evidence, when asked for ([`Pipeline::keep_evidence`]);
+    /// beyond it the oldest flows' packets are dropped.
+    pub evidence_bytes: usize,
+    /// Packets of one flow kept as evidence (its first ones).
+    pub evidence_packets_per_flow: usize,
 }
 
 impl Default for Caps {
@@ -46,6 +53,8 @@ impl Default for Caps {
             inventory_names: 65_536,
             stream_bytes: 16 * 1024,
             quic_initials_per_flow: crate::dissect::quic::MAX_INITIALS,
+            evidence_bytes: 64 << 20,
+            evidence_packets_per_flow: 512,
         }
     }
 }
@@ -77,6 +86,10 @@ pub struct Pipeline {
     last_ts: Option<Timestamp>,
     /// Flows begun since the last `take_new_flows`, when someone asked to know.
     new_flows: Option<Vec<NewFlow>>,
+    /// The raw packets that may become evidence, when someone asked for them.
+    evidence: Option<EvidenceStore>,
+    /// The names the current packet answered as a DNS response (for the evidence).
+    dns_answered: Vec<String>,
 }
 
 /// A flow that just began, for the edge to attribute to a process.
@@ -114,6 +127,19 @@ impl Pipeline {
             first_ts: None,
             last_ts: None,
             new_flows: None,
+            evidence: None,
+            dns_answered: Vec::new(),
+        }
+    }
+
+    /// From now on, keep the raw packets that may become evidence (bounded by the caps'
+    /// `evidence_*`); [`Pipeline::finish_with_evidence`] hands them back.
+    pub fn keep_evidence(&mut self) {
+        if self.evidence.is_none() {
+            self.evidence = Some(EvidenceStore::new(
+                self.caps.evidence_bytes,
+                self.caps.evidence_packets_per_flow,
+            ));
         }
     }
 
@@ -164,7 +190,8 @@ impl Pipeline {
             Ok(Decoded::FragmentHeld) => self.counters.decoded += 1,
             Ok(Decoded::Ip(ip)) => {
                 self.counters.decoded += 1;
-                let new = on_ip(
+                let answered = self.evidence.is_some().then_some(&mut self.dns_answered);
+                let touched = on_ip(
                     &mut self.table,
                     &mut self.addresses,
                     &mut self.inventory,
@@ -172,8 +199,18 @@ impl Pipeline {
                     &self.caps,
                     pkt.ts,
                     &ip,
+                    answered,
                 );
-                if let (Some(n), Some(list)) = (new, self.new_flows.as_mut())
+                if let Some(store) = self.evidence.as_mut() {
+                    let seq = self.counters.packets;
+                    if touched.left {
+                        store.keep_flow_packet(touched.flow, seq, pkt);
+                    }
+                    if !self.dns_answered.is_empty() {
+                        store.keep_dns_packet(std::mem::take(&mut self.dns_answered), seq, pkt);
+                    }
+                }
+                if let (Some(n), Some(list)) = (touched.new, self.new_flows.as_mut())
                     && list.len() < 65_536
                 {
                     list.push(n);
@@ -268,6 +305,7 @@ impl Pipeline {
         c.fragments_held = stats.fragments_held;
         c.datagrams_reassembled = stats.frag.reassembled;
         c.fragment_evictions = stats.frag.evicted + stats.frag.expired + stats.frag.oversized;
+        c.evidence_evictions = self.evidence.as_ref().map_or(0, EvidenceStore::evictions);
         c
     }
 
@@ -277,7 +315,13 @@ impl Pipeline {
     }
 
     /// Ends the capture: every flow ends, is judged, and the result is returned.
-    pub fn finish(mut self) -> AuditResult {
+    pub fn finish(self) -> AuditResult {
+        self.finish_with_evidence().0
+    }
+
+    /// As [`Pipeline::finish`], with the packets kept as evidence (when
+    /// [`Pipeline::keep_evidence`] asked for them).
+    pub fn finish_with_evidence(mut self) -> (AuditResult, Option<EvidenceStore>) {
         self.table.close_all();
         self.collect_ended();
         let counters = self.counters_now();
@@ -288,16 +332,28 @@ impl Pipeline {
             &self.matcher.rules,
             (self.first_ts, self.last_ts),
         );
-        AuditResult {
+        let result = AuditResult {
             flows,
             inventory: self.inventory,
             counters,
             first_ts: self.first_ts,
             last_ts: self.last_ts,
-        }
+        };
+        (result, self.evidence)
     }
 }
 
+/// The flow a packet belonged to.
+struct Touched {
+    flow: u64,
+    /// The flow left the local network.
+    left: bool,
+    /// It began with this packet.
+    new: Option<NewFlow>,
+}
+
+/// `answered`, when given, receives the names a DNS response answered.
+#[allow(clippy::too_many_arguments)]
 fn on_ip(
     table: &mut FlowTable<Scratch>,
     addresses: &mut AddressMap,
@@ -306,7 +362,8 @@ fn on_ip(
     caps: &Caps,
     ts: Timestamp,
     ip: &IpPacket<'_>,
-) -> Option<NewFlow> {
+    answered: Option<&mut Vec<String>>,
+) -> Touched {
     let (proto, sport, dport, flags, seq) = match ip.transport {
         Transport::Tcp(t) => (Proto::Tcp, t.src_port, t.dst_port, t.flags, t.seq),
         Transport::Udp { src_port, dst_port } => (Proto::Udp, src_port, dst_port, 0, 0),
@@ -333,6 +390,7 @@ fn on_ip(
     if is_new {
         name_from_dns(flow, addresses, inventory);
     }
+    let (id, left) = (flow.id, flow.locality() != crate::flows::Locality::Local);
     // Only whole payloads are read: a name is never taken from bytes the snapshot length cut off.
     let whole = ip.payload.len() as u64 == u64::from(ip.payload_len);
     match proto {
@@ -344,7 +402,7 @@ fn on_ip(
                     AppProto::Dns
                 };
                 if whole {
-                    on_dns_message(addresses, inventory, counters, ts, ip.payload);
+                    on_dns_message(addresses, inventory, counters, ts, ip.payload, answered);
                 }
             } else if whole && maybe_quic(flow, scratch, ip.payload) {
                 let max = caps.quic_initials_per_flow;
@@ -364,12 +422,16 @@ fn on_ip(
             let payload = ip.payload;
             on_tcp(
                 flow, scratch, addresses, inventory, counters, caps, ts, dir, seq, syn, payload,
-                sport, dport,
+                sport, dport, answered,
             )
         }
         Proto::Ip(_) => {}
     }
-    new
+    Touched {
+        flow: id,
+        left,
+        new,
+    }
 }
 
 fn is_dns_port(p: u16) -> bool {
@@ -498,11 +560,20 @@ fn on_dns_message(
     counters: &mut Counters,
     ts: Timestamp,
     payload: &[u8],
+    answered: Option<&mut Vec<String>>,
 ) {
     match dns::parse_message(payload) {
         Ok(msg) if msg.is_response => {
             counters.dns_responses += 1;
             let pairs = dns::address_names(&msg);
+            if let Some(out) = answered {
+                let asked = msg.questions.iter().map(|q| &q.name);
+                for n in asked.chain(pairs.iter().flat_map(|(_, names, _)| names)) {
+                    if !out.contains(n) {
+                        out.push(n.clone());
+                    }
+                }
+            }
             for (addr, names, ttl) in &pairs {
                 addresses.record(*addr, names, *ttl, ts);
                 for n in names {
@@ -542,6 +613,7 @@ fn on_tcp(
     payload: &[u8],
     sport: u16,
     dport: u16,
+    mut answered: Option<&mut Vec<String>>,
 ) {
     let dns_over_tcp = is_dns_port(sport) || is_dns_port(dport);
     if dns_over_tcp {
@@ -553,7 +625,14 @@ fn on_tcp(
             if buf.push(seq, syn, payload) {
                 let (msgs, used) = dns::split_tcp_messages(buf.data());
                 for m in msgs {
-                    on_dns_message(addresses, inventory, counters, ts, m);
+                    on_dns_message(
+                        addresses,
+                        inventory,
+                        counters,
+                        ts,
+                        m,
+                        answered.as_deref_mut(),
+                    );
                 }
                 buf.consume(used);
             }

@@ -1,11 +1,15 @@
 //! Reports: `model` is the report as data (what JSON serialises, documented in
-//! docs/report.md), `json` and `markdown` render it, `text` holds the escaping and
+//! docs/report.md), `json`, `markdown`, `html` and `csv` render it, `text` holds the escaping and
 //! number formatting they share. The same input gives the same report, byte for byte,
 //! apart from `generated_at`.
 
 pub mod baseline;
 pub mod blind_spots;
+pub mod csv;
+pub mod evidence;
+pub mod html;
 pub mod json;
+pub mod manifest;
 pub mod markdown;
 pub mod model;
 pub mod text;
@@ -17,6 +21,10 @@ pub use model::{Report, SCHEMA};
 pub enum Format {
     Markdown,
     Json,
+    /// One self-contained page (inline style and charts, nothing fetched).
+    Html,
+    /// One row per flow.
+    Csv,
 }
 
 impl Format {
@@ -24,6 +32,8 @@ impl Format {
         match s.trim() {
             "md" | "markdown" => Some(Format::Markdown),
             "json" => Some(Format::Json),
+            "html" => Some(Format::Html),
+            "csv" => Some(Format::Csv),
             _ => None,
         }
     }
@@ -33,6 +43,8 @@ impl Format {
         match self {
             Format::Markdown => "report.md",
             Format::Json => "report.json",
+            Format::Html => "report.html",
+            Format::Csv => "flows.csv",
         }
     }
 
@@ -40,6 +52,8 @@ impl Format {
         match self {
             Format::Markdown => markdown::render(report),
             Format::Json => json::render(report),
+            Format::Html => html::render(report),
+            Format::Csv => csv::render(report),
         }
     }
 }

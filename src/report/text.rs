@@ -16,7 +16,7 @@ pub fn neutralise(s: &str) -> String {
     out
 }
 
-fn is_dangerous(c: char) -> bool {
+pub(crate) fn is_dangerous(c: char) -> bool {
     c.is_control()
         || matches!(u32::from(c),
             0x200b..=0x200f | 0x202a..=0x202e | 0x2060..=0x2069 | 0xfeff | 0xfff9..=0xfffb)

@@ -1,0 +1,1382 @@
+//! The HTML report: one self-contained page for people, on screen and on paper.
+//!
+//! Everything is inline: the style sheet, the two SVG charts and a small script that
+//! makes tables sortable (the page reads the same without it). Nothing is fetched from
+//! anywhere, and a Content-Security-Policy that allows only this page's own style and
+//! script says so to the browser as well. Every captured string goes through [`escape`]:
+//! control and bidi characters are neutralised, then HTML's five special characters are
+//! replaced, so a hostile name can neither break the page nor inject into it.
+//!
+//! The content follows the Markdown report, in this order: the verdict, the consent
+//! state, the flagged flows with their evidence, the declared exceptions, the charts, the
+//! names revealed, the blind spots, scope and baseline, the counters, and how to
+//! reproduce the audit. The same report always gives the same bytes.
+
+use super::model::{FlowReport, Report};
+use super::text::{bytes, duration, neutralise};
+use crate::flows::Locality;
+use crate::rules::verdict::VerdictKind;
+use crate::time::Timestamp;
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+/// Renders the report as one HTML page.
+pub fn render(report: &Report) -> String {
+    let mut o = String::with_capacity(64 * 1024);
+    let _ = write_page(&mut o, report);
+    o
+}
+
+/// A captured string made safe for HTML text and for a double- or single-quoted
+/// attribute: control and bidi characters neutralised first, then `& < > " '` escaped.
+pub fn escape(s: &str) -> String {
+    let s = neutralise(s);
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// The name serde gives a unit enum variant (`outbound`, `tls`), as the JSON report shows it.
+pub(crate) fn wire_name<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+/// `tcp/tls`, or just `udp` when the application is unknown.
+pub(crate) fn proto_label(f: &FlowReport) -> String {
+    let app = wire_name(&f.app);
+    if app.is_empty() || app == "unknown" {
+        f.protocol.clone()
+    } else {
+        format!("{}/{app}", f.protocol)
+    }
+}
+
+const STYLE: &str = r#"
+:root{--fg:#1f2328;--muted:#59636e;--bg:#fff;--panel:#f6f8fa;--line:#d1d9e0;--flagged:#c62828;--declared:#1f5fbf;--allowed:#9a6700;--local:#6e7781;--ok:#1a7f37;--ctx:#afb8c1}
+@media (prefers-color-scheme:dark){:root{--fg:#e6edf3;--muted:#9198a1;--bg:#0d1117;--panel:#151b23;--line:#3d444d;--flagged:#f85149;--declared:#4493f8;--allowed:#d29922;--local:#9198a1;--ok:#3fb950;--ctx:#59636e}}
+html{background:var(--bg);color:var(--fg)}
+body{font:15px/1.45 system-ui,-apple-system,"Segoe UI","DejaVu Sans",Roboto,sans-serif;max-width:1120px;margin:0 auto;padding:20px 24px 48px}
+code,pre,.mono{font-family:ui-monospace,"DejaVu Sans Mono",Menlo,Consolas,monospace;font-size:.88em}
+pre{background:var(--panel);border:1px solid var(--line);border-radius:6px;padding:10px 12px;white-space:pre-wrap;overflow-wrap:anywhere}
+h1{font-size:1.35em;margin:0;font-weight:600}
+h2{font-size:1.2em;margin:1.6em 0 .5em;padding-bottom:.2em;border-bottom:2px solid var(--line)}
+h3{font-size:1.02em;margin:1.1em 0 .35em}
+header{border-bottom:2px solid var(--line);padding-bottom:10px}
+.verdict{font-size:1.7em;font-weight:700;margin:.15em 0 .1em;line-height:1.2}
+.verdict.bad{color:var(--flagged)}
+.verdict.good{color:var(--ok)}
+.sub{color:var(--muted);margin:0}
+.muted{color:var(--muted)}
+.nw{white-space:nowrap}
+.consent{display:grid;grid-template-columns:max-content 1fr;gap:3px 14px;margin:12px 0 0}
+.consent dt,.facts dt{color:var(--muted);font-weight:600}
+.consent dd,.facts dd{margin:0;overflow-wrap:anywhere}
+.on{color:var(--flagged);font-weight:700}
+.off{color:var(--declared);font-weight:700}
+.warn{border-left:4px solid var(--allowed);background:var(--panel);padding:6px 12px;margin:10px 0}
+nav{margin:12px 0 0;font-size:.9em}
+nav a{color:var(--declared);text-decoration:none;margin-right:14px;white-space:nowrap}
+.flows{display:grid;grid-template-columns:repeat(auto-fill,minmax(480px,1fr));gap:12px}
+.flow{border:1px solid var(--line);border-left:5px solid var(--flagged);border-radius:6px;padding:8px 14px 10px;background:var(--panel)}
+.flow h3{margin:.1em 0 .3em;overflow-wrap:anywhere}
+.why{margin:.2em 0 .5em}
+.facts{display:grid;grid-template-columns:max-content 1fr;gap:2px 12px;margin:0;font-size:.92em}
+.facts ul{margin:0;padding-left:1.1em}
+.tag{display:inline-block;font-size:.78em;font-weight:600;padding:0 7px;border-radius:9px;border:1px solid currentColor;vertical-align:2px;margin-left:4px}
+.t-flagged{color:var(--flagged)}.t-declared{color:var(--declared)}.t-allowed{color:var(--allowed)}.t-local{color:var(--local)}
+.t-new{color:var(--allowed)}
+.rules{margin:.2em 0 .6em;padding-left:1.2em}
+table{border-collapse:collapse;width:100%;font-size:.9em;margin:.3em 0 .8em}
+th,td{border-bottom:1px solid var(--line);padding:3px 8px;text-align:left;vertical-align:top;overflow-wrap:anywhere}
+th{font-weight:600;color:var(--muted);border-bottom-width:2px}
+td.n,th.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+.js table.sortable th{cursor:pointer;user-select:none}
+.js table.sortable th:hover{color:var(--fg)}
+th[aria-sort=ascending]::after{content:" \25B2"}
+th[aria-sort=descending]::after{content:" \25BC"}
+figure{margin:1em 0 1.4em}
+figcaption{font-weight:600;margin-bottom:.3em}
+svg{width:100%;height:auto;display:block}
+svg text{fill:var(--fg);font:12px system-ui,"DejaVu Sans",sans-serif}
+svg .axis{stroke:var(--line);stroke-width:1}
+svg .grid{stroke:var(--line);stroke-width:1;stroke-dasharray:2 3}
+svg .muted{fill:var(--muted)}
+.f-flagged{fill:var(--flagged)}.f-declared{fill:var(--declared)}.f-allowed{fill:var(--allowed)}.f-local{fill:var(--local)}.f-ctx{fill:var(--ctx)}
+table.fixed{table-layout:fixed}
+.c-id{width:5%}.c-remote{width:19%}.c-name{width:33%}.c-proto{width:10%}.c-bytes{width:8%}.c-rule{width:17%}
+td.ts{font-family:ui-monospace,"DejaVu Sans Mono",Menlo,Consolas,monospace;font-size:.8em;white-space:nowrap}
+.cols{columns:2 340px;column-gap:28px}
+.cols table{break-inside:avoid}
+footer{margin-top:2em;color:var(--muted);font-size:.85em}
+@media print{
+:root{--fg:#000;--muted:#444;--bg:#fff;--panel:#fff;--line:#999;--flagged:#b00020;--declared:#1f4fa0;--allowed:#8a5a00;--local:#555;--ok:#1a6b30;--ctx:#aaa}
+body{max-width:none;padding:0;font-size:10pt}
+nav{display:none}
+.flows{display:block}
+.flow{margin:0 0 8px}
+tr,.flow,figure,.warn,pre,dl{break-inside:avoid}
+thead{display:table-header-group}
+h2,h3{break-after:avoid}
+a{color:inherit;text-decoration:none}
+}
+"#;
+
+const SCRIPT: &str = r#"
+(function(){
+document.documentElement.classList.add('js');
+function key(row,i){var c=row.cells[i];if(!c)return '';var v=c.getAttribute('data-v');return v!==null?Number(v):c.textContent.trim().toLowerCase();}
+function sortBy(th){
+var table=th.closest('table'),body=table.tBodies[0];if(!body)return;
+var i=Array.prototype.indexOf.call(th.parentNode.children,th);
+var dir=th.getAttribute('aria-sort')==='ascending'?-1:1;
+Array.prototype.forEach.call(th.parentNode.children,function(h){h.removeAttribute('aria-sort');});
+th.setAttribute('aria-sort',dir===1?'ascending':'descending');
+var rows=Array.prototype.slice.call(body.rows);
+rows.sort(function(a,b){var x=key(a,i),y=key(b,i);return (x<y?-1:x>y?1:0)*dir;});
+rows.forEach(function(r){body.appendChild(r);});
+}
+Array.prototype.forEach.call(document.querySelectorAll('table.sortable th'),function(th){
+th.tabIndex=0;th.title='Sort by this column';
+th.addEventListener('click',function(){sortBy(th);});
+th.addEventListener('keydown',function(e){if(e.key==='Enter'||e.key===' '){e.preventDefault();sortBy(th);}});
+});
+})();
+"#;
+
+/// `'sha256-...'`: the CSP source that allows exactly this inline text.
+fn csp_hash(text: &str) -> String {
+    format!("'sha256-{}'", base64(&Sha256::digest(text.as_bytes())))
+}
+
+fn base64(data: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let sym = |v: u32| {
+        ALPHABET
+            .get((v & 63) as usize)
+            .map_or('=', |&b| char::from(b))
+    };
+    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
+    for chunk in data.chunks(3) {
+        let b0 = chunk.first().copied().map_or(0, u32::from);
+        let b1 = chunk.get(1).copied().map_or(0, u32::from);
+        let b2 = chunk.get(2).copied().map_or(0, u32::from);
+        let n = (b0 << 16) | (b1 << 8) | b2;
+        out.push(sym(n >> 18));
+        out.push(sym(n >> 12));
+        out.push(if chunk.len() > 1 { sym(n >> 6) } else { '=' });
+        out.push(if chunk.len() > 2 { sym(n) } else { '=' });
+    }
+    out
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+fn kind_class(k: VerdictKind) -> &'static str {
+    k.as_str()
+}
+
+/// `192.0.2.1:443` or `[2001:db8::1]:443`.
+fn endpoint(e: &super::model::Endpoint) -> String {
+    match e.address {
+        std::net::IpAddr::V6(a) => format!("[{a}]:{}", e.port),
+        a => format!("{a}:{}", e.port),
+    }
+}
+
+fn flow_title(f: &FlowReport) -> String {
+    f.primary_name().map_or_else(
+        || format!("unnamed {}", f.remote().address),
+        |n| escape(&n.name),
+    )
+}
+
+fn write_page(o: &mut String, r: &Report) -> std::fmt::Result {
+    let flagged = r.flagged();
+    let csp = format!(
+        "default-src 'none'; style-src {}; script-src {}; img-src 'none'; base-uri 'none'; form-action 'none'",
+        csp_hash(STYLE),
+        csp_hash(SCRIPT)
+    );
+    writeln!(o, "<!DOCTYPE html>")?;
+    writeln!(o, "<html lang=\"en\">")?;
+    writeln!(o, "<head>")?;
+    writeln!(o, "<meta charset=\"utf-8\">")?;
+    writeln!(
+        o,
+        "<meta http-equiv=\"Content-Security-Policy\" content=\"{csp}\">"
+    )?;
+    writeln!(
+        o,
+        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+    )?;
+    writeln!(o, "<meta name=\"color-scheme\" content=\"light dark\">")?;
+    writeln!(o, "<meta name=\"referrer\" content=\"no-referrer\">")?;
+    writeln!(
+        o,
+        "<meta name=\"generator\" content=\"telltale {}\">",
+        escape(r.tool.version)
+    )?;
+    writeln!(
+        o,
+        "<title>telltale audit: {}: {}</title>",
+        escape(&r.rules.server),
+        if flagged > 0 {
+            format!("{flagged} flagged")
+        } else {
+            "nothing flagged".to_string()
+        }
+    )?;
+    writeln!(o, "<style>{STYLE}</style>")?;
+    writeln!(o, "</head>")?;
+    writeln!(o, "<body>")?;
+    write_header(o, r, flagged)?;
+    write_flagged(o, r, flagged)?;
+    write_declared(o, r)?;
+    write_charts(o, r)?;
+    write_names(o, r)?;
+    write_blind_spots(o, r)?;
+    write_scope(o, r)?;
+    write_counters(o, r)?;
+    write_reproduce(o, r)?;
+    writeln!(
+        o,
+        "<footer>Made by telltale {}, which sends nothing and looks nothing up: every name here was read from the capture itself.</footer>",
+        escape(r.tool.version)
+    )?;
+    writeln!(o, "<script>{SCRIPT}</script>")?;
+    writeln!(o, "</body>")?;
+    writeln!(o, "</html>")
+}
+
+fn write_header(o: &mut String, r: &Report, flagged: usize) -> std::fmt::Result {
+    let left = r
+        .flows
+        .iter()
+        .filter(|f| f.verdict.kind != VerdictKind::Local)
+        .count();
+    writeln!(o, "<header>")?;
+    writeln!(o, "<h1>telltale audit: {}</h1>", escape(&r.rules.server))?;
+    if flagged > 0 {
+        writeln!(
+            o,
+            "<p class=\"verdict bad\" id=\"verdict\">{flagged} flow{} flagged of {}</p>",
+            plural(flagged),
+            r.flows.len()
+        )?;
+    } else {
+        writeln!(
+            o,
+            "<p class=\"verdict good\" id=\"verdict\">Nothing flagged</p>"
+        )?;
+    }
+    let period = match (r.capture_start, r.capture_end) {
+        (Some(a), Some(b)) => format!(
+            "; packets from {a} to {b} ({})",
+            duration(b.seconds_since(a))
+        ),
+        _ => String::new(),
+    };
+    writeln!(
+        o,
+        "<p class=\"sub\">{} flow{} in all, {left} left the local network{period}.</p>",
+        r.flows.len(),
+        plural(r.flows.len())
+    )?;
+
+    writeln!(o, "<dl class=\"consent\" id=\"consent\">")?;
+    let (class, words) = if r.opt_out.state == "on" {
+        ("on", "the owner has opted out of data sharing")
+    } else {
+        ("off", "the owner has not opted out of data sharing")
+    };
+    writeln!(
+        o,
+        "<dt>Opt-out</dt><dd><span class=\"{class}\">{}</span>: {words} <span class=\"muted\">(from {})</span></dd>",
+        escape(r.opt_out.state),
+        escape(&r.opt_out.source)
+    )?;
+    if let Some(s) = &r.settings {
+        let shown: Vec<String> = s
+            .values
+            .iter()
+            .map(|(k, v)| format!("<code>{}={}</code>", escape(k), escape(v)))
+            .collect();
+        writeln!(
+            o,
+            "<dt>Server settings</dt><dd><code>{}</code> ({}): signed in: {}; {}</dd>",
+            escape(&s.path),
+            escape(&s.format),
+            if s.signed_in { "yes" } else { "no" },
+            shown.join(", ")
+        )?;
+    }
+    writeln!(
+        o,
+        "<dt>Rules</dt><dd><code>{}</code> <span class=\"muted\">(sha256 <code>{}</code>)</span></dd>",
+        escape(&r.rules.path),
+        escape(short_hash(&r.rules.sha256))
+    )?;
+    for i in &r.inputs {
+        writeln!(
+            o,
+            "<dt>Capture</dt><dd><code>{}</code> ({}, {} packets, {})</dd>",
+            escape(&i.path),
+            escape(&i.format),
+            i.packets,
+            bytes(i.bytes)
+        )?;
+    }
+    if let Some(l) = &r.live {
+        writeln!(
+            o,
+            "<dt>Live capture</dt><dd><code>{}</code>{} for {}</dd>",
+            escape(&l.interface),
+            l.filter
+                .as_deref()
+                .map(|f| format!(" (<code>{}</code>)", escape(f)))
+                .unwrap_or_default(),
+            duration(l.duration_s)
+        )?;
+    }
+    writeln!(o, "</dl>")?;
+    for w in &r.warnings {
+        writeln!(
+            o,
+            "<p class=\"warn\"><strong>Warning:</strong> {}</p>",
+            escape(w)
+        )?;
+    }
+    writeln!(
+        o,
+        "<nav><a href=\"#flagged\">Flagged</a><a href=\"#declared\">Declared</a><a href=\"#charts\">Charts</a><a href=\"#names\">Names</a><a href=\"#blind-spots\">Blind spots</a><a href=\"#scope\">Scope</a><a href=\"#counters\">Counters</a><a href=\"#reproduce\">Reproduce</a></nav>"
+    )?;
+    writeln!(o, "</header>")
+}
+
+fn short_hash(h: &str) -> &str {
+    h.get(..16).unwrap_or(h)
+}
+
+fn write_flagged(o: &mut String, r: &Report, flagged: usize) -> std::fmt::Result {
+    writeln!(o, "<section id=\"flagged\">")?;
+    writeln!(o, "<h2>Flagged ({flagged})</h2>")?;
+    if flagged == 0 {
+        writeln!(o, "<p>No flow left the local network unexplained.</p>")?;
+    } else {
+        writeln!(o, "<div class=\"flows\">")?;
+        for f in r
+            .flows
+            .iter()
+            .filter(|f| f.verdict.kind == VerdictKind::Flagged)
+        {
+            write_flow_card(o, f)?;
+        }
+        writeln!(o, "</div>")?;
+    }
+    writeln!(o, "</section>")
+}
+
+fn write_flow_card(o: &mut String, f: &FlowReport) -> std::fmt::Result {
+    let inbound = f.locality == Locality::Inbound;
+    let (out_packets, in_packets) = if inbound {
+        (f.down.packets, f.up.packets)
+    } else {
+        (f.up.packets, f.down.packets)
+    };
+    writeln!(o, "<article class=\"flow\" id=\"flow-{}\">", f.id)?;
+    writeln!(
+        o,
+        "<h3>Flow {}: {} <span class=\"tag t-flagged\">{}</span>{}</h3>",
+        f.id,
+        flow_title(f),
+        escape(&f.verdict.category),
+        if f.new_destination {
+            " <span class=\"tag t-new\">new since baseline</span>"
+        } else {
+            ""
+        }
+    )?;
+    writeln!(
+        o,
+        "<p class=\"why\"><strong>Why:</strong> {}</p>",
+        escape(&f.verdict.reason)
+    )?;
+    writeln!(o, "<dl class=\"facts\">")?;
+    writeln!(
+        o,
+        "<dt>Endpoints</dt><dd><code>{}</code> {} &#8594; {} ({})</dd>",
+        escape(&proto_label(f)),
+        endpoint(&f.client),
+        endpoint(&f.server),
+        escape(&wire_name(&f.locality))
+    )?;
+    writeln!(
+        o,
+        "<dt>Bytes</dt><dd><strong>{} out</strong> in {out_packets} packets, {} in in {in_packets} packets</dd>",
+        bytes(f.bytes_out),
+        bytes(f.bytes_in)
+    )?;
+    writeln!(
+        o,
+        "<dt>Time</dt><dd><span class=\"nw\">{}</span> to <span class=\"nw\">{}</span> ({})</dd>",
+        f.first_seen,
+        f.last_seen,
+        duration(f.duration_s)
+    )?;
+    if f.names.is_empty() {
+        writeln!(o, "<dt>Names</dt><dd>none seen on the wire</dd>")?;
+    } else {
+        writeln!(o, "<dt>Names</dt><dd><ul>")?;
+        for n in &f.names {
+            let when = if n.source.in_band() {
+                format!("seen at <span class=\"nw\">{}</span>", n.learned_at)
+            } else {
+                let age = f.first_seen.seconds_since(n.learned_at);
+                let ttl = n.ttl.map_or(String::new(), |t| format!(", TTL {t} s"));
+                if age >= 0.0 {
+                    format!("answered {} before the flow began{ttl}", duration(age))
+                } else {
+                    format!("answered {} after the flow began{ttl}", duration(-age))
+                }
+            };
+            let ech = if n.ech_outer {
+                " (outer name of an Encrypted Client Hello)"
+            } else {
+                ""
+            };
+            writeln!(
+                o,
+                "<li><strong>{}</strong> from <code>{}</code>{ech}, {when}</li>",
+                escape(&n.name),
+                n.source.as_str()
+            )?;
+        }
+        writeln!(o, "</ul></dd>")?;
+    }
+    if let Some(t) = &f.tcp {
+        writeln!(
+            o,
+            "<dt>TCP</dt><dd>history <code>{}</code>, state {:?}</dd>",
+            escape(&t.history),
+            t.state
+        )?;
+    }
+    if let Some(a) = &f.process {
+        let how = match a.how {
+            crate::attrib::How::Socket => "by the flow's own socket",
+            crate::attrib::How::Listener => {
+                "by the process listening on its local port (the flow's socket was gone)"
+            }
+        };
+        writeln!(
+            o,
+            "<dt>Process</dt><dd>{} (pid {}), found {how}</dd>",
+            escape(&a.process.label()),
+            a.process.pid
+        )?;
+    }
+    if let Some(rule) = &f.verdict.rule {
+        writeln!(o, "<dt>Rule</dt><dd><code>{}</code></dd>", escape(rule))?;
+    }
+    writeln!(o, "</dl>")?;
+    writeln!(o, "</article>")
+}
+
+fn write_declared(o: &mut String, r: &Report) -> std::fmt::Result {
+    for (kind, id, title) in [
+        (VerdictKind::Declared, "declared", "Declared exceptions"),
+        (VerdictKind::Allowed, "allowed", "Allowed"),
+    ] {
+        let flows: Vec<&FlowReport> = r.flows.iter().filter(|f| f.verdict.kind == kind).collect();
+        if flows.is_empty() && kind == VerdictKind::Allowed {
+            continue;
+        }
+        writeln!(o, "<section id=\"{id}\">")?;
+        writeln!(o, "<h2>{title} ({})</h2>", flows.len())?;
+        if kind == VerdictKind::Declared {
+            writeln!(
+                o,
+                "<p class=\"muted\">Flows that left, explained by an exception the rules file declares; for each category, what the exceptions say they are for, and the flows that used them.</p>"
+            )?;
+        } else {
+            writeln!(
+                o,
+                "<p class=\"muted\">The owner has not opted out, so these flows are allowed; each is still categorised.</p>"
+            )?;
+        }
+        if flows.is_empty() {
+            writeln!(o, "<p>None.</p>")?;
+        }
+        let mut by_cat: BTreeMap<&str, Vec<&FlowReport>> = BTreeMap::new();
+        for f in &flows {
+            by_cat.entry(&f.verdict.category).or_default().push(f);
+        }
+        for (cat, fs) in by_cat {
+            let out: u64 = fs.iter().map(|f| f.bytes_out).sum();
+            writeln!(
+                o,
+                "<h3>{} <span class=\"muted\">({} flow{}, {} out)</span></h3>",
+                escape(cat),
+                fs.len(),
+                plural(fs.len()),
+                bytes(out)
+            )?;
+            let mut ids: Vec<&str> = Vec::new();
+            let deciding = fs.iter().filter_map(|f| f.verdict.rule.as_deref());
+            let others = fs
+                .iter()
+                .flat_map(|f| f.verdict.also.iter().map(String::as_str));
+            for id in deciding.chain(others) {
+                if !ids.contains(&id) {
+                    ids.push(id);
+                }
+            }
+            let known: Vec<_> = ids.iter().filter_map(|id| r.rules.rule(id)).collect();
+            if !known.is_empty() {
+                writeln!(o, "<ul class=\"rules\">")?;
+                for u in known {
+                    let basis = u
+                        .basis
+                        .map_or(String::new(), |b| format!(" ({})", escape(&wire_name(&b))));
+                    writeln!(
+                        o,
+                        "<li><code>{}</code>{basis}: {}</li>",
+                        escape(&u.id),
+                        escape(&u.justification)
+                    )?;
+                }
+                writeln!(o, "</ul>")?;
+            }
+            write_flow_table(o, &fs)?;
+        }
+        writeln!(o, "</section>")?;
+    }
+
+    let locals: Vec<&FlowReport> = r
+        .flows
+        .iter()
+        .filter(|f| f.verdict.kind == VerdictKind::Local)
+        .collect();
+    writeln!(o, "<section id=\"local\">")?;
+    writeln!(o, "<h2>Local ({})</h2>", locals.len())?;
+    if locals.is_empty() {
+        writeln!(o, "<p>None.</p>")?;
+    } else {
+        let mut by_cat: BTreeMap<&str, (usize, u64)> = BTreeMap::new();
+        for f in &locals {
+            let e = by_cat.entry(&f.verdict.category).or_default();
+            e.0 += 1;
+            e.1 += f.up.ip_bytes + f.down.ip_bytes;
+        }
+        writeln!(
+            o,
+            "<p class=\"muted\">Flows that never left the local network, by category.</p>"
+        )?;
+        writeln!(
+            o,
+            "<table class=\"sortable\"><thead><tr><th>category</th><th class=\"n\">flows</th><th class=\"n\">bytes</th></tr></thead><tbody>"
+        )?;
+        for (cat, (n, b)) in by_cat {
+            writeln!(
+                o,
+                "<tr><td>{}</td><td class=\"n\" data-v=\"{n}\">{n}</td><td class=\"n\" data-v=\"{b}\">{}</td></tr>",
+                escape(cat),
+                bytes(b)
+            )?;
+        }
+        writeln!(o, "</tbody></table>")?;
+    }
+    writeln!(o, "</section>")
+}
+
+fn write_flow_table(o: &mut String, fs: &[&FlowReport]) -> std::fmt::Result {
+    writeln!(
+        o,
+        "<table class=\"sortable fixed\"><colgroup><col class=\"c-id\"><col class=\"c-remote\"><col class=\"c-name\"><col class=\"c-proto\"><col class=\"c-bytes\"><col class=\"c-bytes\"><col class=\"c-rule\"></colgroup><thead><tr><th class=\"n\">#</th><th>remote</th><th>name (how learned)</th><th>protocol</th><th class=\"n\">out</th><th class=\"n\">in</th><th>rule</th></tr></thead><tbody>"
+    )?;
+    for f in fs {
+        let name = match f.primary_name() {
+            Some(n) => format!(
+                "{} <span class=\"muted\">({})</span>",
+                escape(&n.name),
+                n.source.as_str()
+            ),
+            None => "<span class=\"muted\">unnamed</span>".to_string(),
+        };
+        let new = if f.new_destination {
+            " <span class=\"tag t-new\">new</span>"
+        } else {
+            ""
+        };
+        writeln!(
+            o,
+            "<tr><td class=\"n\" data-v=\"{id}\">{id}</td><td class=\"mono\">{}</td><td>{name}{new}</td><td>{}</td><td class=\"n\" data-v=\"{}\">{}</td><td class=\"n\" data-v=\"{}\">{}</td><td><code>{}</code></td></tr>",
+            endpoint(f.remote()),
+            escape(&proto_label(f)),
+            f.bytes_out,
+            bytes(f.bytes_out),
+            f.bytes_in,
+            bytes(f.bytes_in),
+            escape(f.verdict.rule.as_deref().unwrap_or("-")),
+            id = f.id,
+        )?;
+    }
+    writeln!(o, "</tbody></table>")
+}
+
+// ---- charts ----
+
+const CHART_W: f64 = 1000.0;
+const LABEL_W: f64 = 300.0;
+const PLOT_X: f64 = LABEL_W + 12.0;
+const PLOT_W: f64 = CHART_W - PLOT_X - 140.0;
+
+/// At most `max` characters, with an ellipsis when cut (on a character boundary).
+fn clip(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        let mut t: String = s.chars().take(max.saturating_sub(1)).collect();
+        t.push('\u{2026}');
+        t
+    }
+}
+
+fn write_charts(o: &mut String, r: &Report) -> std::fmt::Result {
+    writeln!(o, "<section id=\"charts\">")?;
+    writeln!(o, "<h2>Charts</h2>")?;
+    write_bytes_chart(o, r)?;
+    write_time_chart(o, r)?;
+    writeln!(o, "</section>")
+}
+
+fn write_legend(o: &mut String, kinds: &[VerdictKind], y: f64) -> std::fmt::Result {
+    let mut x = PLOT_X;
+    for k in kinds {
+        writeln!(
+            o,
+            "<rect class=\"f-{}\" x=\"{x:.1}\" y=\"{:.1}\" width=\"12\" height=\"12\" rx=\"2\"/><text x=\"{:.1}\" y=\"{:.1}\">{}</text>",
+            kind_class(*k),
+            y - 10.0,
+            x + 17.0,
+            y,
+            k.as_str()
+        )?;
+        x += 100.0;
+    }
+    Ok(())
+}
+
+fn write_bytes_chart(o: &mut String, r: &Report) -> std::fmt::Result {
+    let mut rows: Vec<&super::model::CategoryTotals> = r
+        .summary
+        .categories
+        .iter()
+        .filter(|c| c.verdict != VerdictKind::Local)
+        .collect();
+    rows.sort_by(|a, b| {
+        b.totals
+            .bytes_out
+            .cmp(&a.totals.bytes_out)
+            .then(a.verdict.cmp(&b.verdict))
+            .then(a.category.cmp(&b.category))
+    });
+    writeln!(
+        o,
+        "<figure id=\"chart-bytes\"><figcaption>Bytes sent out of the local network, by category</figcaption>"
+    )?;
+    if rows.is_empty() {
+        writeln!(o, "<p>Nothing left the local network.</p></figure>")?;
+        return Ok(());
+    }
+    let max = rows
+        .iter()
+        .map(|c| c.totals.bytes_out)
+        .max()
+        .unwrap_or(0)
+        .max(1) as f64;
+    let row_h = 24.0;
+    let top = 30.0;
+    let height = top + row_h * rows.len() as f64 + 8.0;
+    writeln!(
+        o,
+        "<svg viewBox=\"0 0 {CHART_W:.0} {height:.0}\" role=\"img\" aria-label=\"Bytes sent out of the local network by category, coloured by verdict\">"
+    )?;
+    let mut kinds: Vec<VerdictKind> = rows.iter().map(|c| c.verdict).collect();
+    kinds.sort();
+    kinds.dedup();
+    write_legend(o, &kinds, 16.0)?;
+    for (i, c) in rows.iter().enumerate() {
+        let y = top + row_h * i as f64;
+        let w = (c.totals.bytes_out as f64 / max * PLOT_W).max(2.0);
+        let label = neutralise(&c.category);
+        writeln!(
+            o,
+            "<g><title>{} ({}): {} flow{}, {} out</title>",
+            escape(&c.category),
+            c.verdict.as_str(),
+            c.totals.flows,
+            plural(c.totals.flows as usize),
+            bytes(c.totals.bytes_out)
+        )?;
+        writeln!(
+            o,
+            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>",
+            LABEL_W,
+            y + 15.0,
+            escape(&clip(&label, 44))
+        )?;
+        writeln!(
+            o,
+            "<rect class=\"f-{}\" x=\"{PLOT_X:.1}\" y=\"{:.1}\" width=\"{w:.1}\" height=\"{:.1}\" rx=\"2\"/>",
+            kind_class(c.verdict),
+            y + 3.0,
+            row_h - 7.0
+        )?;
+        writeln!(
+            o,
+            "<text x=\"{:.1}\" y=\"{:.1}\" class=\"muted\">{} &#183; {} flow{}</text></g>",
+            PLOT_X + w + 6.0,
+            y + 15.0,
+            bytes(c.totals.bytes_out),
+            c.totals.flows,
+            plural(c.totals.flows as usize)
+        )?;
+    }
+    writeln!(o, "</svg></figure>")
+}
+
+/// A step between time ticks that gives at most eight of them over `span` seconds.
+fn tick_step(span: f64) -> f64 {
+    const STEPS: [f64; 30] = [
+        0.001,
+        0.002,
+        0.005,
+        0.01,
+        0.02,
+        0.05,
+        0.1,
+        0.2,
+        0.5,
+        1.0,
+        2.0,
+        5.0,
+        10.0,
+        15.0,
+        30.0,
+        60.0,
+        120.0,
+        300.0,
+        600.0,
+        900.0,
+        1800.0,
+        3600.0,
+        7200.0,
+        10800.0,
+        21600.0,
+        43200.0,
+        86400.0,
+        172_800.0,
+        604_800.0,
+        2_592_000.0,
+    ];
+    STEPS
+        .iter()
+        .copied()
+        .find(|s| span / s <= 8.0)
+        .unwrap_or(span / 8.0)
+}
+
+/// `0 s`, `30 s`, `2 min`, `1 min 30 s`, `1 h`, `0.25 s`.
+fn tick_label(t: f64) -> String {
+    if t < 1.0 && t > 0.0 {
+        let s = format!("{t:.3}");
+        let s = s.trim_end_matches('0').trim_end_matches('.');
+        return format!("{s} s");
+    }
+    let s = t.round() as u64;
+    match s {
+        0..=59 => format!("{s} s"),
+        60..=3599 if s.is_multiple_of(60) => format!("{} min", s / 60),
+        60..=3599 => format!("{} min {} s", s / 60, s % 60),
+        _ if s.is_multiple_of(3600) => format!("{} h", s / 3600),
+        _ => format!("{} h {} min", s / 3600, (s % 3600) / 60),
+    }
+}
+
+fn write_time_chart(o: &mut String, r: &Report) -> std::fmt::Result {
+    let flagged: Vec<&FlowReport> = r
+        .flows
+        .iter()
+        .filter(|f| f.verdict.kind == VerdictKind::Flagged)
+        .collect();
+    writeln!(
+        o,
+        "<figure id=\"chart-time\"><figcaption>Flagged flows over the capture's time</figcaption>"
+    )?;
+    let start = r
+        .capture_start
+        .or_else(|| r.flows.iter().map(|f| f.first_seen).min());
+    let end = r
+        .capture_end
+        .or_else(|| r.flows.iter().map(|f| f.last_seen).max());
+    let (Some(start), Some(end)) = (start, end) else {
+        writeln!(o, "<p>The capture held no packets.</p></figure>")?;
+        return Ok(());
+    };
+    if flagged.is_empty() {
+        writeln!(o, "<p>Nothing was flagged.</p></figure>")?;
+        return Ok(());
+    }
+    let span = end.seconds_since(start).max(1e-3);
+    let x = |t: Timestamp| PLOT_X + (t.seconds_since(start) / span).clamp(0.0, 1.0) * PLOT_W;
+    let lanes = flagged.len() <= 30;
+    let row_h = 22.0;
+    let top = 10.0;
+    // the context lane (every other flow that left), then one lane per flagged flow, or a histogram
+    let body_h = if lanes {
+        row_h * (flagged.len() + 1) as f64
+    } else {
+        row_h + 120.0
+    };
+    let axis_y = top + body_h + 6.0;
+    let height = axis_y + 40.0;
+    writeln!(
+        o,
+        "<svg viewBox=\"0 0 {CHART_W:.0} {height:.0}\" role=\"img\" aria-label=\"When each flagged flow happened during the capture\">"
+    )?;
+    // time grid and axis
+    let step = tick_step(span);
+    let mut t = 0.0;
+    let mut guard = 0;
+    while t <= span + 1e-9 && guard < 64 {
+        let tx = PLOT_X + t / span * PLOT_W;
+        writeln!(
+            o,
+            "<line class=\"grid\" x1=\"{tx:.1}\" y1=\"{top:.1}\" x2=\"{tx:.1}\" y2=\"{axis_y:.1}\"/><text x=\"{tx:.1}\" y=\"{:.1}\" text-anchor=\"middle\" class=\"muted\">{}</text>",
+            axis_y + 15.0,
+            tick_label(t)
+        )?;
+        t += step;
+        guard += 1;
+    }
+    writeln!(
+        o,
+        "<line class=\"axis\" x1=\"{PLOT_X:.1}\" y1=\"{axis_y:.1}\" x2=\"{:.1}\" y2=\"{axis_y:.1}\"/>",
+        PLOT_X + PLOT_W
+    )?;
+    writeln!(
+        o,
+        "<text x=\"{PLOT_X:.1}\" y=\"{:.1}\" class=\"muted\">time since the first packet ({start})</text>",
+        axis_y + 33.0
+    )?;
+
+    // context: the other flows that left, as thin ticks
+    writeln!(
+        o,
+        "<text x=\"{LABEL_W:.1}\" y=\"{:.1}\" text-anchor=\"end\" class=\"muted\">other flows that left (when each began)</text>",
+        top + 15.0
+    )?;
+    for f in r
+        .flows
+        .iter()
+        .filter(|f| !matches!(f.verdict.kind, VerdictKind::Flagged | VerdictKind::Local))
+    {
+        writeln!(
+            o,
+            "<rect class=\"f-{}\" x=\"{:.1}\" y=\"{:.1}\" width=\"2\" height=\"14\" opacity=\"0.7\"><title>flow {}: {} ({}), began {}</title></rect>",
+            kind_class(f.verdict.kind),
+            x(f.first_seen) - 1.0,
+            top + 4.0,
+            f.id,
+            flow_title(f),
+            f.verdict.kind.as_str(),
+            f.first_seen
+        )?;
+    }
+
+    if lanes {
+        for (i, f) in flagged.iter().enumerate() {
+            let y = top + row_h * (i + 1) as f64;
+            let x0 = x(f.first_seen);
+            let w = (x(f.last_seen) - x0).max(0.0);
+            let title = f.primary_name().map_or_else(
+                || format!("unnamed {}", f.remote().address),
+                |n| neutralise(&n.name),
+            );
+            writeln!(
+                o,
+                "<g><title>flow {}: {} ({}), {} out, {} to {}</title>",
+                f.id,
+                escape(&title),
+                escape(&f.verdict.category),
+                bytes(f.bytes_out),
+                f.first_seen,
+                f.last_seen
+            )?;
+            writeln!(
+                o,
+                "<text x=\"{LABEL_W:.1}\" y=\"{:.1}\" text-anchor=\"end\">{} {}</text>",
+                y + 15.0,
+                f.id,
+                escape(&clip(&title, 40))
+            )?;
+            writeln!(
+                o,
+                "<rect class=\"f-flagged\" x=\"{x0:.1}\" y=\"{:.1}\" width=\"{w:.1}\" height=\"8\" opacity=\"0.5\"/><circle class=\"f-flagged\" cx=\"{x0:.1}\" cy=\"{:.1}\" r=\"5\"/>",
+                y + 7.0,
+                y + 11.0
+            )?;
+            writeln!(
+                o,
+                "<text x=\"{:.1}\" y=\"{:.1}\" class=\"muted\">{}</text></g>",
+                x0 + w + 9.0,
+                y + 15.0,
+                bytes(f.bytes_out)
+            )?;
+        }
+    } else {
+        // too many for a lane each: flagged flows started per time bin
+        const BINS: usize = 60;
+        let mut counts = [0u64; BINS];
+        for f in &flagged {
+            let frac = (f.first_seen.seconds_since(start) / span).clamp(0.0, 1.0);
+            let bin = ((frac * BINS as f64) as usize).min(BINS - 1);
+            if let Some(c) = counts.get_mut(bin) {
+                *c += 1;
+            }
+        }
+        let most = counts.iter().copied().max().unwrap_or(1).max(1) as f64;
+        let base = top + row_h + 120.0;
+        writeln!(
+            o,
+            "<text x=\"{LABEL_W:.1}\" y=\"{:.1}\" text-anchor=\"end\">flagged flows begun</text><text x=\"{LABEL_W:.1}\" y=\"{:.1}\" text-anchor=\"end\" class=\"muted\">(most in one bar: {most:.0})</text>",
+            top + row_h + 60.0,
+            top + row_h + 76.0
+        )?;
+        let bw = PLOT_W / BINS as f64;
+        for (i, c) in counts.iter().enumerate().filter(|(_, c)| **c > 0) {
+            let h = (*c as f64 / most * 110.0).max(2.0);
+            writeln!(
+                o,
+                "<rect class=\"f-flagged\" x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{h:.1}\"><title>{c} flagged flow{}</title></rect>",
+                PLOT_X + bw * i as f64 + 1.0,
+                base - h,
+                (bw - 2.0).max(1.0),
+                plural(*c as usize)
+            )?;
+        }
+    }
+    writeln!(o, "</svg></figure>")
+}
+
+fn write_names(o: &mut String, r: &Report) -> std::fmt::Result {
+    writeln!(o, "<section id=\"names\">")?;
+    writeln!(o, "<h2>Names revealed ({})</h2>", r.names.len())?;
+    if r.names.is_empty() {
+        writeln!(o, "<p>None.</p>")?;
+        return writeln!(o, "</section>");
+    }
+    writeln!(
+        o,
+        "<p class=\"muted\">Every name the capture revealed, whether or not a flow used it, and how it was learned.</p>"
+    )?;
+    writeln!(
+        o,
+        "<table class=\"sortable\"><thead><tr><th>name</th><th>how learned</th><th>first seen</th><th>last seen</th><th class=\"n\">seen</th><th>addresses</th><th>flows</th></tr></thead><tbody>"
+    )?;
+    for n in &r.names {
+        let addrs: Vec<String> = n.addresses.iter().map(|a| a.to_string()).collect();
+        let flows: Vec<String> = n.flows.iter().map(|f| f.to_string()).collect();
+        writeln!(
+            o,
+            "<tr><td>{}</td><td><code>{}</code></td><td class=\"ts\">{}</td><td class=\"ts\">{}</td><td class=\"n\" data-v=\"{seen}\">{seen}</td><td class=\"mono\">{}</td><td>{}</td></tr>",
+            escape(&n.name),
+            n.source.as_str(),
+            n.first_seen,
+            n.last_seen,
+            addrs.join(", "),
+            if flows.is_empty() {
+                "-".to_string()
+            } else {
+                flows.join(", ")
+            },
+            seen = n.seen,
+        )?;
+    }
+    writeln!(o, "</tbody></table>")?;
+    writeln!(o, "</section>")
+}
+
+fn write_blind_spots(o: &mut String, r: &Report) -> std::fmt::Result {
+    writeln!(o, "<section id=\"blind-spots\">")?;
+    writeln!(o, "<h2>Blind spots</h2>")?;
+    let blind: Vec<_> = r.blind_spots.iter().filter(|b| b.flows > 0).collect();
+    if blind.is_empty() {
+        writeln!(
+            o,
+            "<p>Every flow that left the local network was named.</p>"
+        )?;
+        return writeln!(o, "</section>");
+    }
+    writeln!(
+        o,
+        "<p class=\"muted\">What left the local network that the audit could not name, by cause.</p>"
+    )?;
+    writeln!(
+        o,
+        "<table><thead><tr><th>cause</th><th class=\"n\">flows</th><th class=\"n\">out</th><th class=\"n\">in</th><th>flow ids</th></tr></thead><tbody>"
+    )?;
+    for b in blind {
+        let ids: Vec<String> = b.flow_ids.iter().map(|i| i.to_string()).collect();
+        let more = if (b.flow_ids.len() as u64) < b.flows {
+            ", ..."
+        } else {
+            ""
+        };
+        writeln!(
+            o,
+            "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td>{}{more}</td></tr>",
+            escape(b.description),
+            b.flows,
+            bytes(b.bytes_out),
+            bytes(b.bytes_in),
+            ids.join(", ")
+        )?;
+    }
+    writeln!(o, "</tbody></table>")?;
+    writeln!(o, "</section>")
+}
+
+fn write_scope(o: &mut String, r: &Report) -> std::fmt::Result {
+    writeln!(o, "<section id=\"scope\">")?;
+    writeln!(o, "<h2>Scope and baseline</h2>")?;
+    writeln!(o, "<dl class=\"facts\">")?;
+    writeln!(
+        o,
+        "<dt>Scope</dt><dd><code>{}</code>: {}</dd>",
+        escape(&r.scope.mode),
+        escape(&r.scope.description)
+    )?;
+    if r.scope.left_out_flows > 0 {
+        let by: Vec<String> = r
+            .scope
+            .left_out_by_process
+            .iter()
+            .map(|(p, n)| format!("{} ({n})", escape(p)))
+            .collect();
+        writeln!(
+            o,
+            "<dt>Left out</dt><dd>{} flows, of {}</dd>",
+            r.scope.left_out_flows,
+            by.join(", ")
+        )?;
+    } else {
+        writeln!(o, "<dt>Left out</dt><dd>no flow</dd>")?;
+    }
+    if let Some(l) = &r.live {
+        writeln!(
+            o,
+            "<dt>Dropped</dt><dd>{} by the kernel, {} by the interface, {} by telltale's queue</dd>",
+            l.dropped_by_kernel, l.dropped_by_interface, l.dropped_by_queue
+        )?;
+    }
+    match &r.baseline {
+        None => writeln!(
+            o,
+            "<dt>Baseline</dt><dd>none (<code>--baseline</code> was not given)</dd>"
+        )?,
+        Some(b) => {
+            writeln!(
+                o,
+                "<dt>Baseline</dt><dd><code>{}</code> ({} destinations known); {} new since then</dd>",
+                escape(&b.path),
+                b.known,
+                b.new_destinations.len()
+            )?;
+            if !b.new_destinations.is_empty() {
+                writeln!(o, "<dt>New</dt><dd><ul>")?;
+                for d in &b.new_destinations {
+                    writeln!(o, "<li>{}</li>", escape(d))?;
+                }
+                writeln!(o, "</ul></dd>")?;
+            }
+        }
+    }
+    writeln!(o, "</dl>")?;
+    writeln!(o, "</section>")
+}
+
+fn write_counters(o: &mut String, r: &Report) -> std::fmt::Result {
+    let c = &r.counters;
+    writeln!(o, "<section id=\"counters\">")?;
+    writeln!(o, "<h2>Counters</h2>")?;
+    let rows: [(&str, u64); 21] = [
+        ("packets", c.packets),
+        ("decoded", c.decoded),
+        ("malformed", c.malformed),
+        ("unsupported", c.unsupported),
+        ("truncated (by snapshot length)", c.truncated),
+        ("flows", c.flows),
+        ("flow evictions (table full)", c.flow_evictions),
+        ("flows ended idle or closed", c.flows_ended_idle),
+        ("IP fragments held", c.fragments_held),
+        ("datagrams reassembled", c.datagrams_reassembled),
+        ("fragment evictions", c.fragment_evictions),
+        ("DNS responses", c.dns_responses),
+        ("DNS messages unreadable", c.dns_malformed),
+        ("TLS ClientHellos", c.tls_client_hellos),
+        ("TLS ClientHellos unreadable", c.tls_malformed),
+        ("HTTP requests", c.http_requests),
+        ("QUIC ClientHellos", c.quic_client_hellos),
+        ("QUIC Initials unreadable", c.quic_undecryptable),
+        (
+            "TCP bytes dropped by reassembly caps",
+            c.stream_bytes_dropped,
+        ),
+        ("DNS map evictions", c.name_map_evictions),
+        ("names not listed (inventory full)", c.names_dropped),
+    ];
+    writeln!(o, "<div class=\"cols\">")?;
+    let half = rows.len().div_ceil(2);
+    for part in rows.chunks(half) {
+        writeln!(
+            o,
+            "<table><thead><tr><th>counter</th><th class=\"n\">value</th></tr></thead><tbody>"
+        )?;
+        for (k, v) in part {
+            writeln!(o, "<tr><td>{k}</td><td class=\"n\">{v}</td></tr>")?;
+        }
+        writeln!(o, "</tbody></table>")?;
+    }
+    writeln!(o, "</div>")?;
+    if !c.reasons.is_empty() {
+        writeln!(o, "<h3>Packets not decoded, by reason</h3>")?;
+        writeln!(
+            o,
+            "<table><thead><tr><th>reason</th><th class=\"n\">packets</th></tr></thead><tbody>"
+        )?;
+        for (k, v) in &c.reasons {
+            writeln!(o, "<tr><td>{}</td><td class=\"n\">{v}</td></tr>", escape(k))?;
+        }
+        writeln!(o, "</tbody></table>")?;
+    }
+    writeln!(o, "</section>")
+}
+
+/// A word for a POSIX shell: as is when it is plainly safe, else in single quotes.
+fn shell_word(s: &str) -> String {
+    let plain = !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:=@,+%".contains(c));
+    if plain {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
+/// The command line that audits the same inputs under the same judgement.
+pub(crate) fn command_line(r: &Report) -> String {
+    let rules = r
+        .rules
+        .path
+        .strip_prefix("builtin:")
+        .unwrap_or(&r.rules.path);
+    let mut words = vec![
+        "telltale".to_string(),
+        "audit".to_string(),
+        "--rules".to_string(),
+        shell_word(rules),
+        "--opt-out".to_string(),
+        shell_word(r.opt_out.state),
+    ];
+    match r.scope.mode.as_str() {
+        "server" => words.extend(["--scope".to_string(), "server".to_string()]),
+        "server_ip" => {
+            if let Some(ip) = r
+                .scope
+                .description
+                .rsplit(' ')
+                .next()
+                .and_then(|w| w.parse::<std::net::IpAddr>().ok())
+            {
+                words.extend(["--server-ip".to_string(), ip.to_string()]);
+            }
+        }
+        _ => {}
+    }
+    if let Some(s) = &r.settings
+        && !s.path.starts_with("builtin:")
+    {
+        words.extend(["--prefs".to_string(), shell_word(&s.path)]);
+    }
+    if let Some(b) = &r.baseline {
+        words.extend(["--baseline".to_string(), shell_word(&b.path)]);
+    }
+    for i in &r.inputs {
+        words.push(shell_word(&i.path));
+    }
+    words.join(" ")
+}
+
+fn write_reproduce(o: &mut String, r: &Report) -> std::fmt::Result {
+    writeln!(o, "<section id=\"reproduce\">")?;
+    writeln!(o, "<h2>How to reproduce this audit</h2>")?;
+    writeln!(o, "<dl class=\"facts\">")?;
+    writeln!(
+        o,
+        "<dt>Tool</dt><dd>{} {}</dd>",
+        escape(r.tool.name),
+        escape(r.tool.version)
+    )?;
+    writeln!(
+        o,
+        "<dt>Rules</dt><dd><code>{}</code> ({}), sha256 <code>{}</code></dd>",
+        escape(&r.rules.path),
+        escape(&r.rules.server),
+        escape(&r.rules.sha256)
+    )?;
+    writeln!(
+        o,
+        "<dt>Opt-out</dt><dd>{} (from {})</dd>",
+        escape(r.opt_out.state),
+        escape(&r.opt_out.source)
+    )?;
+    if let Some(s) = &r.settings {
+        writeln!(
+            o,
+            "<dt>Settings</dt><dd><code>{}</code> ({})</dd>",
+            escape(&s.path),
+            escape(&s.format)
+        )?;
+    }
+    writeln!(
+        o,
+        "<dt>Report</dt><dd>generated at {}, schema <code>{}</code></dd>",
+        r.generated_at,
+        escape(r.schema)
+    )?;
+    writeln!(o, "</dl>")?;
+    if r.inputs.is_empty() {
+        writeln!(o, "<p>No capture file was read.</p>")?;
+    } else {
+        writeln!(
+            o,
+            "<table><thead><tr><th>input</th><th>format</th><th class=\"n\">packets</th><th class=\"n\">bytes</th><th>sha256</th></tr></thead><tbody>"
+        )?;
+        for i in &r.inputs {
+            let cut = i.cut_short.as_ref().map_or(String::new(), |c| {
+                format!(
+                    " <span class=\"muted\">(cut short at byte {}: {})</span>",
+                    c.offset,
+                    escape(&c.what)
+                )
+            });
+            writeln!(
+                o,
+                "<tr><td><code>{}</code>{cut}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"mono\">{}</td></tr>",
+                escape(&i.path),
+                escape(&i.format),
+                i.packets,
+                i.bytes,
+                escape(&i.sha256)
+            )?;
+        }
+        writeln!(o, "</tbody></table>")?;
+    }
+    writeln!(o, "<pre><code>{}</code></pre>", escape(&command_line(r)))?;
+    let mut notes: Vec<String> = Vec::new();
+    if r.live.is_some() {
+        notes.push("This was a live capture: save the traffic with tcpdump to audit the same packets again.".into());
+    }
+    if r.inputs.iter().any(|i| i.path == "-") {
+        notes.push(
+            "<code>-</code> is standard input: pipe in a capture whose SHA-256 is the one above."
+                .into(),
+        );
+    }
+    if r.inputs.iter().any(|i| i.path.starts_with("builtin:")) {
+        notes.push("<code>builtin:</code> inputs are built into telltale: <code>telltale demo --print</code> audits the demo capture.".into());
+    }
+    if r.settings
+        .as_ref()
+        .is_some_and(|s| s.path.starts_with("builtin:"))
+    {
+        notes.push("The settings file is built into telltale (the demo's own settings).".into());
+    }
+    notes.push("The same inputs, rules and opt-out give the same report, byte for byte, apart from the generation time.".into());
+    for n in notes {
+        writeln!(o, "<p class=\"muted\">{n}</p>")?;
+    }
+    writeln!(o, "</section>")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_text_and_attributes() {
+        assert_eq!(
+            escape("<script>alert(1)</script>"),
+            "&lt;script&gt;alert(1)&lt;/script&gt;"
+        );
+        assert_eq!(escape("\"onmouseover='x'"), "&quot;onmouseover=&#39;x&#39;");
+        assert_eq!(escape("a&b"), "a&amp;b");
+        assert_eq!(escape("red\u{1b}[31m"), "red\\u{1b}[31m");
+        assert_eq!(escape("gpj\u{202e}.exe"), "gpj\\u{202e}.exe");
+        assert_eq!(escape("plex.tv"), "plex.tv");
+    }
+
+    #[test]
+    fn base64_matches_the_standard_alphabet() {
+        assert_eq!(base64(b""), "");
+        assert_eq!(base64(b"f"), "Zg==");
+        assert_eq!(base64(b"fo"), "Zm8=");
+        assert_eq!(base64(b"foo"), "Zm9v");
+        assert_eq!(base64(b"foobar"), "Zm9vYmFy");
+    }
+
+    #[test]
+    fn shell_words_are_quoted_when_needed() {
+        assert_eq!(shell_word("day1.pcap.gz"), "day1.pcap.gz");
+        assert_eq!(shell_word("my capture.pcap"), "'my capture.pcap'");
+        assert_eq!(shell_word("it's"), "'it'\\''s'");
+        assert_eq!(shell_word("$(rm -rf)"), "'$(rm -rf)'");
+        assert_eq!(shell_word(""), "''");
+    }
+
+    #[test]
+    fn time_ticks_are_round() {
+        assert_eq!(tick_step(296.0), 60.0);
+        assert_eq!(tick_step(5.0), 1.0);
+        assert_eq!(tick_label(0.0), "0 s");
+        assert_eq!(tick_label(120.0), "2 min");
+        assert_eq!(tick_label(90.0), "1 min 30 s");
+        assert_eq!(tick_label(0.25), "0.25 s");
+        assert_eq!(tick_label(7200.0), "2 h");
+    }
+
+    #[test]
+    fn clipping_keeps_whole_characters() {
+        assert_eq!(clip("abcdef", 10), "abcdef");
+        assert_eq!(clip("abcdef", 4), "abc\u{2026}");
+        assert_eq!(clip("ééééé", 3), "éé\u{2026}");
+    }
+}
