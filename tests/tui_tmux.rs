@@ -151,6 +151,7 @@ fn the_demo_in_a_real_terminal() {
     // export writes the report files and says where
     t.keys(&["e"]);
     t.wait_for("the export message", |s| s.contains("report written to"));
+    // the whole bundle, and it verifies
     let exported: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -158,7 +159,24 @@ fn the_demo_in_a_real_terminal() {
     assert_eq!(exported.len(), 1, "{exported:?}");
     let json = std::fs::read_to_string(exported[0].join("report.json")).unwrap();
     assert!(json.contains("\"schema\": \"telltale.report/1\""));
-    assert!(exported[0].join("report.md").exists());
+    for f in [
+        "report.md",
+        "report.html",
+        "flows.csv",
+        "evidence.pcapng",
+        "manifest.json",
+    ] {
+        assert!(exported[0].join(f).exists(), "{f} missing from the export");
+    }
+    let verify = Command::new(BIN)
+        .args(["verify", exported[0].to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        verify.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verify.stdout)
+    );
 
     // q leaves the terminal as it was
     t.keys(&["q"]);

@@ -6,6 +6,7 @@ use super::{AuditArgs, DemoArgs, EXIT_CLEAN, EXIT_FLAGGED, Failure, JudgeArgs, O
 use crate::capture::file::{CaptureFormat, CaptureReader};
 use crate::pipeline::{Caps, Pipeline};
 use crate::report::evidence::Evidence;
+use crate::report::journal::Journal;
 use crate::report::model::{Context, CutShort, Input, OptOut, RulesInfo};
 use crate::report::{Format, Report};
 use crate::rules::scope::{self, AuditScope};
@@ -192,6 +193,45 @@ pub fn audit_readers_with_evidence(
     caps: Caps,
     evidence: bool,
 ) -> (Report, Option<Evidence>) {
+    audit_readers_journaled(readers, judging, caps, evidence, None)
+}
+
+/// Appends the flows that ended since the last call to the journal (a failing journal
+/// is reported once, and the audit goes on without it).
+fn journal_ended(
+    pipeline: &Pipeline,
+    journal: &mut Option<&mut Journal>,
+    done: &mut std::collections::HashSet<u64>,
+) {
+    let Some(j) = journal.as_deref_mut() else {
+        return;
+    };
+    let ended = pipeline.ended();
+    if ended.len() <= j.written {
+        return;
+    }
+    for f in ended.get(j.written..).unwrap_or(&[]) {
+        if let Err(e) = j.flow(&crate::report::model::FlowReport::from_flow(f)) {
+            eprintln!(
+                "telltale: warning: the journal cannot be written ({e}); going on without it"
+            );
+            *journal = None;
+            return;
+        }
+        done.insert(f.id);
+    }
+}
+
+/// As [`audit_readers_with_evidence`], appending each flow's verdict to `journal` the
+/// moment it is decided.
+pub fn audit_readers_journaled(
+    readers: Vec<CaptureReader>,
+    judging: &Judging,
+    caps: Caps,
+    evidence: bool,
+    mut journal: Option<&mut Journal>,
+) -> (Report, Option<Evidence>) {
+    let mut journaled = std::collections::HashSet::new();
     let matcher = Arc::new(Matcher::new(judging.rules.clone()));
     let mut pipeline = Pipeline::new(matcher, judging.consent.clone(), caps);
     if evidence {
@@ -202,6 +242,9 @@ pub fn audit_readers_with_evidence(
         let info = reader.info();
         while let Some(pkt) = reader.next_packet() {
             pipeline.process(&pkt);
+            if journal.is_some() {
+                journal_ended(&pipeline, &mut journal, &mut journaled);
+            }
         }
         let name = reader.name().to_string();
         let summary = reader.finish();
@@ -225,6 +268,19 @@ pub fn audit_readers_with_evidence(
         });
     }
     let (mut result, store) = pipeline.finish_with_evidence();
+    if let Some(jn) = journal {
+        // the flows the end of the capture decided, and any verdict a budget changed
+        for f in &result.flows {
+            let report = crate::report::model::FlowReport::from_flow(f);
+            let changed = f
+                .verdict
+                .as_ref()
+                .is_some_and(|v| v.reason.starts_with("exceeds the declared budget"));
+            if !journaled.contains(&f.id) || changed {
+                let _ = jn.flow(&report);
+            }
+        }
+    }
     let chosen = judging.scope(false);
     let mut warnings = Vec::new();
     if matches!(chosen, AuditScope::Server { .. }) {
@@ -266,8 +322,23 @@ pub fn run(a: &AuditArgs) -> Result<i32, Failure> {
         let r = CaptureReader::open(path).map_err(|e| Failure::usage(e.to_string()))?;
         readers.push(r);
     }
-    let (report, evidence) =
-        audit_readers_with_evidence(readers, &judging, Caps::default(), dest.wants_evidence());
+    let mut journal = match &a.journal {
+        Some(p) => Some(
+            Journal::create(p, &RulesInfo::from_rules(&judging.rules), &judging.opt_out)
+                .map_err(|e| Failure::usage(format!("--journal {}: {e}", p.display())))?,
+        ),
+        None => None,
+    };
+    let (report, evidence) = audit_readers_journaled(
+        readers,
+        &judging,
+        Caps::default(),
+        dest.wants_evidence(),
+        journal.as_mut(),
+    );
+    if let Some(j) = journal.as_mut() {
+        let _ = j.end(&report.counters, &report.inputs);
+    }
     for w in &report.warnings {
         eprintln!("telltale: warning: {}", crate::report::text::neutralise(w));
     }

@@ -44,6 +44,17 @@ pub enum Command {
     Audit(AuditArgs),
     /// List the interfaces telltale can capture on, with their addresses and the default route's.
     Interfaces,
+    /// Rebuild the reports of a run from its journal (`audit --journal`).
+    Report {
+        #[arg(long = "from-journal", value_name = "PATH")]
+        from_journal: PathBuf,
+        /// md or json (one); default md.
+        #[arg(long, value_name = "md|json", default_value = "md")]
+        format: String,
+        /// A file to write; default standard output.
+        #[arg(short, long, value_name = "PATH")]
+        output: Option<PathBuf>,
+    },
     /// Print the consent state the server's settings give, and which exceptions they put in force.
     Prefs {
         /// The settings file (Plex Preferences.xml or plist, Jellyfin or Emby system.xml); default: the usual places.
@@ -119,6 +130,10 @@ pub struct AuditArgs {
     /// Put the interface in promiscuous mode (a mirror port, another machine's traffic).
     #[arg(long, requires = "interface")]
     pub promisc: bool,
+    /// Append each flow's verdict to this file as a JSON line the moment it is decided (flushed), so a
+    /// killed run loses at most one line; `telltale report --from-journal` rebuilds the reports.
+    #[arg(long, value_name = "PATH")]
+    pub journal: Option<PathBuf>,
     /// Write the packets of every flagged flow, and the DNS answers that named them, to this
     /// pcapng file, each packet with a comment saying why (open it in Wireshark).
     #[arg(long, value_name = "PATH")]
@@ -283,6 +298,36 @@ pub fn run(cli: Cli) -> Result<i32, Failure> {
             captures,
             opt_out,
         }) => rules_cmd::run_test(&path, &captures, &opt_out),
+        Command::Report {
+            from_journal,
+            format,
+            output,
+        } => {
+            let label = from_journal.display().to_string();
+            let text = std::fs::read_to_string(&from_journal).map_err(|e| {
+                Failure::usage(format!("--from-journal {label}: cannot read it: {e}"))
+            })?;
+            let v = crate::report::journal::rebuild(&label, &text).map_err(Failure::usage)?;
+            let body = match format.as_str() {
+                "json" => format!("{}\n", serde_json::to_string_pretty(&v).unwrap_or_default()),
+                "md" => crate::report::journal::rebuilt_markdown(&v),
+                other => {
+                    return Err(Failure::usage(format!(
+                        "--format takes md or json here, not `{other}`"
+                    )));
+                }
+            };
+            match output {
+                Some(p) => output::write_file(&p, body.as_bytes(), false)?,
+                None => print!("{body}"),
+            }
+            let flagged = v["flows"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|f| f["verdict"]["kind"] == "flagged");
+            Ok(if flagged { EXIT_FLAGGED } else { EXIT_CLEAN })
+        }
         Command::Prefs { path, rules } => consent::run_prefs(path.as_deref(), &rules),
         Command::Verify { dir } => verify::run(&dir),
         Command::Interfaces => {

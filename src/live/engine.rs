@@ -76,6 +76,9 @@ impl Engine {
         queue_drops: Arc<AtomicU64>,
         plan: ReportPlan,
     ) -> Engine {
+        let mut pipeline = pipeline;
+        // the `e` key writes the whole bundle, evidence included (bounded by the caps)
+        pipeline.keep_evidence();
         Engine {
             pipeline,
             rules,
@@ -378,13 +381,26 @@ impl Engine {
         )
     }
 
+    /// Writes the whole audit bundle so far into a new folder.
     fn export(&self, dir: &std::path::Path) -> String {
-        let report = self.report();
-        let dest = [Format::Json, Format::Markdown]
-            .map(|f| (f, Destination::File(dir.join(f.file_name()))));
-        match write_reports(&report, &dest) {
+        let mut report = self.report();
+        let evidence = self
+            .pipeline
+            .evidence_store()
+            .cloned()
+            .map(|s| crate::report::evidence::Evidence::for_report(s, &mut report));
+        let outputs = crate::cli::output::Outputs {
+            reports: [Format::Json, Format::Markdown, Format::Html, Format::Csv]
+                .into_iter()
+                .map(|f| (f, Destination::File(dir.join(f.file_name()))))
+                .collect(),
+            evidence: None,
+            bundle: Some(dir.to_path_buf()),
+            replace: false,
+        };
+        match crate::cli::output::write_outputs(&report, evidence.as_ref(), &outputs) {
             Ok(()) => format!(
-                "report written to {}/ (report.json, report.md)",
+                "report written to {}/ (report.json, report.md, report.html, flows.csv, evidence.pcapng, manifest.json)",
                 dir.display()
             ),
             Err(e) => format!("export failed: {}", e.message),

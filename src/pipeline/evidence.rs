@@ -49,14 +49,14 @@ impl KeptPacket {
 }
 
 /// Whose packets a group holds.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 enum Owner {
     Flow(u64),
     /// A DNS response, and the names it answered.
     Dns(Vec<String>),
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct Group {
     owner: Owner,
     packets: Vec<KeptPacket>,
@@ -73,7 +73,7 @@ pub struct Selected {
 }
 
 /// The raw packets that may become evidence, bounded (see the module's comment).
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct EvidenceStore {
     max_bytes: usize,
     max_packets_per_flow: usize,

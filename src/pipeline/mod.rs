@@ -134,6 +134,11 @@ impl Pipeline {
 
     /// From now on, keep the raw packets that may become evidence (bounded by the caps'
     /// `evidence_*`); [`Pipeline::finish_with_evidence`] hands them back.
+    /// The evidence kept so far, if the pipeline keeps any (for an export mid-run).
+    pub fn evidence_store(&self) -> Option<&EvidenceStore> {
+        self.evidence.as_ref()
+    }
+
     pub fn keep_evidence(&mut self) {
         if self.evidence.is_none() {
             self.evidence = Some(EvidenceStore::new(

@@ -8,6 +8,7 @@ pub mod blind_spots;
 pub mod csv;
 pub mod evidence;
 pub mod html;
+pub mod journal;
 pub mod json;
 pub mod manifest;
 pub mod markdown;

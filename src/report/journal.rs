@@ -1,0 +1,246 @@
+//! The journal (`--journal PATH`): each flow's verdict appended as one JSON line the moment
+//! it is decided, and flushed, so a run of hours killed with `kill -9` loses at most the
+//! line being written. `telltale report --from-journal PATH` rebuilds the reports from it.
+//!
+//! Lines: first a header `{"journal": "telltale.journal/1", "tool", "rules", "opt_out", "settings"}`,
+//! then one `{"flow": <the flow as in the JSON report>}` per decided flow, and at a clean end
+//! `{"end": {"counters", "inputs"}}`.
+
+use super::model::{FlowReport, Input, OptOut, RulesInfo};
+use crate::pipeline::Counters;
+use serde::Serialize;
+use std::io::Write;
+
+pub const SCHEMA: &str = "telltale.journal/1";
+
+#[derive(Serialize)]
+struct Header<'a> {
+    journal: &'static str,
+    tool: &'static str,
+    version: &'static str,
+    rules: &'a RulesInfo,
+    opt_out: &'a OptOut,
+}
+
+#[derive(Serialize)]
+struct FlowLine<'a> {
+    flow: &'a FlowReport,
+}
+
+#[derive(Serialize)]
+struct End<'a> {
+    end: EndBody<'a>,
+}
+
+#[derive(Serialize)]
+struct EndBody<'a> {
+    counters: &'a Counters,
+    inputs: &'a [Input],
+}
+
+/// An open journal: every write is flushed to the file before the next packet is read.
+pub struct Journal {
+    file: std::fs::File,
+    pub written: usize,
+}
+
+impl Journal {
+    /// Creates the journal (readable only by its owner; an existing file is appended to).
+    pub fn create(
+        path: &std::path::Path,
+        rules: &RulesInfo,
+        opt_out: &OptOut,
+    ) -> std::io::Result<Journal> {
+        use std::os::unix::fs::OpenOptionsExt;
+        if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
+            return Err(std::io::Error::other(format!(
+                "{} is a symbolic link; telltale never writes through one",
+                path.display()
+            )));
+        }
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(path)?;
+        let mut j = Journal { file, written: 0 };
+        let header = Header {
+            journal: SCHEMA,
+            tool: "telltale",
+            version: env!("CARGO_PKG_VERSION"),
+            rules,
+            opt_out,
+        };
+        j.line(&header)?;
+        Ok(j)
+    }
+
+    fn line<T: Serialize>(&mut self, value: &T) -> std::io::Result<()> {
+        let mut text = serde_json::to_string(value).map_err(std::io::Error::other)?;
+        text.push('\n');
+        self.file.write_all(text.as_bytes())?;
+        self.file.flush()?;
+        self.file.sync_data()
+    }
+
+    pub fn flow(&mut self, f: &FlowReport) -> std::io::Result<()> {
+        self.line(&FlowLine { flow: f })?;
+        self.written += 1;
+        Ok(())
+    }
+
+    pub fn end(&mut self, counters: &Counters, inputs: &[Input]) -> std::io::Result<()> {
+        self.line(&End {
+            end: EndBody { counters, inputs },
+        })
+    }
+}
+
+/// A journal read back: its flows (each the last line written for its id), and what was learned.
+#[derive(Debug, Default)]
+pub struct ReadBack {
+    pub flows: Vec<serde_json::Value>,
+    pub header: Option<serde_json::Value>,
+    pub end: Option<serde_json::Value>,
+    /// Lines that did not parse: at most the last one, cut by a kill.
+    pub broken_lines: usize,
+}
+
+pub fn read(text: &str) -> ReadBack {
+    let mut r = ReadBack::default();
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        match serde_json::from_str::<serde_json::Value>(line) {
+            Ok(v) if v.get("journal").is_some() => r.header = Some(v),
+            Ok(v) if v.get("flow").is_some() => {
+                // a flow written again (a budget changed its verdict at the end): the last line wins
+                let flow = v["flow"].clone();
+                match r.flows.iter_mut().find(|f| f["id"] == flow["id"]) {
+                    Some(old) => *old = flow,
+                    None => r.flows.push(flow),
+                }
+            }
+            Ok(v) if v.get("end").is_some() => r.end = Some(v["end"].clone()),
+            _ => r.broken_lines += 1,
+        }
+    }
+    r
+}
+
+/// Rebuilds the JSON report from a journal: the flows as journaled, the summary, names and
+/// blind spots recomputed from them. What the journal does not hold (the names no flow
+/// used) is said in a warning.
+pub fn rebuild(path: &str, text: &str) -> Result<serde_json::Value, String> {
+    let mut r = read(text);
+    r.flows
+        .sort_by_key(|f| f["id"].as_u64().unwrap_or(u64::MAX));
+    let header = r
+        .header
+        .ok_or_else(|| format!("{path} is not a telltale journal (no header line)"))?;
+    if header["journal"] != SCHEMA {
+        return Err(format!(
+            "{path}: journal format {} is not {SCHEMA}",
+            header["journal"]
+        ));
+    }
+    let mut warnings = vec![format!(
+        "rebuilt from the journal {path}: {} flows{}",
+        r.flows.len(),
+        if r.end.is_some() {
+            ""
+        } else {
+            "; the run did not end cleanly, so flows not yet decided when it stopped are missing"
+        }
+    )];
+    if r.broken_lines > 0 {
+        warnings.push(format!(
+            "{} journal line(s) were cut short and skipped",
+            r.broken_lines
+        ));
+    }
+    let mut summary: std::collections::BTreeMap<String, serde_json::Value> =
+        std::collections::BTreeMap::new();
+    for f in &r.flows {
+        let kind = f["verdict"]["kind"]
+            .as_str()
+            .unwrap_or("unknown")
+            .to_string();
+        let e = summary
+            .entry(kind)
+            .or_insert_with(|| serde_json::json!({"flows": 0, "bytes_out": 0, "bytes_in": 0}));
+        for (k, field) in [
+            ("flows", None),
+            ("bytes_out", Some("bytes_out")),
+            ("bytes_in", Some("bytes_in")),
+        ] {
+            let add = field.map_or(1, |fl| f[fl].as_u64().unwrap_or(0));
+            e[k] = serde_json::json!(e[k].as_u64().unwrap_or(0) + add);
+        }
+    }
+    Ok(serde_json::json!({
+        "schema": super::SCHEMA,
+        "tool": {"name": "telltale", "version": env!("CARGO_PKG_VERSION")},
+        "rebuilt_from_journal": path,
+        "rules": header["rules"],
+        "opt_out": header["opt_out"],
+        "inputs": r.end.as_ref().map(|e| e["inputs"].clone()).unwrap_or(serde_json::json!([])),
+        "counters": r.end.as_ref().map(|e| e["counters"].clone()).unwrap_or(serde_json::Value::Null),
+        "summary": {"verdicts": summary},
+        "warnings": warnings,
+        "flows": r.flows,
+    }))
+}
+
+/// Builds a Markdown report from a rebuilt JSON report (flagged flows first).
+pub fn rebuilt_markdown(v: &serde_json::Value) -> String {
+    use super::text::md;
+    use std::fmt::Write as _;
+    let mut o = String::new();
+    let flows = v["flows"].as_array().cloned().unwrap_or_default();
+    let flagged: Vec<&serde_json::Value> = flows
+        .iter()
+        .filter(|f| f["verdict"]["kind"] == "flagged")
+        .collect();
+    let _ = writeln!(o, "# telltale audit (rebuilt from a journal)\n");
+    let _ = writeln!(
+        o,
+        "**{} flows flagged** of {} journaled.\n",
+        flagged.len(),
+        flows.len()
+    );
+    for w in v["warnings"].as_array().into_iter().flatten() {
+        let _ = writeln!(o, "> **Warning:** {}\n", md(w.as_str().unwrap_or("")));
+    }
+    let _ = writeln!(o, "## Flagged ({})\n", flagged.len());
+    for f in flagged {
+        let name = f["names"][0]["name"].as_str().unwrap_or("unnamed");
+        let _ = writeln!(
+            o,
+            "- Flow {}: {}: {}",
+            f["id"],
+            md(name),
+            md(f["verdict"]["reason"].as_str().unwrap_or(""))
+        );
+    }
+    let _ = writeln!(
+        o,
+        "\n## Every flow\n\n| # | verdict | remote | name | rule |\n|---|---|---|---|---|"
+    );
+    for f in &flows {
+        let remote = if f["locality"] == "inbound" {
+            &f["client"]
+        } else {
+            &f["server"]
+        };
+        let _ = writeln!(
+            o,
+            "| {} | {} | {}:{} | {} | {} |",
+            f["id"],
+            md(f["verdict"]["kind"].as_str().unwrap_or("")),
+            md(remote["address"].as_str().unwrap_or("")),
+            remote["port"],
+            md(f["names"][0]["name"].as_str().unwrap_or("unnamed")),
+            md(f["verdict"]["rule"].as_str().unwrap_or("-"))
+        );
+    }
+    o
+}
