@@ -345,6 +345,7 @@ fn write_report(o: &mut String, r: &Report) -> std::fmt::Result {
         ),
         ("DNS map evictions", c.name_map_evictions),
         ("names not listed (inventory full)", c.names_dropped),
+        ("evidence packets dropped (caps)", c.evidence_evictions),
     ] {
         writeln!(o, "| {k} | {v} |")?;
     }
