@@ -235,14 +235,18 @@ impl Attributor {
         remote: SocketAddr,
     ) -> Vec<Candidate> {
         let slot = usize::from(tcp);
-        let due = self.foreign[slot]
-            .as_ref()
+        let due = self
+            .foreign
+            .get(slot)
+            .and_then(Option::as_ref)
             .is_none_or(|f| f.read_at.elapsed() >= self.rescan_interval);
         if due {
             let read = self.read_foreign(tcp);
-            self.foreign[slot] = Some(read);
+            if let Some(s) = self.foreign.get_mut(slot) {
+                *s = Some(read);
+            }
         }
-        let Some(foreign) = self.foreign[slot].as_ref() else {
+        let Some(foreign) = self.foreign.get(slot).and_then(Option::as_ref) else {
             return Vec::new();
         };
         foreign

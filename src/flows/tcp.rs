@@ -53,6 +53,13 @@ pub enum ConnState {
     OTH,
 }
 
+/// Sets one direction's flag (`d` is 0 for the client, 1 for the server).
+fn set(flags: &mut [bool; 2], d: usize) {
+    if let Some(f) = flags.get_mut(d) {
+        *f = true;
+    }
+}
+
 impl TcpTracker {
     /// Records one segment; `from_client` gives its direction.
     pub fn update(&mut self, from_client: bool, flags: u8, seq: u32, payload_len: u32) {
@@ -60,28 +67,30 @@ impl TcpTracker {
         let syn = flags & SYN != 0;
         let ack = flags & ACK != 0;
         if syn && !ack {
-            self.syn[d] = true;
+            set(&mut self.syn, d);
             self.mark(d, b'S');
         }
         if syn && ack {
-            self.synack[d] = true;
+            set(&mut self.synack, d);
             self.mark(d, b'H');
         }
         if flags & FIN != 0 {
-            self.fin[d] = true;
+            set(&mut self.fin, d);
             self.mark(d, b'F');
         }
         if flags & RST != 0 {
-            self.rst[d] = true;
+            set(&mut self.rst, d);
             self.mark(d, b'R');
         }
         if payload_len > 0 {
             let end = seq.wrapping_add(payload_len);
-            match self.next_seq[d] {
+            match self.next_seq.get(d).copied().flatten() {
                 // data that ends at or before what was already seen is a retransmission
                 Some(next) if (end.wrapping_sub(next) as i32) <= 0 => self.mark(d, b'T'),
                 _ => {
-                    self.next_seq[d] = Some(end);
+                    if let Some(n) = self.next_seq.get_mut(d) {
+                        *n = Some(end);
+                    }
                     self.mark(d, b'D');
                 }
             }
