@@ -185,12 +185,12 @@ fn names_at(bytes: Vec<u8>) -> (BTreeSet<(String, String)>, u64) {
 #[test]
 fn small_snapshot_lengths_count_truncation_and_invent_no_name() {
     let packets = demo_packets();
-    let (full, _) = names_at(at_snaplen(&packets, 65_535));
+    let (full, _) = names_at(at_snaplen(packets, 65_535));
     assert!(full.len() > 20);
     for snaplen in [
         14, 18, 20, 34, 38, 54, 60, 64, 74, 90, 128, 200, 256, 300, 400, 576, 1000, 1500,
     ] {
-        let (names, truncated) = names_at(at_snaplen(&packets, snaplen));
+        let (names, truncated) = names_at(at_snaplen(packets, snaplen));
         let invented: Vec<_> = names.difference(&full).collect();
         assert!(
             invented.is_empty(),
