@@ -2,10 +2,12 @@
 #   make demo   the live view over the built-in demo capture (its report, without a terminal)
 #   make test   formatting, lints and every test (what CI runs)
 # Both install what a fresh Debian machine lacks (libpcap-dev) first.
+#   make bench  whole audits timed against ndpiReader, tshark and a bare libpcap loop
+#               (scripts/bench.sh installs those; the figures are in docs/performance.md)
 
 CARGO ?= cargo
 
-.PHONY: all demo test deps build release clean
+.PHONY: all demo test bench deps build release clean
 
 all: build
 
@@ -25,6 +27,9 @@ test: deps
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings
 	$(CARGO) test
+
+bench:
+	@CARGO="$(CARGO)" scripts/bench.sh
 
 clean:
 	$(CARGO) clean

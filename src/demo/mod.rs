@@ -4,6 +4,7 @@
 //! `scenario` for the flow table and the generator). The committed `tests/fixtures/demo.pcapng`
 //! is compiled in as [`DEMO_CAPTURE`]; `cargo run --example make_demo_capture` rewrites it.
 
+pub mod bulk;
 pub mod payload;
 pub mod quic;
 pub mod scenario;

@@ -1,0 +1,167 @@
+#!/usr/bin/env bash
+# `make bench`: whole audits against peers, on the same files, in the same run.
+#
+# 1. Installs what is missing (libpcap-dev, libndpi-bin for ndpiReader, tshark, GNU time).
+# 2. Builds telltale and the two bench examples in release mode.
+# 3. Writes the captures once into bench-data/ (examples/make_bench_captures.rs; kept when
+#    already there): server-1m.pcapng (1,000,000 packets, 5,000 flows of media-server traffic)
+#    and churn-1m.pcapng (1,000,000 packets, every one a new flow).
+# 4. Reads both files once so that every run reads from the page cache.
+# 5. Times each tool BENCH_RUNS times (default 5; tshark and the churn audit 3 times at most)
+#    with `/usr/bin/time -f "%e %M"`, checks each run's exit status and output, and prints the
+#    median wall time, packets per second, peak RSS and telltale's speed against each peer.
+#
+# Environment: BENCH_RUNS (runs per tool), BENCH_TSHARK_RUNS, BENCH_CHURN_RUNS,
+# BENCH_TIMEOUT (seconds one run may take, default 300), CARGO.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+root=$(pwd)
+data="$root/bench-data"
+out="$data/out"
+runs=${BENCH_RUNS:-5}
+tshark_runs=${BENCH_TSHARK_RUNS:-$((runs < 3 ? runs : 3))}
+churn_runs=${BENCH_CHURN_RUNS:-$((runs < 3 ? runs : 3))}
+limit=${BENCH_TIMEOUT:-300}
+cargo=${CARGO:-cargo}
+
+say() { printf '%s\n' "$*" >&2; }
+die() { say "bench: $*"; exit 1; }
+
+# --- 1. what the bench needs --------------------------------------------------------------
+packages=(libpcap-dev pkg-config libndpi-bin tshark time)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  command -v apt-get >/dev/null 2>&1 || die "install ${missing[*]} with your package manager"
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null 2>&1 || die "run as root: apt-get install ${missing[*]}"
+    sudo="sudo"
+  fi
+  say "installing ${missing[*]} ..."
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq >/dev/null
+  $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+for tool in ndpiReader tshark /usr/bin/time; do
+  command -v "$tool" >/dev/null 2>&1 || die "$tool is missing"
+done
+
+# --- 2. build --------------------------------------------------------------------------------
+say "building (release) ..."
+$cargo build --release --quiet --bin telltale --example make_bench_captures --example pcap_count
+telltale="$root/target/release/telltale"
+pcap_count="$root/target/release/examples/pcap_count"
+
+# --- 3. captures -----------------------------------------------------------------------------
+mkdir -p "$out"
+"$root/target/release/examples/make_bench_captures" "$data" >&2
+server="$data/server-1m.pcapng"
+churn="$data/churn-1m.pcapng"
+
+# --- 4. page cache ---------------------------------------------------------------------------
+cat "$server" "$churn" >/dev/null
+cat "$server" "$churn" >/dev/null
+packets=$("$pcap_count" "$server" | awk '{print $1}')
+churn_packets=$("$pcap_count" "$churn" | awk '{print $1}')
+[ "$packets" -gt 0 ] && [ "$churn_packets" -gt 0 ] || die "the captures are empty"
+
+# --- 5. runs ---------------------------------------------------------------------------------
+declare -A median peak count
+
+# measure NAME RUNS OKCODES OUTFILE CMD...: runs CMD RUNS times (stdout to OUTFILE, stderr to
+# $out/NAME.err), fails unless each exit status is in OKCODES ("0" or "0 1"), and records the
+# median wall time and the largest peak RSS.
+measure() {
+  local name=$1 n=$2 ok=$3 file=$4
+  shift 4
+  local times=() rss=0 i status line secs kib
+  for ((i = 1; i <= n; i++)); do
+    status=0
+    timeout "$limit" /usr/bin/time -f "%e %M" -o "$out/$name.time" "$@" >"$file" 2>"$out/$name.err" || status=$?
+    case " $ok " in
+      *" $status "*) ;;
+      *) say "bench: $name exited with status $status (run $i); its errors:"; tail -n 20 "$out/$name.err" >&2; exit 1 ;;
+    esac
+    # GNU time puts "Command exited with non-zero status N" first when there is one.
+    line=$(tail -n 1 "$out/$name.time")
+    secs=${line% *}
+    kib=${line#* }
+    times+=("$secs")
+    [ "$kib" -gt "$rss" ] && rss=$kib
+    say "  $name run $i: $secs s, $((kib / 1024)) MiB"
+  done
+  median[$name]=$(printf '%s\n' "${times[@]}" | sort -g |
+    awk '{a[NR] = $1} END {if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2}')
+  peak[$name]=$rss
+}
+
+say "ndpiReader: one checked run (statistics printed), then the timed runs with -q ..."
+ndpiReader -i "$server" >"$out/ndpiReader.stats" 2>&1 || die "ndpiReader failed: $(tail -n 5 "$out/ndpiReader.stats")"
+grep -Eq "IP packets: +$packets " "$out/ndpiReader.stats" || die "ndpiReader did not read $packets IP packets"
+
+say "timing, $runs runs each (tshark $tshark_runs, churn $churn_runs) ..."
+measure "telltale" "$runs" "0 1" "$out/telltale-server.json" \
+  "$telltale" audit --opt-out on --format json "$server"
+grep -Eq "\"packets\": $packets(,|\$)" "$out/telltale-server.json" || die "telltale's report does not count $packets packets"
+count[telltale]=$packets
+
+measure "ndpiReader" "$runs" "0" "$out/ndpiReader.out" ndpiReader -i "$server" -q
+count[ndpiReader]=$packets
+
+measure "tshark" "$tshark_runs" "0" "$out/tshark.out" \
+  tshark -r "$server" -T fields -e tls.handshake.extensions_server_name -e http.host -e dns.qry.name \
+  -Y "tls.handshake.type==1 || http.request || dns.flags.response==1"
+[ -s "$out/tshark.out" ] || die "tshark extracted no names"
+count[tshark]=$packets
+
+measure "bare-libpcap" "$runs" "0" "$out/pcap_count.out" "$pcap_count" "$server"
+grep -q "^$packets packets" "$out/pcap_count.out" || die "pcap_count did not read $packets packets"
+count[bare-libpcap]=$packets
+
+# The churn report lists every flow (over a gigabyte of JSON): it goes to /dev/null.
+measure "telltale-churn" "$churn_runs" "0 1" /dev/null \
+  "$telltale" audit --opt-out on --format json "$churn"
+count[telltale-churn]=$churn_packets
+if "$telltale" audit --help | grep -q -- '--max-flows'; then
+  measure "telltale-churn-100k" "$churn_runs" "0 1" /dev/null \
+    "$telltale" audit --opt-out on --format json --max-flows 100000 "$churn"
+  count[telltale-churn-100k]=$churn_packets
+  churn_capped=yes
+else
+  churn_capped=no
+fi
+
+# --- the table -------------------------------------------------------------------------------
+report="$out/results.txt"
+{
+  echo "telltale $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?'), $(ndpiReader -h 2>/dev/null | head -n 1 | sed 's/Welcome to //'), $(tshark --version 2>/dev/null | head -n 1 | cut -d' ' -f1-3)"
+  echo "$(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo), $(lscpu | sed -n 's/^Model name: *//p' | head -n 1)"
+  echo "server-1m.pcapng: $packets packets, $(stat -c %s "$server") bytes; churn-1m.pcapng: $churn_packets packets"
+  echo
+  printf '%-20s %5s %10s %12s %10s\n' tool runs "median s" "packets/s" "peak MiB"
+  for name in telltale ndpiReader tshark bare-libpcap telltale-churn telltale-churn-100k; do
+    [ -n "${median[$name]:-}" ] || continue
+    case $name in tshark) n=$tshark_runs ;; telltale-churn*) n=$churn_runs ;; *) n=$runs ;; esac
+    awk -v name="$name" -v n="$n" -v s="${median[$name]}" -v p="${count[$name]}" -v k="${peak[$name]}" \
+      'BEGIN {printf "%-20s %5d %10.2f %12.0f %10.1f\n", name, n, s, (s > 0 ? p / s : 0), k / 1024}'
+  done
+  echo
+  echo "telltale's packet rate against each peer's, on server-1m (the issue's target in brackets):"
+  ratio() { # PEER TARGET
+    awk -v peer="$1" -v t="${median[telltale]}" -v p="${median[$1]}" -v goal="$2" \
+      'BEGIN {r = (t > 0 ? p / t : 0); printf "  telltale/%-13s %8.2fx  [>= %sx: %s]\n", peer, r, goal, (r >= goal ? "met" : "not met")}'
+  }
+  ratio ndpiReader 4
+  ratio tshark 40
+  ratio bare-libpcap 0.6
+  awk -v k="${peak[telltale]}" 'BEGIN {m = k / 1024; printf "  telltale peak memory      %8.1f MiB [< 64 MiB: %s]\n", m, (m < 64 ? "met" : "not met")}'
+  awk -v k="${peak[telltale-churn]}" 'BEGIN {m = k / 1024; printf "  churn peak memory         %8.1f MiB [< 1536 MiB: %s]\n", m, (m < 1536 ? "met" : "not met")}'
+  if [ "$churn_capped" = no ]; then
+    echo "  churn with --max-flows 100000: skipped (telltale audit has no --max-flows option yet)"
+  fi
+} | tee "$report"
+say "(also in ${report#"$root"/})"
