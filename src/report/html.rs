@@ -522,11 +522,7 @@ fn write_declared(o: &mut String, r: &Report) -> std::fmt::Result {
         if flows.is_empty() {
             writeln!(o, "<p>None.</p>")?;
         }
-        let mut by_cat: BTreeMap<&str, Vec<&FlowReport>> = BTreeMap::new();
-        for f in &flows {
-            by_cat.entry(&f.verdict.category).or_default().push(f);
-        }
-        for (cat, fs) in by_cat {
+        for (cat, fs) in Report::by_category(&flows) {
             let out: u64 = fs.iter().map(|f| f.bytes_out).sum();
             writeln!(
                 o,
@@ -536,17 +532,10 @@ fn write_declared(o: &mut String, r: &Report) -> std::fmt::Result {
                 plural(fs.len()),
                 bytes(out)
             )?;
-            let mut ids: Vec<&str> = Vec::new();
-            let deciding = fs.iter().filter_map(|f| f.verdict.rule.as_deref());
-            let others = fs
+            let known: Vec<_> = Report::rules_behind(&fs)
                 .iter()
-                .flat_map(|f| f.verdict.also.iter().map(String::as_str));
-            for id in deciding.chain(others) {
-                if !ids.contains(&id) {
-                    ids.push(id);
-                }
-            }
-            let known: Vec<_> = ids.iter().filter_map(|id| r.rules.rule(id)).collect();
+                .filter_map(|id| r.rules.rule(id))
+                .collect();
             if !known.is_empty() {
                 writeln!(o, "<ul class=\"rules\">")?;
                 for u in known {

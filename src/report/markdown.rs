@@ -156,11 +156,7 @@ fn write_report(o: &mut String, r: &Report) -> std::fmt::Result {
         if flows.is_empty() {
             writeln!(o, "None.")?;
         }
-        let mut by_cat: BTreeMap<&str, Vec<&FlowReport>> = BTreeMap::new();
-        for f in &flows {
-            by_cat.entry(&f.verdict.category).or_default().push(f);
-        }
-        for (cat, fs) in by_cat {
+        for (cat, fs) in Report::by_category(&flows) {
             let out: u64 = fs.iter().map(|f| f.bytes_out).sum();
             writeln!(
                 o,
@@ -170,18 +166,7 @@ fn write_report(o: &mut String, r: &Report) -> std::fmt::Result {
                 plural(fs.len()),
                 bytes(out)
             )?;
-            // the deciding rules, then the other exceptions the same hosts serve
-            let mut ids: Vec<&str> = Vec::new();
-            let deciding = fs.iter().filter_map(|f| f.verdict.rule.as_deref());
-            let others = fs
-                .iter()
-                .flat_map(|f| f.verdict.also.iter().map(String::as_str));
-            for id in deciding.chain(others) {
-                if !ids.contains(&id) {
-                    ids.push(id);
-                }
-            }
-            for id in ids {
+            for id in Report::rules_behind(&fs) {
                 if let Some(u) = r.rules.rule(id) {
                     let basis = u
                         .basis

@@ -404,6 +404,30 @@ impl Report {
         }
     }
 
+    /// Flows grouped by their verdict's category, in category order.
+    pub fn by_category<'a>(flows: &[&'a FlowReport]) -> BTreeMap<&'a str, Vec<&'a FlowReport>> {
+        let mut by_cat: BTreeMap<&str, Vec<&FlowReport>> = BTreeMap::new();
+        for f in flows {
+            by_cat.entry(&f.verdict.category).or_default().push(f);
+        }
+        by_cat
+    }
+
+    /// The rules behind these flows: the deciding rules, then the other exceptions the same hosts serve.
+    pub fn rules_behind<'a>(flows: &[&'a FlowReport]) -> Vec<&'a str> {
+        let mut ids: Vec<&str> = Vec::new();
+        let deciding = flows.iter().filter_map(|f| f.verdict.rule.as_deref());
+        let others = flows
+            .iter()
+            .flat_map(|f| f.verdict.also.iter().map(String::as_str));
+        for id in deciding.chain(others) {
+            if !ids.contains(&id) {
+                ids.push(id);
+            }
+        }
+        ids
+    }
+
     pub fn flagged(&self) -> usize {
         self.flows
             .iter()
