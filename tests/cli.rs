@@ -350,3 +350,37 @@ fn baseline_marks_destinations_the_old_report_never_saw() {
     assert_eq!(code, 2);
     assert!(err.contains("is not a telltale JSON report"), "{err}");
 }
+
+#[test]
+fn max_flows_caps_the_flow_table_and_counts_its_evictions() {
+    let (code, json, err) = run(&[
+        "audit",
+        "--format",
+        "json",
+        "--max-flows",
+        "8",
+        &demo_path(),
+    ]);
+    assert_eq!(code, 1, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let evictions = v["counters"]["flow_evictions"].as_u64().unwrap();
+    assert!(evictions > 0, "{}", v["counters"]);
+    // evicted flows are reported, not lost: every packet is still in some flow
+    let packets: u64 = v["flows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["up"]["packets"].as_u64().unwrap() + f["down"]["packets"].as_u64().unwrap())
+        .sum();
+    assert_eq!(packets, v["counters"]["decoded"].as_u64().unwrap());
+    assert!(
+        v["flows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["ended_by"] == "evicted")
+    );
+    let (code, _, err) = run(&["audit", "--max-flows", "0", &demo_path()]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--max-flows takes a number of flows"), "{err}");
+}

@@ -307,6 +307,20 @@ pub fn audit_readers_journaled(
     (report, evidence)
 }
 
+/// The caps of a run: the defaults, with `--max-flows` if given.
+pub fn caps_of(a: &AuditArgs) -> Result<Caps, Failure> {
+    let mut caps = Caps::default();
+    if let Some(n) = a.max_flows {
+        if n == 0 {
+            return Err(Failure::usage(
+                "--max-flows takes a number of flows, at least 1",
+            ));
+        }
+        caps.flows.max_flows = n;
+    }
+    Ok(caps)
+}
+
 pub fn run(a: &AuditArgs) -> Result<i32, Failure> {
     let judging = Judging::from_args(&a.judge)?;
     let mut dest = destinations(&a.out)?;
@@ -332,7 +346,7 @@ pub fn run(a: &AuditArgs) -> Result<i32, Failure> {
     let (report, evidence) = audit_readers_journaled(
         readers,
         &judging,
-        Caps::default(),
+        caps_of(a)?,
         dest.wants_evidence(),
         journal.as_mut(),
     );

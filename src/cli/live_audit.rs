@@ -7,7 +7,7 @@ use super::output::{Outputs, write_outputs};
 use super::{AuditArgs, EXIT_CLEAN, EXIT_ERROR, EXIT_FLAGGED, Failure};
 use crate::attrib::Attributor;
 use crate::live::source::{CaptureMsg, Feed, ToPipeline, open_live, spawn_live};
-use crate::pipeline::{Caps, Pipeline};
+use crate::pipeline::Pipeline;
 use crate::report::evidence::Evidence;
 use crate::report::model::{Context, Input, LiveCapture, Report, RulesInfo};
 use crate::report::text;
@@ -82,7 +82,7 @@ pub fn run(
         stop: Arc::new(AtomicBool::new(false)),
     };
     let matcher = Arc::new(Matcher::new(judging.rules.clone()));
-    let mut pipeline = Pipeline::new(matcher, judging.consent.clone(), Caps::default());
+    let mut pipeline = Pipeline::new(matcher, judging.consent.clone(), super::audit::caps_of(a)?);
     if dest.wants_evidence() {
         pipeline.keep_evidence();
     }

@@ -130,6 +130,9 @@ pub struct AuditArgs {
     /// Put the interface in promiscuous mode (a mirror port, another machine's traffic).
     #[arg(long, requires = "interface")]
     pub promisc: bool,
+    /// The most flows held at once; beyond it the longest-idle are evicted (counted in the report).
+    #[arg(long = "max-flows", value_name = "N")]
+    pub max_flows: Option<usize>,
     /// Append each flow's verdict to this file as a JSON line the moment it is decided (flushed), so a
     /// killed run loses at most one line; `telltale report --from-journal` rebuilds the reports.
     #[arg(long, value_name = "PATH")]
