@@ -192,11 +192,7 @@ impl Flow {
 
     /// The best name: in-band names (SNI, QUIC, Host) before DNS answers, first learned first.
     pub fn primary_name(&self) -> Option<&FlowName> {
-        self.names
-            .iter()
-            .filter(|n| n.source.in_band())
-            .min_by_key(|n| (n.source, n.learned_at))
-            .or_else(|| self.names.first())
+        crate::names::best(&self.names)
     }
 
     pub fn has_name(&self, name: &str, source: NameSource) -> bool {

@@ -68,3 +68,40 @@ pub struct FlowName {
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub ech_outer: bool,
 }
+
+/// The best of a flow's names: in-band names (SNI, QUIC, Host) before DNS answers, the
+/// first learned first; else the first DNS name.
+pub fn best(names: &[FlowName]) -> Option<&FlowName> {
+    names
+        .iter()
+        .filter(|n| n.source.in_band())
+        .min_by_key(|n| (n.source, n.learned_at))
+        .or_else(|| names.first())
+}
+
+impl FlowName {
+    /// How and when the name was learned, as the reports say it: `seen at <time>` for an
+    /// in-band name, `answered 0.2 s before the flow began, TTL 300 s` for a DNS answer.
+    pub fn when(&self, flow_began: Timestamp) -> String {
+        if self.source.in_band() {
+            return format!("seen at {}", self.learned_at);
+        }
+        let age = flow_began.seconds_since(self.learned_at);
+        let ttl = self.ttl.map_or(String::new(), |t| format!(", TTL {t} s"));
+        let d = crate::report::text::duration(age.abs());
+        if age >= 0.0 {
+            format!("answered {d} before the flow began{ttl}")
+        } else {
+            format!("answered {d} after the flow began{ttl}")
+        }
+    }
+
+    /// ` (outer name of an Encrypted Client Hello)` when the ClientHello carried ECH.
+    pub fn ech_note(&self) -> &'static str {
+        if self.ech_outer {
+            " (outer name of an Encrypted Client Hello)"
+        } else {
+            ""
+        }
+    }
+}

@@ -443,27 +443,13 @@ fn write_flow_card(o: &mut String, f: &FlowReport) -> std::fmt::Result {
     } else {
         writeln!(o, "<dt>Names</dt><dd><ul>")?;
         for n in &f.names {
-            let when = if n.source.in_band() {
-                format!("seen at <span class=\"nw\">{}</span>", n.learned_at)
-            } else {
-                let age = f.first_seen.seconds_since(n.learned_at);
-                let ttl = n.ttl.map_or(String::new(), |t| format!(", TTL {t} s"));
-                if age >= 0.0 {
-                    format!("answered {} before the flow began{ttl}", duration(age))
-                } else {
-                    format!("answered {} after the flow began{ttl}", duration(-age))
-                }
-            };
-            let ech = if n.ech_outer {
-                " (outer name of an Encrypted Client Hello)"
-            } else {
-                ""
-            };
             writeln!(
                 o,
-                "<li><strong>{}</strong> from <code>{}</code>{ech}, {when}</li>",
+                "<li><strong>{}</strong> from <code>{}</code>{}, {}</li>",
                 escape(&n.name),
-                n.source.as_str()
+                n.source.as_str(),
+                n.ech_note(),
+                escape(&n.when(f.first_seen))
             )?;
         }
         writeln!(o, "</ul></dd>")?;

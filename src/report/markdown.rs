@@ -388,27 +388,13 @@ fn write_flow_detail(o: &mut String, f: &FlowReport) -> std::fmt::Result {
         writeln!(o, "- Names: none seen on the wire")?;
     }
     for n in &f.names {
-        let when = if n.source.in_band() {
-            format!("seen at {}", n.learned_at)
-        } else {
-            let age = f.first_seen.seconds_since(n.learned_at);
-            let ttl = n.ttl.map_or(String::new(), |t| format!(", TTL {t} s"));
-            if age >= 0.0 {
-                format!("answered {} before the flow began{ttl}", duration(age))
-            } else {
-                format!("answered {} after the flow began{ttl}", duration(-age))
-            }
-        };
-        let ech = if n.ech_outer {
-            " (outer name of an Encrypted Client Hello)"
-        } else {
-            ""
-        };
         writeln!(
             o,
-            "- Name: {} from {}{ech}, {when}",
+            "- Name: {} from {}{}, {}",
             md(&n.name),
-            n.source.as_str()
+            n.source.as_str(),
+            n.ech_note(),
+            n.when(f.first_seen)
         )?;
     }
     if let Some(t) = &f.tcp {

@@ -274,11 +274,7 @@ impl FlowReport {
 
     /// The best name: in-band (SNI, QUIC, Host) before DNS.
     pub fn primary_name(&self) -> Option<&FlowName> {
-        self.names
-            .iter()
-            .filter(|n| n.source.in_band())
-            .min_by_key(|n| (n.source, n.learned_at))
-            .or_else(|| self.names.first())
+        crate::names::best(&self.names)
     }
 }
 
