@@ -1,13 +1,14 @@
 # telltale: the two commands of the quick start, and their set-up.
 #   make demo   the live view over the built-in demo capture (its report, without a terminal)
-#   make test   formatting, lints and every test (what CI runs)
+#   make test   formatting, lints, cargo deny and every test (what CI runs)
 # Both install what a fresh Debian machine lacks (libpcap-dev) first.
 #   make bench  whole audits timed against ndpiReader, tshark and a bare libpcap loop
 #               (scripts/bench.sh installs those; the figures are in docs/performance.md)
+#   make fuzz   every cargo-fuzz target for FUZZ_SECONDS each (default 600; docs/fuzzing.md)
 
 CARGO ?= cargo
 
-.PHONY: all demo test bench deps build release clean
+.PHONY: all demo test deny bench deps build release clean fuzz
 
 all: build
 
@@ -23,13 +24,24 @@ release: deps
 demo: deps
 	$(CARGO) run --quiet -- demo
 
-test: deps
+# cargo deny: banned crates (no HTTP or DNS client), licences, sources; advisories when a
+# RustSec database is on disk (scripts/deny.sh installs cargo-deny when missing)
+deny:
+	@CARGO="$(CARGO)" scripts/deny.sh
+
+test: deps deny
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings
 	$(CARGO) test
 
 bench:
 	@CARGO="$(CARGO)" scripts/bench.sh
+
+# Builds the fuzz targets (libFuzzer + ASan, on stable through RUSTC_BOOTSTRAP), seeds them from
+# the fixtures and ../shared/captures, and runs each for FUZZ_SECONDS; any finding fails.
+FUZZ_SECONDS ?= 600
+fuzz:
+	@CARGO="$(CARGO)" FUZZ_SECONDS="$(FUZZ_SECONDS)" scripts/fuzz.sh
 
 clean:
 	$(CARGO) clean

@@ -2,11 +2,12 @@
 # Installs the system packages telltale needs to build and test, where they are missing:
 # libpcap (to build), tmux (the tests that drive the real terminal UI), strace (the test that
 # proves telltale sends nothing), tshark (the tests that open the evidence as Wireshark would),
-# chromium and a font (the test that renders the HTML report headless).
+# chromium and a font (the test that renders the HTML report headless), tcpreplay (the test that
+# replays a capture at full speed into a live audit).
 # Debian and Ubuntu only (apt); elsewhere it says what to install.
 set -euo pipefail
 
-packages=(libpcap-dev pkg-config tmux strace tshark chromium fonts-dejavu-core)
+packages=(libpcap-dev pkg-config tmux strace tshark chromium fonts-dejavu-core tcpreplay)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

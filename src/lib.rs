@@ -15,6 +15,8 @@ pub mod decode;
 pub mod demo;
 pub mod dissect;
 pub mod flows;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod live;
 pub mod names;
 pub mod pipeline;

@@ -5,7 +5,8 @@
 //!
 //! The reader keeps one large buffer and hands out packets borrowed from it, so reading costs
 //! no allocation per packet. Every byte read from the input, compressed or not, goes through a
-//! SHA-256 hasher first, so the summary names exactly the file that was audited. A file cut
+//! SHA-256 hasher first (on a read-ahead thread of its own, [`super::readahead`]), so the
+//! summary names exactly the file that was audited. A file cut
 //! short or corrupt part-way simply ends the packets and records where and why
 //! ([`Truncation`]); after [`CaptureReader::open`] nothing is an error.
 //!
@@ -17,6 +18,9 @@ use std::fs::File;
 use std::io::{self, Chain, Cursor, Read};
 use std::path::Path;
 
+use super::readahead::{HEADROOM, ReadAhead};
+use super::{LinkType, RawPacket};
+use crate::time::Timestamp;
 use flate2::read::MultiGzDecoder;
 use pcap_parser::nom::{Err as NomErr, Needed};
 use pcap_parser::{
@@ -24,10 +28,6 @@ use pcap_parser::{
     parse_interfacedescriptionblock_le, parse_pcap_frame, parse_pcap_frame_be,
     parse_pcap_frame_modified, parse_pcap_header, parse_sectionheaderblock,
 };
-use sha2::{Digest, Sha256};
-
-use super::{LinkType, RawPacket};
-use crate::time::Timestamp;
 
 /// The buffer a reader starts with; it grows when one record needs more.
 const INITIAL_BUFFER: usize = 1 << 20;
@@ -150,39 +150,19 @@ impl CaptureError {
     }
 }
 
-/// Counts and hashes every byte of the raw input as it is read.
-struct HashingReader {
-    inner: Box<dyn Read + Send>,
-    hasher: Sha256,
-    bytes: u64,
-}
-
-impl Read for HashingReader {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        let Some(got) = buf.get(..n) else {
-            return Err(io::Error::other(
-                "the input reported more bytes than it was asked for",
-            ));
-        };
-        self.hasher.update(got);
-        self.bytes = self.bytes.saturating_add(n as u64);
-        Ok(n)
-    }
-}
-
 /// The raw input with the bytes read to sniff for gzip put back in front of it.
-type Replayed = Chain<Cursor<Vec<u8>>, HashingReader>;
+type Replayed = Chain<Cursor<Vec<u8>>, ReadAhead>;
 
 enum Source {
-    Plain(Replayed),
+    /// Read block by block, without copying (the sniffed bytes start the reader's buffer).
+    Plain(ReadAhead),
     Gzip(Box<MultiGzDecoder<Replayed>>),
 }
 
 impl Source {
-    fn hashing(&mut self) -> &mut HashingReader {
+    fn hashing(&mut self) -> &mut ReadAhead {
         match self {
-            Source::Plain(c) => c.get_mut().1,
+            Source::Plain(r) => r,
             Source::Gzip(g) => g.get_mut().get_mut().1,
         }
     }
@@ -191,7 +171,7 @@ impl Source {
 impl Read for Source {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self {
-            Source::Plain(c) => c.read(buf),
+            Source::Plain(r) => r.read(buf),
             Source::Gzip(g) => g.read(buf),
         }
     }
@@ -332,11 +312,10 @@ impl CaptureReader {
 
     /// Reads a capture from any byte stream; `name` is how messages refer to it.
     pub fn from_reader(name: &str, r: Box<dyn Read + Send>) -> Result<Self, CaptureError> {
-        let mut hashing = HashingReader {
-            inner: r,
-            hasher: Sha256::new(),
-            bytes: 0,
-        };
+        let mut hashing = ReadAhead::new(r).map_err(|e| CaptureError::Io {
+            name: name.to_string(),
+            source: e,
+        })?;
         let mut sniff = [0u8; 2];
         let mut got = 0usize;
         while let Some(space) = sniff.get_mut(got..) {
@@ -362,11 +341,15 @@ impl CaptureReader {
             });
         }
         let gzip = prefix == [0x1f, 0x8b];
-        let replayed = Cursor::new(prefix).chain(hashing);
-        let src = if gzip {
-            Source::Gzip(Box::new(MultiGzDecoder::new(replayed)))
+        let mut buf = vec![0; INITIAL_BUFFER];
+        let (src, end) = if gzip {
+            let replayed = Cursor::new(prefix).chain(hashing);
+            (Source::Gzip(Box::new(MultiGzDecoder::new(replayed))), 0)
         } else {
-            Source::Plain(replayed)
+            if let Some(to) = buf.get_mut(..prefix.len()) {
+                to.copy_from_slice(&prefix);
+            }
+            (Source::Plain(hashing), prefix.len())
         };
         let mut reader = CaptureReader {
             name: name.to_string(),
@@ -375,9 +358,9 @@ impl CaptureReader {
                 gzip,
             },
             src,
-            buf: vec![0; INITIAL_BUFFER],
+            buf,
             start: 0,
-            end: 0,
+            end,
             base: 0,
             pending: 0,
             eof: false,
@@ -460,18 +443,17 @@ impl CaptureReader {
 
     /// Reads whatever input remains (so the hash covers the whole file) and returns the summary.
     pub fn finish(mut self) -> CaptureSummary {
-        let hashing = self.src.hashing();
-        // A failure here only means the hash covers what could be read; the packets are done.
-        let _ = io::copy(hashing, &mut io::sink());
-        let digest = hashing.hasher.clone().finalize();
-        let mut sha256 = String::with_capacity(64);
-        for b in digest.iter() {
-            use std::fmt::Write;
-            let _ = write!(sha256, "{b:02x}");
-        }
+        // A read failure only means the hash covers what could be read; the packets are done.
+        let (sha256, bytes) = match self.src.hashing().finish() {
+            Some((digest, bytes)) => (crate::rules::load::hex(&digest), bytes),
+            None => (
+                "(not computed: the thread reading the input stopped)".into(),
+                0,
+            ),
+        };
         CaptureSummary {
             sha256,
-            bytes: hashing.bytes,
+            bytes,
             packets: self.packets,
             truncation: self.truncation,
         }
@@ -493,22 +475,10 @@ impl CaptureReader {
         if self.available() >= need {
             return true;
         }
-        if self.start.saturating_add(need) > self.buf.len() {
-            if self.start > 0 && self.start <= self.end && self.end <= self.buf.len() {
-                self.buf.copy_within(self.start..self.end, 0);
-                self.base = self.base.saturating_add(self.start as u64);
-                self.end -= self.start;
-                self.start = 0;
-            }
-            if need > self.buf.len() {
-                let grown = need
-                    .max(self.buf.len().saturating_mul(2))
-                    .min(MAX_RECORD.saturating_add(64));
-                if grown > self.buf.len() {
-                    self.buf.resize(grown, 0);
-                }
-            }
+        if matches!(self.src, Source::Plain(_)) {
+            return self.fill_from_blocks(need);
         }
+        self.make_room(need);
         while self.available() < need && !self.eof {
             let Some(space) = self.buf.get_mut(self.end..) else {
                 break;
@@ -538,8 +508,99 @@ impl CaptureReader {
         self.available() >= need
     }
 
+    /// Moves the unread bytes to the front of the buffer, and grows it, so that `need`
+    /// bytes fit from `start`.
+    fn make_room(&mut self, need: usize) {
+        if self.start.saturating_add(need) <= self.buf.len() {
+            return;
+        }
+        if self.start > 0 && self.start <= self.end && self.end <= self.buf.len() {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.base = self.base.wrapping_add(self.start as u64);
+            self.end -= self.start;
+            self.start = 0;
+        }
+        if need > self.buf.len() {
+            let grown = need
+                .max(self.buf.len().saturating_mul(2))
+                .min(MAX_RECORD.saturating_add(64));
+            if grown > self.buf.len() {
+                self.buf.resize(grown, 0);
+            }
+        }
+    }
+
+    /// [`CaptureReader::fill`] for uncompressed input: each block read ahead becomes the
+    /// buffer, with the unread bytes before it copied into its headroom; only a record
+    /// longer than the headroom is joined by copying the block's bytes after it.
+    fn fill_from_blocks(&mut self, need: usize) -> bool {
+        while self.available() < need && !self.eof {
+            let next = match &mut self.src {
+                Source::Plain(ahead) => ahead.next_block(),
+                Source::Gzip(_) => break,
+            };
+            let block = match next {
+                Ok(Some(b)) => b,
+                Ok(None) => {
+                    self.eof = true;
+                    break;
+                }
+                Err(e) => {
+                    self.read_error = Some(format!("reading failed: {e}"));
+                    self.eof = true;
+                    break;
+                }
+            };
+            let unread = self.available();
+            let data_end = HEADROOM.saturating_add(block.len);
+            if unread <= HEADROOM && data_end <= block.buf.len() {
+                let mut next = block.buf;
+                let new_start = HEADROOM - unread;
+                if let (Some(to), Some(from)) = (
+                    next.get_mut(new_start..HEADROOM),
+                    self.buf.get(self.start..self.end),
+                ) {
+                    to.copy_from_slice(from);
+                }
+                // buf[0] of the new buffer sits `new_start` bytes before the first unread byte
+                self.base = self
+                    .base
+                    .wrapping_add(self.start as u64)
+                    .wrapping_sub(new_start as u64);
+                let used = std::mem::replace(&mut self.buf, next);
+                if let Source::Plain(ahead) = &self.src {
+                    ahead.recycle(used);
+                }
+                self.start = new_start;
+                self.end = data_end;
+            } else {
+                let bytes = block.buf.get(HEADROOM..data_end).unwrap_or_default();
+                let want = self.available().saturating_add(bytes.len());
+                self.make_room(want);
+                let to = self
+                    .end
+                    .checked_add(bytes.len())
+                    .and_then(|e| self.buf.get_mut(self.end..e));
+                match to {
+                    Some(to) => {
+                        to.copy_from_slice(bytes);
+                        self.end += bytes.len();
+                    }
+                    None => {
+                        self.read_error = Some("a record is too large to hold".to_string());
+                        self.eof = true;
+                    }
+                }
+                if let Source::Plain(ahead) = &self.src {
+                    ahead.recycle(block.buf);
+                }
+            }
+        }
+        self.available() >= need
+    }
+
     fn offset(&self) -> u64 {
-        self.base.saturating_add(self.start as u64)
+        self.base.wrapping_add(self.start as u64)
     }
 
     /// Ends the packets at the current record, saying why.
@@ -1054,7 +1115,7 @@ mod tests {
     }
 
     fn sha256_hex(bytes: &[u8]) -> String {
-        Sha256::digest(bytes)
+        <sha2::Sha256 as sha2::Digest>::digest(bytes)
             .iter()
             .map(|b| format!("{b:02x}"))
             .collect()
@@ -1461,6 +1522,56 @@ mod tests {
         let t = sum.truncation.expect("absurd record is reported");
         assert_eq!(t.offset, good_len as u64);
         assert!(t.what.contains("claims 1073741824 bytes"), "{}", t.what);
+    }
+
+    /// Hands out its bytes a few at a time, as a pipe does.
+    struct Trickle(Cursor<Vec<u8>>, usize);
+
+    impl Read for Trickle {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = buf.len().min(self.1);
+            self.0.read(&mut buf[..n])
+        }
+    }
+
+    #[test]
+    fn records_straddling_read_blocks_come_out_whole_however_the_input_arrives() {
+        // Records from 1 byte to 300 KiB: some larger than a block's headroom, some larger
+        // than a whole block, so every way of joining blocks is taken.
+        let sizes = [
+            1usize, 1500, 70_000, 9000, 300_000, 64, 200_000, 65_536, 65_537, 3,
+        ];
+        let mut w = W::new(false);
+        w.bytes(&pcap_header(false, false, 1));
+        let mut want = Vec::new();
+        for (i, &n) in sizes.iter().cycle().take(24).enumerate() {
+            let data: Vec<u8> = (0..n).map(|j| (i * 7 + j * 13) as u8).collect();
+            w.u32(i as u32)
+                .u32(0)
+                .u32(n as u32)
+                .u32(n as u32)
+                .bytes(&data);
+            want.push(data);
+        }
+        let bytes = w.v;
+        for chunk in [usize::MAX, 100_000, 4096, 997] {
+            let input = Trickle(Cursor::new(bytes.clone()), chunk);
+            let r = CaptureReader::from_reader("test", Box::new(input)).unwrap();
+            let (got, _, sum) = read_all(r);
+            let got: Vec<Vec<u8>> = got.into_iter().map(|p| p.2).collect();
+            assert_eq!(got.len(), want.len(), "reading {chunk} bytes at a time");
+            assert!(got == want, "reading {chunk} bytes at a time");
+            assert!(sum.truncation.is_none(), "reading {chunk} bytes at a time");
+            assert_eq!(sum.sha256, sha256_hex(&bytes));
+            assert_eq!(sum.bytes, bytes.len() as u64);
+        }
+        // cut inside the 300 KiB record: the offset is that record's start
+        let cut = 24 + (16 + 1) + (16 + 1500) + (16 + 70_000) + (16 + 9000) + 1000;
+        let input = Trickle(Cursor::new(bytes[..cut].to_vec()), 50_000);
+        let (got, _, sum) = read_all(CaptureReader::from_reader("test", Box::new(input)).unwrap());
+        assert_eq!(got.len(), 4);
+        let t = sum.truncation.unwrap();
+        assert_eq!(t.offset, (24 + 17 + 1516 + 70_016 + 9016) as u64);
     }
 
     /// A writer of pcap / pcapng fields in either byte order.

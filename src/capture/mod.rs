@@ -9,6 +9,7 @@
 )]
 
 pub mod file;
+pub mod readahead;
 
 use crate::time::Timestamp;
 

@@ -199,18 +199,14 @@ pub fn audit_readers_with_evidence(
 /// Appends the flows that ended since the last call to the journal (a failing journal
 /// is reported once, and the audit goes on without it).
 fn journal_ended(
-    pipeline: &Pipeline,
+    pipeline: &mut Pipeline,
     journal: &mut Option<&mut Journal>,
     done: &mut std::collections::HashSet<u64>,
 ) {
     let Some(j) = journal.as_deref_mut() else {
         return;
     };
-    let ended = pipeline.ended();
-    if ended.len() <= j.written {
-        return;
-    }
-    for f in ended.get(j.written..).unwrap_or(&[]) {
+    for f in pipeline.take_ended() {
         if let Err(e) = j.flow(&crate::report::model::FlowReport::from_flow(f)) {
             eprintln!(
                 "telltale: warning: the journal cannot be written ({e}); going on without it"
@@ -237,13 +233,16 @@ pub fn audit_readers_journaled(
     if evidence {
         pipeline.keep_evidence();
     }
+    if journal.is_some() {
+        pipeline.hand_out_ended();
+    }
     let mut inputs = Vec::new();
     for mut reader in readers {
         let info = reader.info();
         while let Some(pkt) = reader.next_packet() {
             pipeline.process(&pkt);
             if journal.is_some() {
-                journal_ended(&pipeline, &mut journal, &mut journaled);
+                journal_ended(&mut pipeline, &mut journal, &mut journaled);
             }
         }
         let name = reader.name().to_string();
@@ -290,7 +289,7 @@ pub fn audit_readers_journaled(
     }
     let scope = scope::apply(&chosen, &mut result.flows);
     let mut report = Report::build(
-        &result,
+        result,
         Context {
             inputs,
             live: None,
@@ -317,6 +316,7 @@ pub fn caps_of(a: &AuditArgs) -> Result<Caps, Failure> {
             ));
         }
         caps.flows.max_flows = n;
+        caps.flow_records = (n / 2).max(1);
     }
     Ok(caps)
 }
@@ -386,4 +386,23 @@ pub fn demo_reader() -> Result<CaptureReader, Failure> {
         Box::new(std::io::Cursor::new(crate::demo::DEMO_CAPTURE)),
     )
     .map_err(|e| Failure::usage(format!("the built-in demo capture is unreadable: {e}")))
+}
+
+/// The demo capture's report, as `telltale demo` makes it (for unit tests of the renderers).
+#[cfg(test)]
+pub fn demo_report_for_tests() -> Report {
+    let judging = Judging::from_args_with(
+        &JudgeArgs {
+            rules: "plex".into(),
+            opt_out: "auto".into(),
+            scope: None,
+            server_ip: None,
+            baseline: None,
+            prefs: None,
+        },
+        crate::demo::demo_settings(),
+    )
+    .expect("the built-in rules load");
+    let reader = demo_reader().expect("the demo capture opens");
+    audit_readers(vec![reader], &judging, Caps::default())
 }

@@ -150,6 +150,7 @@ pub fn run(
         dropped_by_queue: queue_drops.load(Ordering::Relaxed),
     };
     let (mut result, store) = pipeline.finish_with_evidence();
+    let packets = result.counters.packets;
     let scope = scope::apply(&judging.scope(attribution), &mut result.flows);
     let mut warnings = judging.warnings.clone();
     if let Some(why) = &failure {
@@ -158,14 +159,14 @@ pub fn run(
         ));
     }
     let mut report = Report::build(
-        &result,
+        result,
         Context {
             inputs: vec![Input {
                 path: format!("live:{interface}"),
                 format: "live".into(),
                 sha256: String::new(),
                 bytes: 0,
-                packets: result.counters.packets,
+                packets,
                 cut_short: None,
             }],
             live: Some(live),

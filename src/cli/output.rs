@@ -102,19 +102,24 @@ pub fn write_outputs(
     out.preflight()?;
     let mut bundled: BTreeMap<String, String> = BTreeMap::new();
     for (format, d) in &out.reports {
-        let text = format.render(report);
+        // JSON is streamed as it is serialised; the other formats are a fraction of its size
+        let write_report = |w: &mut dyn Write| -> std::io::Result<()> {
+            match format {
+                Format::Json => crate::report::json::write(report, w),
+                _ => w.write_all(format.render(report).as_bytes()),
+            }
+        };
         match d {
             Destination::Stdout => {
-                let mut stdout = std::io::stdout().lock();
+                let mut stdout =
+                    std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
                 // A closed pipe (`| head`) is not an error worth reporting.
-                let _ = stdout
-                    .write_all(text.as_bytes())
-                    .and_then(|()| stdout.flush());
+                let _ = write_report(&mut stdout).and_then(|()| stdout.flush());
             }
             Destination::File(path) => {
-                write_file(path, text.as_bytes(), out.replace)?;
+                let digest = write_file_with(path, out.replace, &write_report)?;
                 if out.bundle.is_some() {
-                    bundled.insert(format.file_name().to_string(), sha256_hex(text.as_bytes()));
+                    bundled.insert(format.file_name().to_string(), digest);
                 }
             }
         }
@@ -146,7 +151,26 @@ pub fn write_outputs(
 }
 
 fn cannot(path: &Path, e: std::io::Error) -> Failure {
-    Failure::usage(format!("cannot write {}: {e}", path.display()))
+    Failure::usage(format!(
+        "cannot write {}: {e}{}",
+        path.display(),
+        what_to_do(&e)
+    ))
+}
+
+/// What the user can do about a failed write, for the failures a user can do something about.
+fn what_to_do(e: &std::io::Error) -> &'static str {
+    match e.kind() {
+        ErrorKind::StorageFull | ErrorKind::QuotaExceeded => {
+            "; free some space there, or write it somewhere else"
+        }
+        ErrorKind::ReadOnlyFilesystem => {
+            "; that filesystem is mounted read-only: write it somewhere else"
+        }
+        ErrorKind::PermissionDenied => "; write it to a folder this user may write to",
+        ErrorKind::NotADirectory => "; part of that path is a file, not a folder",
+        _ => "",
+    }
 }
 
 fn refuse_existing(path: &Path) -> Failure {
@@ -201,9 +225,37 @@ fn temp_path(path: &Path) -> PathBuf {
 /// Writes `bytes` to `path` safely (see the module's comment). `replace` allows replacing
 /// an existing file, never a symbolic link.
 pub fn write_file(path: &Path, bytes: &[u8], replace: bool) -> Result<(), Failure> {
+    write_file_with(path, replace, &|w: &mut dyn Write| w.write_all(bytes)).map(|_| ())
+}
+
+/// Writes what `fill` writes to `path`, safely (see the module documentation), and returns
+/// its SHA-256.
+pub fn write_file_with(
+    path: &Path,
+    replace: bool,
+    fill: &dyn Fn(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<String, Failure> {
     check_target(path, replace)?;
     std::fs::create_dir_all(folder_of(path)).map_err(|e| cannot(path, e))?;
-    write_via(path, &temp_path(path), bytes, replace)
+    write_via(path, &temp_path(path), fill, replace)
+}
+
+/// Hashes what passes through it.
+struct Hashing<W> {
+    inner: W,
+    hasher: sha2::Sha256,
+}
+
+impl<W: Write> Write for Hashing<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        sha2::Digest::update(&mut self.hasher, buf.get(..n).unwrap_or_default());
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 /// Why a finished temporary file could not take its place.
@@ -212,8 +264,13 @@ enum PlaceError {
     Io(std::io::Error),
 }
 
-fn write_via(path: &Path, tmp: &Path, bytes: &[u8], replace: bool) -> Result<(), Failure> {
-    let mut file = match OpenOptions::new()
+fn write_via(
+    path: &Path,
+    tmp: &Path,
+    fill: &dyn Fn(&mut dyn Write) -> std::io::Result<()>,
+    replace: bool,
+) -> Result<String, Failure> {
+    let file = match OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(0o600)
@@ -233,8 +290,18 @@ fn write_via(path: &Path, tmp: &Path, bytes: &[u8], replace: bool) -> Result<(),
         }
         Err(e) => return Err(cannot(path, e)),
     };
-    let written = file.write_all(bytes).and_then(|()| file.sync_all());
-    drop(file);
+    let mut out = Hashing {
+        inner: std::io::BufWriter::with_capacity(1 << 16, file),
+        hasher: <sha2::Sha256 as sha2::Digest>::new(),
+    };
+    let written = fill(&mut out).and_then(|()| out.flush());
+    let digest = crate::rules::load::hex(&sha2::Digest::finalize(out.hasher));
+    let written = written.and_then(|()| {
+        out.inner
+            .into_inner()
+            .map_err(std::io::IntoInnerError::into_error)
+    });
+    let written = written.and_then(|file| file.sync_all());
     let result = match written {
         Ok(()) => place(tmp, path, replace),
         Err(e) => Err(PlaceError::Io(e)),
@@ -243,7 +310,7 @@ fn write_via(path: &Path, tmp: &Path, bytes: &[u8], replace: bool) -> Result<(),
         Ok(()) => {
             // the rename itself reaches the disk with its folder (best effort)
             let _ = std::fs::File::open(folder_of(path)).and_then(|d| d.sync_all());
-            Ok(())
+            Ok(digest)
         }
         Err(e) => {
             let _ = std::fs::remove_file(tmp);
@@ -340,7 +407,8 @@ mod tests {
         let path = dir.path().join("r.md");
         let tmp = dir.path().join(".r.md.tmp-x");
         symlink(&target, &tmp).unwrap();
-        let e = write_via(&path, &tmp, b"evil", true).unwrap_err();
+        let e =
+            write_via(&path, &tmp, &|w: &mut dyn Write| w.write_all(b"evil"), true).unwrap_err();
         assert!(e.message.contains("symbolic link"), "{}", e.message);
         assert_eq!(std::fs::read(&target).unwrap(), b"keep");
         assert!(!path.exists());
@@ -356,6 +424,12 @@ mod tests {
         assert!(
             e.message
                 .starts_with(&format!("cannot write {}: ", p.display()))
+        );
+        assert!(
+            e.message
+                .ends_with("; part of that path is a file, not a folder"),
+            "{}",
+            e.message
         );
         assert_eq!(e.code, 2);
         let e = write_file(dir.path(), b"x", true).unwrap_err();

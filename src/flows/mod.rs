@@ -112,7 +112,7 @@ impl DirStats {
 }
 
 /// Where a flow goes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Locality {
     /// Both ends on the local network.

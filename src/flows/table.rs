@@ -12,6 +12,12 @@ use crate::rules::locality::scope;
 use crate::time::Timestamp;
 use ipnet::IpNet;
 use std::collections::HashMap;
+
+/// The table's map: keyed by [`FlowKey`]'s own compact hash, through aHash with a key
+/// drawn at random per process, so flows crafted to collide cannot be predicted. Entries
+/// are boxed: the map keeps up to twice as many slots as flows, and an empty slot then
+/// costs a pointer, not a whole flow.
+type Map<X> = HashMap<FlowKey, Box<Entry<X>>, ahash::RandomState>;
 use std::net::SocketAddr;
 
 /// The table's bounds and timeouts, in one place.
@@ -69,7 +75,7 @@ struct Entry<X> {
 pub struct FlowTable<X> {
     limits: Limits,
     owner_networks: Vec<IpNet>,
-    map: HashMap<FlowKey, Entry<X>>,
+    map: Map<X>,
     ended: Vec<Flow>,
     next_id: u64,
     last_sweep: Option<Timestamp>,
@@ -82,7 +88,7 @@ impl<X: Default> FlowTable<X> {
         FlowTable {
             limits,
             owner_networks,
-            map: HashMap::new(),
+            map: Map::default(),
             ended: Vec::new(),
             next_id: 1,
             last_sweep: None,
@@ -100,27 +106,33 @@ impl<X: Default> FlowTable<X> {
     pub fn track(&mut self, p: &PacketMeta) -> (&mut Flow, &mut X, Dir, bool) {
         self.maybe_sweep(p.ts);
         let key = FlowKey::new(p.proto, p.src, p.dst);
-        let restart = match self.map.get(&key) {
-            Some(e) => self.expired(&e.flow, p.ts) || starts_anew(&e.flow, p),
-            None => false,
-        };
-        if restart && let Some(e) = self.map.remove(&key) {
+        // One lookup decides; the common case (a packet of a flow already held) then
+        // finds its entry with a second and touches nothing else.
+        let found = self
+            .map
+            .get(&key)
+            .map(|e| self.expired(&e.flow, p.ts) || starts_anew(&e.flow, p));
+        if found == Some(true)
+            && let Some(e) = self.map.remove(&key)
+        {
             let why = if e.flow_closed() { "closed" } else { "idle" };
             self.end(e.flow, why);
         }
-        let is_new = !self.map.contains_key(&key);
+        let is_new = found != Some(false);
         if is_new && self.map.len() >= self.limits.max_flows {
             self.evict_batch();
         }
         let id = self.next_id;
-        let nets = &self.owner_networks;
-        let entry = self.map.entry(key).or_insert_with(|| Entry {
-            flow: new_flow(id, p, nets),
-            extra: X::default(),
-        });
         if is_new {
             self.next_id += 1;
         }
+        let nets = &self.owner_networks;
+        let entry = self.map.entry(key).or_insert_with(|| {
+            Box::new(Entry {
+                flow: new_flow(id, p, nets),
+                extra: X::default(),
+            })
+        });
         let flow = &mut entry.flow;
         let dir = if p.src == flow.client && p.dst == flow.server {
             Dir::Up
@@ -202,6 +214,11 @@ impl<X: Default> FlowTable<X> {
         }
     }
 
+    /// No flow has ended since the last [`FlowTable::drain_ended`].
+    pub fn ended_is_empty(&self) -> bool {
+        self.ended.is_empty()
+    }
+
     /// Flows that ended since the last call.
     pub fn drain_ended(&mut self) -> std::vec::Drain<'_, Flow> {
         self.ended.drain(..)
@@ -232,9 +249,23 @@ impl<X: Default> FlowTable<X> {
         self.map.is_empty()
     }
 
+    /// Ends up to `n` live flows (the capture is over), and gives their memory back once
+    /// the table is a quarter full: they join the ended flows.
+    pub fn close_some(&mut self, n: usize) {
+        let keys: Vec<FlowKey> = self.map.keys().take(n).copied().collect();
+        for k in keys {
+            if let Some(e) = self.map.remove(&k) {
+                self.end(e.flow, "end");
+            }
+        }
+        if self.map.len() < self.map.capacity() / 4 {
+            self.map.shrink_to_fit();
+        }
+    }
+
     /// Ends every live flow (the capture is over): they join the ended flows.
     pub fn close_all(&mut self) {
-        let all: Vec<Entry<X>> = self.map.drain().map(|(_, e)| e).collect();
+        let all: Vec<Box<Entry<X>>> = self.map.drain().map(|(_, e)| e).collect();
         for e in all {
             self.end(e.flow, "end");
         }

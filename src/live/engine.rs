@@ -1,7 +1,9 @@
 //! The pipeline thread: it alone owns the pipeline (flow table, names, verdicts). It
 //! takes batches from the capture thread, publishes a snapshot several times a second
 //! (never waiting for the UI: a snapshot the UI has no room for is skipped, the next one
-//! replaces it), writes reports when asked, and the final report when it stops.
+//! replaces it), builds a report when asked and hands it to a writer thread (so that
+//! rendering and disk never hold up the packets), and writes the final report when it
+//! stops.
 
 use super::Event;
 use super::snapshot::{CaptureState, Drops, Snapshot, Source};
@@ -42,7 +44,6 @@ pub struct Engine {
     /// Ended flows (in scope) already turned into reports, in the pipeline's order.
     ended: Vec<Arc<FlowReport>>,
     /// How many of the pipeline's ended flows have been looked at, and left out of scope.
-    ended_seen: usize,
     ended_left_out: u64,
     /// Live flows' reports, with the change count they were made at and the snapshot
     /// that last saw the flow live.
@@ -56,6 +57,8 @@ pub struct Engine {
     /// The server's settings file, watched for changes while the session runs.
     prefs: Option<PrefsWatch>,
     packets_per_sec: f64,
+    /// Writer threads of exports still running: joined before the engine ends.
+    writers: Vec<std::thread::JoinHandle<()>>,
 }
 
 /// The settings file being watched, and how the opt-out was asked for.
@@ -77,6 +80,7 @@ impl Engine {
         plan: ReportPlan,
     ) -> Engine {
         let mut pipeline = pipeline;
+        pipeline.hand_out_ended();
         // the `e` key writes the whole bundle, evidence included (bounded by the caps)
         pipeline.keep_evidence();
         Engine {
@@ -91,7 +95,6 @@ impl Engine {
             plan,
             seq: 0,
             ended: Vec::new(),
-            ended_seen: 0,
             ended_left_out: 0,
             live: HashMap::new(),
             rate_mark: (Instant::now(), 0),
@@ -101,6 +104,7 @@ impl Engine {
             baseline: None,
             prefs: None,
             packets_per_sec: 0.0,
+            writers: Vec::new(),
         }
     }
 
@@ -164,7 +168,7 @@ impl Engine {
         self.opt_out = opt_out;
         // every cached verdict is stale
         self.ended.clear();
-        self.ended_seen = 0;
+        self.pipeline.rewind_ended();
         self.ended_left_out = 0;
         self.live.clear();
         Some(format!(
@@ -198,10 +202,7 @@ impl Engine {
                     self.on_capture(msg);
                     dirty = true;
                 }
-                Ok(ToPipeline::Export { dir }) => {
-                    let msg = self.export(&dir);
-                    let _ = out.try_send(Event::Message(msg));
-                }
+                Ok(ToPipeline::Export { dir }) => self.export(dir, &out),
                 Ok(ToPipeline::Stop) | Err(RecvTimeoutError::Disconnected) => break,
                 Err(RecvTimeoutError::Timeout) => {}
             }
@@ -226,6 +227,10 @@ impl Engine {
             .on_exit
             .clone()
             .map(|path| self.write_final(&path));
+        // an export under way is finished before the session ends
+        for w in self.writers.drain(..) {
+            let _ = w.join();
+        }
         let _ = out.try_send(Event::Stopped);
         written
     }
@@ -257,17 +262,17 @@ impl Engine {
 
     /// The audit so far, as a snapshot; unchanged flows are shared with the last one.
     pub fn snapshot(&mut self) -> Snapshot {
-        let done = self.pipeline.ended().len();
-        for f in self.pipeline.ended().get(self.ended_seen..).unwrap_or(&[]) {
+        let baseline = self.baseline.as_ref();
+        for f in self.pipeline.take_ended() {
             self.live.remove(&f.id);
             if self.scope.includes(f) {
-                let r = self.flow_report(f);
+                let mut r = FlowReport::from_flow(f);
+                r.new_destination = baseline.is_some_and(|b| b.is_new(&r));
                 self.ended.push(Arc::new(r));
             } else {
                 self.ended_left_out += 1;
             }
         }
-        self.ended_seen = done;
         let seq = self.seq + 1;
         let mut left_out = 0u64;
         let mut flows: Vec<Arc<FlowReport>> = self.ended.clone();
@@ -366,7 +371,7 @@ impl Engine {
         let mut result = result;
         let scope = crate::rules::scope::apply(&self.scope, &mut result.flows);
         Report::build(
-            &result,
+            result,
             Context {
                 inputs: vec![input],
                 live,
@@ -381,32 +386,36 @@ impl Engine {
         )
     }
 
-    /// Writes the whole audit bundle so far into a new folder.
-    fn export(&self, dir: &std::path::Path) -> String {
+    /// Writes the whole audit bundle so far into a new folder. The report is built here,
+    /// from the pipeline as it stands; a thread of its own renders and writes it, and
+    /// tells the UI when it is done, while this thread goes back to the packets.
+    fn export(&mut self, dir: PathBuf, out: &SyncSender<Event>) {
+        self.writers.retain(|w| !w.is_finished());
         let mut report = self.report();
         let evidence = self
             .pipeline
             .evidence_store()
             .cloned()
             .map(|s| crate::report::evidence::Evidence::for_report(s, &mut report));
-        let outputs = crate::cli::output::Outputs {
-            reports: [Format::Json, Format::Markdown, Format::Html, Format::Csv]
-                .into_iter()
-                .map(|f| (f, Destination::File(dir.join(f.file_name()))))
-                .collect(),
-            evidence: None,
-            bundle: Some(dir.to_path_buf()),
-            replace: false,
+        let tell = out.clone();
+        let write = move || {
+            let msg = write_bundle(&report, evidence.as_ref(), &dir);
+            // the writer is off the hot path: it may wait for room in the UI's queue
+            let _ = tell.send(Event::Message(msg));
         };
-        match crate::cli::output::write_outputs(&report, evidence.as_ref(), &outputs) {
-            Ok(()) => format!(
-                "report written to {}/ (report.json, report.md, report.html, flows.csv, evidence.pcapng, manifest.json)",
-                dir.display()
-            ),
-            Err(e) => format!("export failed: {}", e.message),
+        match std::thread::Builder::new()
+            .name("telltale-export".into())
+            .spawn(write)
+        {
+            Ok(handle) => self.writers.push(handle),
+            Err(e) => {
+                let msg = format!("export failed: cannot start a thread: {e}");
+                let _ = out.try_send(Event::Message(msg));
+            }
         }
     }
 
+    /// The report at the end of the session; the capture has stopped by then.
     fn write_final(&self, path: &std::path::Path) -> String {
         let report = self.report();
         let by_ext = match path.extension().and_then(|e| e.to_str()) {
@@ -425,5 +434,29 @@ impl Engine {
             Ok(()) => format!("report written to {}", path.display()),
             Err(e) => format!("the report could not be written: {}", e.message),
         }
+    }
+}
+
+/// Writes an export's bundle into `dir`; the message for the user.
+fn write_bundle(
+    report: &Report,
+    evidence: Option<&crate::report::evidence::Evidence>,
+    dir: &std::path::Path,
+) -> String {
+    let outputs = crate::cli::output::Outputs {
+        reports: [Format::Json, Format::Markdown, Format::Html, Format::Csv]
+            .into_iter()
+            .map(|f| (f, Destination::File(dir.join(f.file_name()))))
+            .collect(),
+        evidence: None,
+        bundle: Some(dir.to_path_buf()),
+        replace: false,
+    };
+    match crate::cli::output::write_outputs(report, evidence, &outputs) {
+        Ok(()) => format!(
+            "report written to {}/ (report.json, report.md, report.html, flows.csv, evidence.pcapng, manifest.json)",
+            dir.display()
+        ),
+        Err(e) => format!("export failed: {}", e.message),
     }
 }

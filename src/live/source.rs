@@ -1,16 +1,29 @@
 //! The capture thread: packets from a live interface (libpcap) or from a capture file
 //! replayed at the pace of its timestamps, sent in batches over a bounded channel to the
-//! pipeline thread. Live capture never waits for the pipeline: a batch that finds the
-//! queue full is dropped and counted. A file replay waits instead, and loses nothing.
+//! pipeline thread. Nothing else talks to the capture thread: the UI and report writing
+//! never hold it up.
+//!
+//! When the pipeline falls behind and the queue is full, live capture waits for room
+//! rather than dropping the batch. Meanwhile the kernel's capture buffer (libpcap's
+//! buffer, [`PCAP_BUFFER_BYTES`]) takes what arrives, and if that fills too, the kernel
+//! drops packets and counts them (libpcap's statistics, reported as `dropped_by_kernel`).
+//! So every loss is counted in one place, and a burst has both buffers to land in, one
+//! after the other. Dropping a whole batch of our own instead would throw packets away
+//! while the kernel's buffer still had room. Only a stop request ends the wait; the
+//! batch in hand is then dropped and counted as `dropped_by_queue`. A file replay waits
+//! too, and loses nothing.
 
 use super::batch::Batch;
 use crate::capture::LinkType;
 use crate::capture::RawPacket;
 use crate::capture::file::CaptureReader;
 use crate::time::Timestamp;
+use nix::poll::{PollFd, PollFlags, poll};
+use std::os::fd::AsFd;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{SyncSender, TrySendError};
+use std::sync::{Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -47,7 +60,7 @@ pub enum ToPipeline {
 #[derive(Clone)]
 pub struct Feed {
     pub tx: SyncSender<ToPipeline>,
-    /// Packets dropped because the queue was full.
+    /// Packets dropped because the queue was full when the capture was asked to stop.
     pub queue_drops: Arc<AtomicU64>,
     /// Set to ask the capture thread to stop.
     pub stop: Arc<AtomicBool>,
@@ -58,19 +71,35 @@ impl Feed {
         self.stop.load(Ordering::Relaxed)
     }
 
-    /// Sends without waiting; a full queue drops the batch and counts its packets.
-    fn offer(&self, batch: Batch) -> bool {
-        let n = batch.len() as u64;
-        match self
-            .tx
-            .try_send(ToPipeline::Capture(CaptureMsg::Batch(batch)))
-        {
-            Ok(()) => true,
-            Err(TrySendError::Full(_)) => {
-                self.queue_drops.fetch_add(n, Ordering::Relaxed);
-                true
+    /// Hands a batch of live packets to the pipeline, waiting while the queue is full (the
+    /// kernel's buffer holds what arrives meanwhile). A stop request ends the wait: the
+    /// batch is then dropped and its packets counted. False when the pipeline is gone.
+    fn deliver(&self, batch: Batch) -> bool {
+        self.hand_over(CaptureMsg::Batch(batch))
+    }
+
+    /// Sends, waiting while the queue is full, until it is sent or the capture is asked
+    /// to stop (a batch given up then is counted).
+    fn hand_over(&self, msg: CaptureMsg) -> bool {
+        let mut msg = ToPipeline::Capture(msg);
+        let mut pause = Duration::from_micros(50);
+        loop {
+            match self.tx.try_send(msg) {
+                Ok(()) => return true,
+                Err(TrySendError::Disconnected(_)) => return false,
+                Err(TrySendError::Full(back)) => {
+                    if self.stopping() {
+                        if let ToPipeline::Capture(CaptureMsg::Batch(b)) = &back {
+                            self.queue_drops
+                                .fetch_add(b.len() as u64, Ordering::Relaxed);
+                        }
+                        return true;
+                    }
+                    msg = back;
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(MAX_PAUSE);
+                }
             }
-            Err(TrySendError::Disconnected(_)) => false,
         }
     }
 
@@ -143,23 +172,51 @@ impl std::fmt::Display for LiveError {
     }
 }
 
-/// libpcap's kernel buffer: room for bursts at gigabit rates.
-const PCAP_BUFFER_BYTES: i32 = 32 << 20;
+/// The longest the capture thread sleeps between two looks at a full queue.
+const MAX_PAUSE: Duration = Duration::from_millis(2);
 
-/// Opens an interface for capture: immediate mode, full snapshot length, not promiscuous
-/// unless asked, nanosecond timestamps where the platform has them.
+/// libpcap's kernel buffer by default: 64 MiB, about half a second of a saturated gigabit
+/// link, or 45,000 full-size frames. It takes bursts, and whatever arrives while the
+/// pipeline works through a full queue.
+pub const PCAP_BUFFER_BYTES: usize = 64 << 20;
+
+/// How long the kernel holds packets before handing them over (libpcap's timeout; on
+/// Linux, the time after which a block of the ring is passed on even when not full).
+const PCAP_TIMEOUT_MS: i32 = 100;
+
+/// Opens an interface for capture: full snapshot length, not promiscuous unless asked,
+/// nanosecond timestamps where the platform has them, and a kernel buffer of
+/// [`PCAP_BUFFER_BYTES`].
+///
+/// Not immediate mode: on Linux, immediate mode makes libpcap use a TPACKET_V2 ring,
+/// whose slots are all as large as the largest packet the interface may deliver (64 KiB
+/// once segmentation offload is on, as on most network cards and every veth pair), so
+/// that 64 MiB held only about a thousand packets. Without it libpcap uses TPACKET_V3,
+/// which packs packets into the ring by their real size: the same 64 MiB holds some
+/// 60,000 packets of a thousand bytes. The price is up to [`PCAP_TIMEOUT_MS`] of delay
+/// before packets reach telltale, less than the UI's refresh.
 pub fn open_live(
     interface: &str,
     filter: Option<&str>,
     promisc: bool,
 ) -> Result<pcap::Capture<pcap::Active>, LiveError> {
+    open_live_with_buffer(interface, filter, promisc, PCAP_BUFFER_BYTES)
+}
+
+/// [`open_live`] with a kernel buffer of `buffer_bytes` (at most 2 GiB; the kernel may
+/// give less).
+pub fn open_live_with_buffer(
+    interface: &str,
+    filter: Option<&str>,
+    promisc: bool,
+    buffer_bytes: usize,
+) -> Result<pcap::Capture<pcap::Active>, LiveError> {
     let inactive = pcap::Capture::from_device(interface).map_err(|e| live_error(interface, &e))?;
     let mut cap = inactive
-        .immediate_mode(true)
         .promisc(promisc)
         .snaplen(262_144)
-        .buffer_size(PCAP_BUFFER_BYTES)
-        .timeout(100)
+        .buffer_size(i32::try_from(buffer_bytes).unwrap_or(i32::MAX))
+        .timeout(PCAP_TIMEOUT_MS)
         .precision(pcap::Precision::Nano)
         .open()
         .map_err(|e| live_error(interface, &e))?;
@@ -192,13 +249,24 @@ fn live_error(interface: &str, e: &pcap::Error) -> LiveError {
     }
 }
 
+/// libpcap's drop counters: packets the kernel dropped (its buffer was full) and packets
+/// the interface dropped, since the capture began.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PcapDrops {
+    pub kernel: u64,
+    pub interface: u64,
+}
+
 /// A running capture thread, and how to stop it.
 pub struct Running {
     thread: JoinHandle<()>,
     feed: Feed,
-    /// Wakes libpcap from a blocking read (on Linux, immediate mode waits for a packet
-    /// however long that takes).
+    /// Wakes libpcap should it be in a read (the capture thread reads without blocking,
+    /// and looks for a stop request at least every [`IDLE_WAIT_MS`]).
     breaker: Option<pcap::BreakLoop>,
+    /// libpcap's counters as the capture thread last read them (the last time just before
+    /// it ends).
+    drops: Arc<Mutex<Option<PcapDrops>>>,
 }
 
 impl Running {
@@ -207,28 +275,67 @@ impl Running {
             thread,
             feed,
             breaker: None,
+            drops: Arc::default(),
         }
     }
 
-    /// Asks the thread to stop, wakes it, and waits for it.
-    pub fn stop(self) {
+    /// Asks the thread to stop, wakes it, and waits for it. Returns libpcap's drop
+    /// counters as they stood when the capture ended (None for a file replay). The
+    /// capture thread also sends them, but the queue may have had no room left.
+    pub fn stop(self) -> Option<PcapDrops> {
         self.feed.stop.store(true, Ordering::Relaxed);
         if let Some(b) = &self.breaker {
             b.breakloop();
         }
         let _ = self.thread.join();
+        *self.drops.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
-/// Captures until asked to stop or the interface fails, polling libpcap's drop
-/// counters about once a second.
+/// How long the idle capture thread sleeps in poll(2) before it looks for a stop request
+/// and reads libpcap's counters again.
+const IDLE_WAIT_MS: u16 = 100;
+
+/// Captures until asked to stop or the interface fails, reading libpcap's drop counters
+/// about once a second and once more at the end. A full queue makes it wait (see the
+/// module's documentation); nothing else does.
+///
+/// The handle is read without blocking: whenever libpcap has nothing more, the batch so
+/// far goes to the pipeline at once, and the thread sleeps in poll(2) until the kernel
+/// passes packets on (or [`IDLE_WAIT_MS`] passes). Blocking reads on a TPACKET_V3 ring
+/// would never return on a quiet link, leaving its last packets unsent.
 pub fn spawn_live(mut cap: pcap::Capture<pcap::Active>, feed: Feed) -> Running {
     let breaker = cap.breakloop_handle();
     let thread_feed = feed.clone();
+    let drops: Arc<Mutex<Option<PcapDrops>>> = Arc::default();
+    let thread_drops = drops.clone();
     let thread = std::thread::Builder::new()
         .name("telltale-capture".into())
         .spawn(move || {
             let link = LinkType(u32::try_from(cap.get_datalink().0).unwrap_or(u32::MAX));
+            let mut cap = match cap.setnonblock() {
+                Ok(cap) => cap,
+                Err(e) => {
+                    let why = format!("the capture could not be read without blocking: {e}");
+                    feed.hand_over(CaptureMsg::Failed(why));
+                    return;
+                }
+            };
+            // reads libpcap's counters, keeps them for `stop`, and sends them on if the
+            // queue has room (otherwise a later reading will)
+            let read_stats = |cap: &mut pcap::Capture<pcap::Active>| {
+                let Ok(s) = cap.stats() else { return };
+                let now = PcapDrops {
+                    kernel: u64::from(s.dropped),
+                    interface: u64::from(s.if_dropped),
+                };
+                *thread_drops.lock().unwrap_or_else(PoisonError::into_inner) = Some(now);
+                let msg = CaptureMsg::Stats {
+                    kernel: now.kernel,
+                    interface: now.interface,
+                };
+                let _ = feed.tx.try_send(ToPipeline::Capture(msg));
+            };
             let mut batch = Batch::with_capacity();
             let mut batch_started = Instant::now();
             let mut last_stats = Instant::now();
@@ -248,40 +355,117 @@ pub fn spawn_live(mut cap: pcap::Capture<pcap::Active>, feed: Feed) -> Running {
                             interface: 0,
                         });
                     }
-                    Err(pcap::Error::TimeoutExpired) => {}
+                    // nothing ready: what there is goes now, then wait for the kernel
+                    Err(pcap::Error::TimeoutExpired) => {
+                        if !batch.is_empty() {
+                            alive =
+                                feed.deliver(std::mem::replace(&mut batch, Batch::with_capacity()));
+                        }
+                        let mut ready = [PollFd::new(cap.as_fd(), PollFlags::POLLIN)];
+                        // an interrupted or failed wait only means looking again sooner
+                        let _ = poll(&mut ready, IDLE_WAIT_MS);
+                    }
                     Err(_) if feed.stopping() => break,
                     Err(e) => {
                         if !batch.is_empty() {
-                            feed.offer(std::mem::take(&mut batch));
+                            feed.deliver(std::mem::take(&mut batch));
                         }
-                        feed.send(CaptureMsg::Failed(format!("the capture stopped: {e}")));
+                        read_stats(&mut cap);
+                        feed.hand_over(CaptureMsg::Failed(format!("the capture stopped: {e}")));
                         return;
                     }
                 }
                 let stale = batch_started.elapsed() >= Duration::from_millis(50);
                 if batch.is_full() || (!batch.is_empty() && stale) {
-                    alive = feed.offer(std::mem::replace(&mut batch, Batch::with_capacity()));
+                    alive = feed.deliver(std::mem::replace(&mut batch, Batch::with_capacity()));
                 }
                 if last_stats.elapsed() >= Duration::from_secs(1) {
                     last_stats = Instant::now();
-                    if let Ok(s) = cap.stats() {
-                        let msg = CaptureMsg::Stats {
-                            kernel: u64::from(s.dropped),
-                            interface: u64::from(s.if_dropped),
-                        };
-                        // statistics may wait for a later poll if the queue is full
-                        let _ = feed.tx.try_send(ToPipeline::Capture(msg));
-                    }
+                    read_stats(&mut cap);
                 }
             }
             if !batch.is_empty() {
-                feed.offer(batch);
+                feed.deliver(batch);
             }
+            read_stats(&mut cap);
         })
         .unwrap_or_else(|e| panic!("cannot start the capture thread: {e}"));
     Running {
         thread,
         feed: thread_feed,
         breaker: Some(breaker),
+        drops,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc::sync_channel;
+
+    fn batch_of(n: usize) -> Batch {
+        let mut b = Batch::with_capacity();
+        for i in 0..n {
+            b.push(&RawPacket {
+                ts: Timestamp(i as i64),
+                link: LinkType::ETHERNET,
+                data: &[0u8; 60],
+                orig_len: 60,
+                interface: 0,
+            });
+        }
+        b
+    }
+
+    fn feed(capacity: usize) -> (Feed, std::sync::mpsc::Receiver<ToPipeline>) {
+        let (tx, rx) = sync_channel(capacity);
+        let feed = Feed {
+            tx,
+            queue_drops: Arc::default(),
+            stop: Arc::default(),
+        };
+        (feed, rx)
+    }
+
+    fn packets(msg: ToPipeline) -> usize {
+        match msg {
+            ToPipeline::Capture(CaptureMsg::Batch(b)) => b.len(),
+            other => panic!("not a batch: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_full_queue_makes_the_capture_wait_and_loses_nothing() {
+        let (feed, rx) = feed(1);
+        assert!(feed.deliver(batch_of(3)));
+        let sender = feed.clone();
+        let waiting = std::thread::spawn(move || sender.deliver(batch_of(5)));
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(!waiting.is_finished(), "the second batch waits for room");
+        assert_eq!(packets(rx.recv().unwrap()), 3);
+        assert!(waiting.join().unwrap());
+        assert_eq!(packets(rx.recv().unwrap()), 5);
+        assert_eq!(feed.queue_drops.load(Ordering::Relaxed), 0);
+    }
+
+    #[test]
+    fn a_stop_ends_the_wait_and_counts_the_batch() {
+        let (feed, rx) = feed(1);
+        assert!(feed.deliver(batch_of(2)));
+        let sender = feed.clone();
+        let waiting = std::thread::spawn(move || sender.deliver(batch_of(7)));
+        std::thread::sleep(Duration::from_millis(20));
+        feed.stop.store(true, Ordering::Relaxed);
+        assert!(waiting.join().unwrap());
+        assert_eq!(feed.queue_drops.load(Ordering::Relaxed), 7);
+        assert_eq!(packets(rx.recv().unwrap()), 2);
+        assert!(rx.try_recv().is_err(), "the given-up batch was not sent");
+    }
+
+    #[test]
+    fn a_gone_pipeline_ends_the_capture() {
+        let (feed, rx) = feed(1);
+        drop(rx);
+        assert!(!feed.deliver(batch_of(1)));
     }
 }

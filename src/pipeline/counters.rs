@@ -21,6 +21,8 @@ pub struct Counters {
     pub flows: u64,
     /// Flows pushed out of the flow table by its cap.
     pub flow_evictions: u64,
+    /// Ended flows beyond the cap on flows kept in full, folded into the report's `flow_groups`.
+    pub flows_summarised: u64,
     /// Flows ended by an idle timeout or after closing (their endpoints may have been reused).
     pub flows_ended_idle: u64,
     pub fragments_held: u64,
@@ -54,6 +56,41 @@ impl Counters {
             _ => self.truncated += 1,
         }
         *self.reasons.entry(format!("{kind}: {why}")).or_default() += 1;
+    }
+
+    /// Every counter with the words reports show it under, in the order they show them.
+    pub fn labelled(&self) -> [(&'static str, u64); 23] {
+        [
+            ("packets", self.packets),
+            ("decoded", self.decoded),
+            ("malformed", self.malformed),
+            ("unsupported", self.unsupported),
+            ("truncated (by snapshot length)", self.truncated),
+            ("flows", self.flows),
+            ("flow evictions (table full)", self.flow_evictions),
+            (
+                "flows summarised in groups (over the cap)",
+                self.flows_summarised,
+            ),
+            ("flows ended idle or closed", self.flows_ended_idle),
+            ("IP fragments held", self.fragments_held),
+            ("datagrams reassembled", self.datagrams_reassembled),
+            ("fragment evictions", self.fragment_evictions),
+            ("DNS responses", self.dns_responses),
+            ("DNS messages unreadable", self.dns_malformed),
+            ("TLS ClientHellos", self.tls_client_hellos),
+            ("TLS ClientHellos unreadable", self.tls_malformed),
+            ("HTTP requests", self.http_requests),
+            ("QUIC ClientHellos", self.quic_client_hellos),
+            ("QUIC Initials unreadable", self.quic_undecryptable),
+            (
+                "TCP bytes dropped by reassembly caps",
+                self.stream_bytes_dropped,
+            ),
+            ("DNS map evictions", self.name_map_evictions),
+            ("names not listed (inventory full)", self.names_dropped),
+            ("evidence packets dropped (caps)", self.evidence_evictions),
+        ]
     }
 
     /// `packets = decoded + malformed + unsupported + truncated`.

@@ -11,6 +11,7 @@
 
 pub mod counters;
 pub mod evidence;
+pub mod groups;
 
 pub use counters::Counters;
 pub use evidence::EvidenceStore;
@@ -28,6 +29,7 @@ use crate::names::{FlowName, NameSource};
 use crate::rules::Matcher;
 use crate::rules::verdict::{Consent, judge};
 use crate::time::Timestamp;
+use groups::{EndedFlows, FlowGroup};
 use std::sync::Arc;
 
 /// Every cap of the pipeline, in one place.
@@ -43,6 +45,10 @@ pub struct Caps {
     pub stream_bytes: usize,
     /// QUIC client Initials decrypted per flow at most (0 recognises QUIC without decrypting).
     pub quic_initials_per_flow: u32,
+    /// Ended flows kept in full for the report; beyond it the oldest unflagged are folded
+    /// into groups ([`groups`]). Half the flow table's cap by default: `--max-flows N`
+    /// sets both, so at most 1.5 N flows are held whole.
+    pub flow_records: usize,
     /// Bytes of raw packets kept as evidence, when asked for ([`Pipeline::keep_evidence`]);
     /// beyond it the oldest flows' packets are dropped.
     pub evidence_bytes: usize,
@@ -54,6 +60,7 @@ impl Default for Caps {
     fn default() -> Self {
         Caps {
             flows: Limits::default(),
+            flow_records: Limits::default().max_flows / 2,
             dns_addresses: 65_536,
             dns_names_per_address: 8,
             inventory_names: 65_536,
@@ -68,10 +75,11 @@ impl Default for Caps {
 /// Per-flow dissector state, dropped when the flow ends.
 #[derive(Default)]
 pub struct Scratch {
-    /// Client → server bytes, while the flow is still to be named.
-    up: Option<StreamBuf>,
+    /// Client → server bytes, while the flow is still to be named. (Boxed, as the QUIC
+    /// state is: most flows never need them, and every live flow carries a `Scratch`.)
+    up: Option<Box<StreamBuf>>,
     /// Server → client bytes, for DNS over TCP.
-    down: Option<StreamBuf>,
+    down: Option<Box<StreamBuf>>,
     /// Naming from the client's stream is over (named, or given up).
     up_done: bool,
     /// QUIC Initial decryption state, for UDP flows that look like QUIC.
@@ -87,7 +95,7 @@ pub struct Pipeline {
     consent: Consent,
     caps: Caps,
     counters: Counters,
-    ended: Vec<Flow>,
+    ended: EndedFlows,
     first_ts: Option<Timestamp>,
     last_ts: Option<Timestamp>,
     /// Flows begun since the last `take_new_flows`, when someone asked to know.
@@ -110,8 +118,10 @@ pub struct NewFlow {
 
 /// What an audit found.
 pub struct AuditResult {
-    /// Every flow, by id, each with its verdict.
+    /// Every flow kept in full, by id, each with its verdict.
     pub flows: Vec<Flow>,
+    /// The flows beyond [`Caps::flow_records`], folded into groups.
+    pub groups: Vec<FlowGroup>,
     pub inventory: Inventory,
     pub counters: Counters,
     pub first_ts: Option<Timestamp>,
@@ -127,9 +137,9 @@ impl Pipeline {
             inventory: Inventory::new(caps.inventory_names),
             matcher,
             consent,
+            ended: EndedFlows::new(caps.flow_records),
             caps,
             counters: Counters::default(),
-            ended: Vec::new(),
             first_ts: None,
             last_ts: None,
             new_flows: None,
@@ -175,7 +185,13 @@ impl Pipeline {
                 f.generation += 1;
                 true
             }
-            None => match self.ended.iter_mut().rev().find(|f| f.id == flow.id) {
+            None => match self
+                .ended
+                .full_mut()
+                .iter_mut()
+                .rev()
+                .find(|f| f.id == flow.id)
+            {
                 Some(f) => {
                     f.process = Some(who);
                     true
@@ -235,7 +251,8 @@ impl Pipeline {
     pub fn set_judging(&mut self, matcher: Arc<Matcher>, consent: Consent) {
         self.matcher = matcher;
         self.consent = consent;
-        for f in &mut self.ended {
+        // (flows already folded into groups keep the verdict they were folded with)
+        for f in self.ended.full_mut() {
             f.verdict = Some(judge(f, &self.matcher, &self.consent));
         }
     }
@@ -246,6 +263,9 @@ impl Pipeline {
 
     /// Judges the flows that ended and keeps them.
     fn collect_ended(&mut self) {
+        if self.table.ended_is_empty() {
+            return;
+        }
         let ended: Vec<Flow> = self.table.drain_ended().collect();
         for mut f in ended {
             self.late_dns_names(&mut f);
@@ -261,9 +281,27 @@ impl Pipeline {
         }
     }
 
-    /// The flows that have ended so far, judged, in the order they ended.
+    /// The flows that have ended so far and are kept in full, judged, in the order they
+    /// ended (beyond [`Caps::flow_records`] the oldest are folded into groups).
     pub fn ended(&self) -> &[Flow] {
-        &self.ended
+        self.ended.full()
+    }
+
+    /// From now on, ended flows are folded into groups only after [`Pipeline::take_ended`]
+    /// handed them out (for a consumer that must see every flow: a journal, a live view).
+    pub fn hand_out_ended(&mut self) {
+        self.ended.hand_out();
+    }
+
+    /// Hands out every flow kept in full again at the next [`Pipeline::take_ended`] (their
+    /// verdicts changed).
+    pub fn rewind_ended(&mut self) {
+        self.ended.rewind();
+    }
+
+    /// The flows that ended (judged) since the last call.
+    pub fn take_ended(&mut self) -> &[Flow] {
+        self.ended.take_new()
     }
 
     /// The flows still in the table, unjudged, in no particular order.
@@ -283,7 +321,7 @@ impl Pipeline {
     /// What the audit has found so far, without ending it: ended flows and the live ones,
     /// each judged, by id (for a report written while the capture goes on).
     pub fn result_so_far(&self) -> AuditResult {
-        let mut flows: Vec<Flow> = self.ended.clone();
+        let mut flows: Vec<Flow> = self.ended.full().to_vec();
         for f in self.table.live() {
             let mut f = f.clone();
             f.verdict = Some(self.judge(&f));
@@ -297,6 +335,7 @@ impl Pipeline {
         );
         AuditResult {
             flows,
+            groups: self.ended.groups().cloned().collect(),
             inventory: self.inventory.clone(),
             counters: self.counters_now(),
             first_ts: self.first_ts,
@@ -308,7 +347,8 @@ impl Pipeline {
     pub fn counters_now(&self) -> Counters {
         let stats = self.decoder.stats();
         let mut c = self.counters.clone();
-        c.flows = (self.ended.len() + self.table.len()) as u64;
+        c.flows = self.ended.count() + self.table.len() as u64;
+        c.flows_summarised = self.ended.folded;
         c.flow_evictions = self.table.evictions;
         c.flows_ended_idle = self.table.idle_ended;
         c.name_map_evictions = self.addresses.evictions;
@@ -333,10 +373,15 @@ impl Pipeline {
     /// As [`Pipeline::finish`], with the packets kept as evidence (when
     /// [`Pipeline::keep_evidence`] asked for them).
     pub fn finish_with_evidence(mut self) -> (AuditResult, Option<EvidenceStore>) {
-        self.table.close_all();
-        self.collect_ended();
+        // in batches, each judged and kept (or folded) before the next, so the live flows
+        // are never all held twice
+        let batch = (self.caps.flow_records / 8).max(1024);
+        while !self.table.is_empty() {
+            self.table.close_some(batch);
+            self.collect_ended();
+        }
         let counters = self.counters_now();
-        let mut flows = self.ended;
+        let (mut flows, groups) = self.ended.into_parts();
         flows.sort_by_key(|f| f.id);
         crate::rules::budget::apply(
             &mut flows,
@@ -345,6 +390,7 @@ impl Pipeline {
         );
         let result = AuditResult {
             flows,
+            groups,
             inventory: self.inventory,
             counters,
             first_ts: self.first_ts,
@@ -361,6 +407,12 @@ struct Touched {
     left: bool,
     /// It began with this packet.
     new: Option<NewFlow>,
+}
+
+/// Bytes a stream buffer has dropped so far: out of order beyond its cap, or in order
+/// past it.
+fn dropped(buf: &StreamBuf) -> u64 {
+    buf.gaps_dropped().saturating_add(buf.overflow_dropped())
 }
 
 /// `answered`, when given, receives the names a DNS response answered.
@@ -632,8 +684,11 @@ fn on_tcp(
         if dir == Dir::Down {
             let buf = scratch
                 .down
-                .get_or_insert_with(|| StreamBuf::new(caps.stream_bytes));
-            if buf.push(seq, syn, payload) {
+                .get_or_insert_with(|| Box::new(StreamBuf::new(caps.stream_bytes)));
+            let before = dropped(buf);
+            let pushed = buf.push(seq, syn, payload);
+            counters.stream_bytes_dropped += dropped(buf).saturating_sub(before);
+            if pushed {
                 let (msgs, used) = dns::split_tcp_messages(buf.data());
                 for m in msgs {
                     on_dns_message(
@@ -647,7 +702,6 @@ fn on_tcp(
                 }
                 buf.consume(used);
             }
-            counters.stream_bytes_dropped = counters.stream_bytes_dropped.max(buf.gaps_dropped());
         }
         return;
     }
@@ -656,8 +710,11 @@ fn on_tcp(
     }
     let buf = scratch
         .up
-        .get_or_insert_with(|| StreamBuf::new(caps.stream_bytes));
-    if !buf.push(seq, syn, payload) {
+        .get_or_insert_with(|| Box::new(StreamBuf::new(caps.stream_bytes)));
+    let before = dropped(buf);
+    let pushed = buf.push(seq, syn, payload);
+    counters.stream_bytes_dropped += dropped(buf).saturating_sub(before);
+    if !pushed {
         if buf.is_full() {
             scratch.up_done = true;
             scratch.up = None;
@@ -702,7 +759,6 @@ fn on_tcp(
         done = true;
     }
     if done {
-        counters.stream_bytes_dropped += buf.gaps_dropped();
         scratch.up_done = true;
         scratch.up = None;
     }

@@ -250,6 +250,7 @@ fn write_page(o: &mut String, r: &Report) -> std::fmt::Result {
     write_charts(o, r)?;
     write_names(o, r)?;
     write_blind_spots(o, r)?;
+    write_groups(o, r)?;
     write_scope(o, r)?;
     write_counters(o, r)?;
     write_reproduce(o, r)?;
@@ -1097,36 +1098,55 @@ fn write_scope(o: &mut String, r: &Report) -> std::fmt::Result {
     writeln!(o, "</section>")
 }
 
+/// The flows beyond the cap on flows kept in full, by group.
+fn write_groups(o: &mut String, r: &Report) -> std::fmt::Result {
+    if r.flow_groups.is_empty() {
+        return Ok(());
+    }
+    let n: u64 = r.flow_groups.iter().map(|g| g.flows).sum();
+    writeln!(o, "<section id=\"groups\">")?;
+    writeln!(o, "<h2>Flows summarised in groups ({n})</h2>")?;
+    writeln!(
+        o,
+        "<p>More flows ended than the audit keeps in full (<code>--max-flows</code>), so the oldest, unflagged first, were folded into groups of alike flows. They are counted in the summary.</p>"
+    )?;
+    writeln!(
+        o,
+        "<table><thead><tr><th>verdict</th><th>category</th><th>rule</th><th>direction</th><th>protocol</th><th>port</th><th>name</th><th class=\"n\">flows</th><th class=\"n\">packets</th><th class=\"n\">bytes out</th><th class=\"n\">bytes in</th><th>first seen</th><th>last seen</th><th>remotes (first few)</th></tr></thead><tbody>"
+    )?;
+    for g in &r.flow_groups {
+        let k = &g.key;
+        let remotes: Vec<String> = g.remotes.iter().map(ToString::to_string).collect();
+        let text = |v: &serde_json::Value| v.as_str().map(escape).unwrap_or_default();
+        writeln!(
+            o,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            k.verdict.as_str(),
+            escape(&k.category),
+            escape(k.rule.as_deref().unwrap_or("-")),
+            text(&serde_json::to_value(k.locality).unwrap_or_default()),
+            k.proto.name(),
+            k.server_port
+                .map_or_else(|| "any".to_string(), |p| p.to_string()),
+            escape(k.name.as_deref().unwrap_or("-")),
+            g.flows,
+            g.packets,
+            g.bytes_out,
+            g.bytes_in,
+            g.first_seen,
+            g.last_seen,
+            escape(&remotes.join(", "))
+        )?;
+    }
+    writeln!(o, "</tbody></table>")?;
+    writeln!(o, "</section>")
+}
+
 fn write_counters(o: &mut String, r: &Report) -> std::fmt::Result {
     let c = &r.counters;
     writeln!(o, "<section id=\"counters\">")?;
     writeln!(o, "<h2>Counters</h2>")?;
-    let rows: [(&str, u64); 21] = [
-        ("packets", c.packets),
-        ("decoded", c.decoded),
-        ("malformed", c.malformed),
-        ("unsupported", c.unsupported),
-        ("truncated (by snapshot length)", c.truncated),
-        ("flows", c.flows),
-        ("flow evictions (table full)", c.flow_evictions),
-        ("flows ended idle or closed", c.flows_ended_idle),
-        ("IP fragments held", c.fragments_held),
-        ("datagrams reassembled", c.datagrams_reassembled),
-        ("fragment evictions", c.fragment_evictions),
-        ("DNS responses", c.dns_responses),
-        ("DNS messages unreadable", c.dns_malformed),
-        ("TLS ClientHellos", c.tls_client_hellos),
-        ("TLS ClientHellos unreadable", c.tls_malformed),
-        ("HTTP requests", c.http_requests),
-        ("QUIC ClientHellos", c.quic_client_hellos),
-        ("QUIC Initials unreadable", c.quic_undecryptable),
-        (
-            "TCP bytes dropped by reassembly caps",
-            c.stream_bytes_dropped,
-        ),
-        ("DNS map evictions", c.name_map_evictions),
-        ("names not listed (inventory full)", c.names_dropped),
-    ];
+    let rows = c.labelled();
     writeln!(o, "<div class=\"cols\">")?;
     let half = rows.len().div_ceil(2);
     for part in rows.chunks(half) {

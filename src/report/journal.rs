@@ -39,8 +39,14 @@ struct EndBody<'a> {
 }
 
 /// An open journal: every write is flushed to the file before the next packet is read.
+///
+/// After a write fails (a full disk, say) nothing more is written: a line may have been cut
+/// part-way, and a line appended to it would be lost with it, or an `end` line would claim a
+/// clean end the journal does not have. What was written before stays readable.
 pub struct Journal {
     file: std::fs::File,
+    path: std::path::PathBuf,
+    failed: bool,
     pub written: usize,
 }
 
@@ -63,7 +69,12 @@ impl Journal {
             .append(true)
             .mode(0o600)
             .open(path)?;
-        let mut j = Journal { file, written: 0 };
+        let mut j = Journal {
+            file,
+            path: path.to_path_buf(),
+            failed: false,
+            written: 0,
+        };
         let header = Header {
             journal: SCHEMA,
             tool: "telltale",
@@ -76,15 +87,30 @@ impl Journal {
     }
 
     fn line<T: Serialize>(&mut self, value: &T) -> std::io::Result<()> {
+        if self.failed {
+            return Err(std::io::Error::other(
+                "an earlier write to it failed, so nothing more is added",
+            ));
+        }
         let mut text = serde_json::to_string(value).map_err(std::io::Error::other)?;
         text.push('\n');
-        self.file.write_all(text.as_bytes())?;
-        self.file.flush()?;
-        self.file.sync_data()
+        let written = self
+            .file
+            .write_all(text.as_bytes())
+            .and_then(|()| self.file.flush())
+            .and_then(|()| self.file.sync_data());
+        self.failed = written.is_err();
+        written
+    }
+
+    /// `e`, saying which file it is about.
+    fn naming(&self, e: std::io::Error) -> std::io::Error {
+        std::io::Error::new(e.kind(), format!("{}: {e}", self.path.display()))
     }
 
     pub fn flow(&mut self, f: &FlowReport) -> std::io::Result<()> {
-        self.line(&FlowLine { flow: f })?;
+        self.line(&FlowLine { flow: f })
+            .map_err(|e| self.naming(e))?;
         self.written += 1;
         Ok(())
     }
@@ -93,6 +119,7 @@ impl Journal {
         self.line(&End {
             end: EndBody { counters, inputs },
         })
+        .map_err(|e| self.naming(e))
     }
 }
 
@@ -243,4 +270,31 @@ pub fn rebuilt_markdown(v: &serde_json::Value) -> String {
         );
     }
     o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_write_names_the_file_and_ends_the_journal() {
+        // /dev/full: every write fails as on a full disk
+        let path = std::path::Path::new("/dev/full");
+        let file = std::fs::OpenOptions::new().append(true).open(path).unwrap();
+        let mut j = Journal {
+            file,
+            path: path.to_path_buf(),
+            failed: false,
+            written: 0,
+        };
+        let e = j.end(&Counters::default(), &[]).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::StorageFull);
+        assert!(e.to_string().starts_with("/dev/full: "), "{e}");
+        // nothing more is tried after a failure
+        let e = j.end(&Counters::default(), &[]).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "/dev/full: an earlier write to it failed, so nothing more is added"
+        );
+    }
 }

@@ -2,6 +2,37 @@
 //! model serialised, pretty-printed, keys in a fixed order.
 
 use super::Report;
+use std::io::{self, Write};
+
+/// Writes the report as it is serialised, never holding the whole text: a report of a
+/// million flows is over a gigabyte of JSON. The bytes are exactly [`render`]'s.
+pub fn write(report: &Report, w: &mut dyn Write) -> io::Result<()> {
+    let mut out = EscapeInvisible(w);
+    serde_json::to_writer_pretty(&mut out, report).map_err(io::Error::other)?;
+    out.0.write_all(b"\n")
+}
+
+/// Escapes what [`escape_invisible`] escapes, on the way through. serde_json hands each
+/// `write` whole characters (it splits strings only at the ASCII characters it escapes),
+/// so each piece can be read as UTF-8 on its own.
+struct EscapeInvisible<'a>(&'a mut dyn Write);
+
+impl Write for EscapeInvisible<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match std::str::from_utf8(buf) {
+            Ok(text) if buf.iter().any(|&b| b >= 0x7f) => {
+                self.0
+                    .write_all(escape_invisible(text.to_string()).as_bytes())?;
+            }
+            _ => self.0.write_all(buf)?,
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush()
+    }
+}
 
 pub fn render(report: &Report) -> String {
     match serde_json::to_string_pretty(report) {
@@ -48,5 +79,22 @@ mod tests {
         assert_eq!(text, "\"evil\\u202egpj\\u009b31m\\u007f\"");
         let back: String = serde_json::from_str(&text).unwrap_or_default();
         assert_eq!(back, raw);
+    }
+
+    #[test]
+    fn the_streamed_report_is_byte_for_byte_the_rendered_one() {
+        let mut report = crate::cli::audit::demo_report_for_tests();
+        // a hostile name among the flows: the streamed text escapes it the same way
+        if let Some(f) = report.flows.first_mut() {
+            f.names.clear();
+        }
+        report
+            .warnings
+            .push("evil\u{202e}gpj\u{9b} and \u{7f}".into());
+        let mut streamed = Vec::new();
+        super::write(&report, &mut streamed).unwrap();
+        let rendered = super::render(&report);
+        assert!(rendered.contains("\\u202e"));
+        assert_eq!(String::from_utf8(streamed).unwrap(), rendered);
     }
 }

@@ -262,6 +262,8 @@ fn write_report(o: &mut String, r: &Report) -> std::fmt::Result {
         }
     }
 
+    write_groups(o, r)?;
+
     writeln!(o, "\n## Names revealed ({})\n", r.names.len())?;
     if r.names.is_empty() {
         writeln!(o, "None.")?;
@@ -305,37 +307,56 @@ fn write_report(o: &mut String, r: &Report) -> std::fmt::Result {
     writeln!(o, "\n## Counters\n")?;
     writeln!(o, "| counter | value |")?;
     writeln!(o, "|---|---|")?;
-    for (k, v) in [
-        ("packets", c.packets),
-        ("decoded", c.decoded),
-        ("malformed", c.malformed),
-        ("unsupported", c.unsupported),
-        ("truncated (by snapshot length)", c.truncated),
-        ("flows", c.flows),
-        ("flow evictions (table full)", c.flow_evictions),
-        ("flows ended idle or closed", c.flows_ended_idle),
-        ("IP fragments held", c.fragments_held),
-        ("datagrams reassembled", c.datagrams_reassembled),
-        ("fragment evictions", c.fragment_evictions),
-        ("DNS responses", c.dns_responses),
-        ("DNS messages unreadable", c.dns_malformed),
-        ("TLS ClientHellos", c.tls_client_hellos),
-        ("TLS ClientHellos unreadable", c.tls_malformed),
-        ("HTTP requests", c.http_requests),
-        ("QUIC ClientHellos", c.quic_client_hellos),
-        ("QUIC Initials unreadable", c.quic_undecryptable),
-        (
-            "TCP bytes dropped by reassembly caps",
-            c.stream_bytes_dropped,
-        ),
-        ("DNS map evictions", c.name_map_evictions),
-        ("names not listed (inventory full)", c.names_dropped),
-        ("evidence packets dropped (caps)", c.evidence_evictions),
-    ] {
+    for (k, v) in c.labelled() {
         writeln!(o, "| {k} | {v} |")?;
     }
     for (k, v) in &c.reasons {
         writeln!(o, "| {} | {v} |", md(k))?;
+    }
+    Ok(())
+}
+
+/// The flows beyond the cap on flows kept in full, by group.
+fn write_groups(o: &mut String, r: &Report) -> std::fmt::Result {
+    if r.flow_groups.is_empty() {
+        return Ok(());
+    }
+    let n: u64 = r.flow_groups.iter().map(|g| g.flows).sum();
+    writeln!(o, "\n## Flows summarised in groups ({n})\n")?;
+    writeln!(
+        o,
+        "More flows ended than the audit keeps in full (`--max-flows`), so the oldest, unflagged first, were folded into groups of alike flows. They are counted in the summary above.\n"
+    )?;
+    writeln!(
+        o,
+        "| verdict | category | rule | direction | protocol | port | name | flows | packets | bytes out | bytes in | first seen | last seen | remotes (first few) |"
+    )?;
+    writeln!(
+        o,
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+    )?;
+    for g in &r.flow_groups {
+        let k = &g.key;
+        let remotes: Vec<String> = g.remotes.iter().map(ToString::to_string).collect();
+        writeln!(
+            o,
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            k.verdict.as_str(),
+            md(&k.category),
+            k.rule.as_deref().map_or_else(|| "-".to_string(), md),
+            serde_name(&k.locality),
+            k.proto.name(),
+            k.server_port
+                .map_or_else(|| "any".to_string(), |p| p.to_string()),
+            k.name.as_deref().map_or_else(|| "-".to_string(), md),
+            g.flows,
+            g.packets,
+            g.bytes_out,
+            g.bytes_in,
+            g.first_seen,
+            g.last_seen,
+            remotes.join(", ")
+        )?;
     }
     Ok(())
 }

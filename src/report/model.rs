@@ -47,6 +47,10 @@ pub struct Report {
     /// Every name the capture revealed, by name then source.
     pub names: Vec<NameEntry>,
     pub flows: Vec<FlowReport>,
+    /// Flows beyond the cap on flows kept in full, folded into groups of alike flows
+    /// (`counters.flows_summarised` of them); in the summary's totals too.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub flow_groups: Vec<crate::pipeline::groups::FlowGroup>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -134,6 +138,12 @@ impl Totals {
         self.flows += 1;
         self.bytes_out += f.bytes_out;
         self.bytes_in += f.bytes_in;
+    }
+
+    fn add_group(&mut self, g: &crate::pipeline::groups::FlowGroup) {
+        self.flows += g.flows;
+        self.bytes_out += g.bytes_out;
+        self.bytes_in += g.bytes_in;
     }
 }
 
@@ -324,14 +334,28 @@ impl RulesInfo {
         }
     }
 
+    /// Counts the flows folded into groups against the rules that decided them.
+    pub fn count_groups(&mut self, groups: &[crate::pipeline::groups::FlowGroup]) {
+        for g in groups {
+            let decided = g.key.rule.as_ref();
+            if let Some(u) = decided.and_then(|id| self.rules.iter_mut().find(|r| &r.id == id)) {
+                u.flows += g.flows;
+                u.bytes_out += g.bytes_out;
+            }
+        }
+    }
+
     pub fn rule(&self, id: &str) -> Option<&RuleUse> {
         self.rules.iter().find(|r| r.id == id)
     }
 }
 
 impl Report {
-    pub fn build(result: &AuditResult, ctx: Context) -> Report {
-        let mut flows: Vec<FlowReport> = result.flows.iter().map(FlowReport::from_flow).collect();
+    /// The report of an audit. Takes the result so that each flow's own memory is freed
+    /// as its report is made: at the end of a long audit both would not fit side by side.
+    pub fn build(result: AuditResult, ctx: Context) -> Report {
+        let mut flows: Vec<FlowReport> = Vec::with_capacity(result.flows.len());
+        flows.extend(result.flows.into_iter().map(|f| FlowReport::from_flow(&f)));
         let baseline = ctx.baseline.as_ref().map(|b| b.mark(&mut flows));
         let mut verdicts: BTreeMap<VerdictKind, Totals> = BTreeMap::new();
         let mut cats: BTreeMap<(VerdictKind, String), Totals> = BTreeMap::new();
@@ -340,6 +364,12 @@ impl Report {
             cats.entry((f.verdict.kind, f.verdict.category.clone()))
                 .or_default()
                 .add(f);
+        }
+        for g in &result.groups {
+            verdicts.entry(g.key.verdict).or_default().add_group(g);
+            cats.entry((g.key.verdict, g.key.category.clone()))
+                .or_default()
+                .add_group(g);
         }
         let categories = cats
             .into_iter()
@@ -351,6 +381,7 @@ impl Report {
             .collect();
         let mut rules = ctx.rules;
         rules.count(&flows);
+        rules.count_groups(&result.groups);
         let mut warnings = ctx.warnings;
         for i in &ctx.inputs {
             if let Some(c) = &i.cut_short {
@@ -388,7 +419,7 @@ impl Report {
             settings: ctx.settings,
             capture_start: result.first_ts,
             capture_end: result.last_ts,
-            counters: result.counters.clone(),
+            counters: result.counters,
             summary: Summary {
                 verdicts,
                 categories,
@@ -397,6 +428,7 @@ impl Report {
             warnings,
             names: result.inventory.entries().cloned().collect(),
             flows,
+            flow_groups: result.groups,
         }
     }
 
@@ -424,10 +456,18 @@ impl Report {
         ids
     }
 
+    /// Flagged flows, those kept in full and those folded into groups.
     pub fn flagged(&self) -> usize {
+        let folded: u64 = self
+            .flow_groups
+            .iter()
+            .filter(|g| g.key.verdict == VerdictKind::Flagged)
+            .map(|g| g.flows)
+            .sum();
         self.flows
             .iter()
             .filter(|f| f.verdict.kind == VerdictKind::Flagged)
             .count()
+            .saturating_add(usize::try_from(folded).unwrap_or(usize::MAX))
     }
 }

@@ -451,6 +451,16 @@ fn found_root(name: &str) -> String {
         "plist" => " (a property list)",
         _ => "",
     };
+    // The parser's "name" runs to the first space, so a mangled file can put text (the token:
+    // `<PlexOnlineToken="…">`) in it; only a plain XML name is quoted.
+    let plain = name.chars().count() <= 64
+        && name.chars().next().is_some_and(char::is_alphabetic)
+        && name
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.' | ':'));
+    if !plain {
+        return "the root element's name is not a plain XML name".to_string();
+    }
     format!("the root element is <{}>{hint}", clean(name))
 }
 

@@ -1,0 +1,277 @@
+//! Reading ahead: two threads of their own read the raw input in large blocks and run each
+//! through SHA-256, while the caller decodes the blocks before them. The caller never waits
+//! on the read or the hash: on a machine with more than one core the three overlap.
+//!
+//! Each block travels read thread → hash thread → caller, owned by one at a time, and
+//! comes back to the read thread once used, so reading allocates nothing once the first
+//! blocks exist. A block is sent as one `read` returned it (a pipe's few kilobytes go on at
+//! once rather than waiting for a block to fill, so `watch -r -` stays live). Its bytes sit
+//! after [`HEADROOM`] spare bytes, where the capture reader puts the unread end of the block
+//! before it, so a record that straddles two blocks is joined without copying either block.
+
+use sha2::{Digest, Sha256};
+use std::io::{self, Read};
+use std::sync::mpsc::{Receiver, Sender, SyncSender, channel, sync_channel};
+
+/// Bytes asked for in one read.
+const BLOCK: usize = 256 << 10;
+/// Spare bytes in front of each block's data.
+pub const HEADROOM: usize = 64 << 10;
+/// Blocks in flight between two stages at most.
+const AHEAD: usize = 8;
+
+enum Msg {
+    /// A block and how many bytes were read into it (after the headroom).
+    Block(Vec<u8>, usize),
+    /// Reading failed; the end follows.
+    Failed(io::Error),
+    /// The input is over: the digest (from the hash thread) and count of every byte read.
+    End([u8; 32], u64),
+}
+
+/// A block of input: `buf[HEADROOM..HEADROOM + len]` holds its bytes.
+pub struct Block {
+    pub buf: Vec<u8>,
+    pub len: usize,
+}
+
+/// The raw input, read ahead and hashed on threads of its own.
+pub struct ReadAhead {
+    rx: Receiver<Msg>,
+    recycle: Sender<Vec<u8>>,
+    /// The block `Read` hands out, and where in it.
+    block: Vec<u8>,
+    pos: usize,
+    end_of_block: usize,
+    end: Option<([u8; 32], u64)>,
+}
+
+impl ReadAhead {
+    pub fn new(inner: Box<dyn Read + Send>) -> io::Result<ReadAhead> {
+        let (to_hash, from_read) = sync_channel(AHEAD);
+        let (to_caller, rx) = sync_channel(AHEAD);
+        let (recycle, used) = channel();
+        std::thread::Builder::new()
+            .name("telltale-read".into())
+            .spawn(move || read_blocks(inner, &to_hash, &used))?;
+        std::thread::Builder::new()
+            .name("telltale-hash".into())
+            .spawn(move || hash_blocks(&from_read, &to_caller))?;
+        Ok(ReadAhead {
+            rx,
+            recycle,
+            block: Vec::new(),
+            pos: 0,
+            end_of_block: 0,
+            end: None,
+        })
+    }
+
+    /// The next block, `None` at the end of the input. Once done with it, hand its buffer
+    /// back through [`ReadAhead::recycle`].
+    pub fn next_block(&mut self) -> io::Result<Option<Block>> {
+        // what `Read` left of its block comes first
+        if self.pos < self.end_of_block && self.end_of_block <= self.block.len() {
+            let len = self.end_of_block - self.pos;
+            self.block
+                .copy_within(self.pos..self.end_of_block, HEADROOM);
+            self.pos = 0;
+            self.end_of_block = 0;
+            let buf = std::mem::take(&mut self.block);
+            return Ok(Some(Block { buf, len }));
+        }
+        loop {
+            if self.end.is_some() {
+                return Ok(None);
+            }
+            match self.rx.recv() {
+                Ok(Msg::Block(buf, len)) => return Ok(Some(Block { buf, len })),
+                Ok(Msg::Failed(e)) => return Err(e),
+                Ok(Msg::End(d, n)) => self.end = Some((d, n)),
+                Err(_) => return Err(io::Error::other("the threads reading the input stopped")),
+            }
+        }
+    }
+
+    /// Gives a block's buffer back to be filled again.
+    pub fn recycle(&self, buf: Vec<u8>) {
+        if buf.len() == HEADROOM + BLOCK {
+            let _ = self.recycle.send(buf);
+        }
+    }
+
+    /// Reads what remains (so the digest covers the whole input) and returns the SHA-256
+    /// and length of everything read; `None` if the reading threads stopped unexpectedly.
+    pub fn finish(&mut self) -> Option<([u8; 32], u64)> {
+        while self.end.is_none() {
+            match self.rx.recv() {
+                Ok(Msg::Block(b, _)) => self.recycle(b),
+                Ok(Msg::Failed(_)) => {}
+                Ok(Msg::End(d, n)) => self.end = Some((d, n)),
+                Err(_) => return None,
+            }
+        }
+        self.end
+    }
+}
+
+impl Read for ReadAhead {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            if self.pos < self.end_of_block {
+                let have = self
+                    .block
+                    .get(self.pos..self.end_of_block)
+                    .unwrap_or_default();
+                let n = have.len().min(buf.len());
+                if let (Some(to), Some(from)) = (buf.get_mut(..n), have.get(..n)) {
+                    to.copy_from_slice(from);
+                }
+                self.pos += n;
+                return Ok(n);
+            }
+            if buf.is_empty() {
+                return Ok(0);
+            }
+            match self.next_block()? {
+                None => return Ok(0),
+                Some(b) => {
+                    let used = std::mem::replace(&mut self.block, b.buf);
+                    self.recycle(used);
+                    self.pos = HEADROOM;
+                    self.end_of_block = HEADROOM.saturating_add(b.len).min(self.block.len());
+                }
+            }
+        }
+    }
+}
+
+/// The read thread: fills blocks from the input and passes them to the hash thread.
+fn read_blocks(mut inner: Box<dyn Read + Send>, tx: &SyncSender<Msg>, used: &Receiver<Vec<u8>>) {
+    let mut bytes = 0u64;
+    loop {
+        let mut block = used
+            .try_recv()
+            .unwrap_or_else(|_| vec![0; HEADROOM + BLOCK]);
+        let Some(space) = block.get_mut(HEADROOM..) else {
+            return;
+        };
+        let n = match inner.read(space) {
+            Ok(0) => break,
+            Ok(n) if n <= BLOCK => n,
+            Ok(_) => {
+                let e = io::Error::other("the input reported more bytes than it was asked for");
+                let _ = tx.send(Msg::Failed(e));
+                break;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                let _ = tx.send(Msg::Failed(e));
+                break;
+            }
+        };
+        bytes = bytes.saturating_add(n as u64);
+        if tx.send(Msg::Block(block, n)).is_err() {
+            // the caller is gone: nobody wants the rest
+            return;
+        }
+    }
+    let _ = tx.send(Msg::End([0; 32], bytes));
+}
+
+/// The hash thread: hashes each block on its way to the caller, and puts the digest in the end.
+fn hash_blocks(rx: &Receiver<Msg>, tx: &SyncSender<Msg>) {
+    let mut hasher = Sha256::new();
+    while let Ok(msg) = rx.recv() {
+        let msg = match msg {
+            Msg::Block(block, n) => {
+                let data = HEADROOM
+                    .checked_add(n)
+                    .and_then(|end| block.get(HEADROOM..end))
+                    .unwrap_or_default();
+                hasher.update(data);
+                Msg::Block(block, n)
+            }
+            Msg::End(_, bytes) => {
+                let _ = tx.send(Msg::End(hasher.finalize().into(), bytes));
+                return;
+            }
+            failed @ Msg::Failed(_) => failed,
+        };
+        if tx.send(msg).is_err() {
+            return;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Hands out its bytes a few at a time, then fails once, if asked to.
+    struct Dribble {
+        data: Vec<u8>,
+        at: usize,
+        fail_at: Option<usize>,
+    }
+
+    impl Read for Dribble {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.fail_at == Some(self.at) {
+                self.fail_at = None;
+                return Err(io::Error::other("disk on fire"));
+            }
+            let n = 7.min(buf.len()).min(self.data.len() - self.at);
+            buf[..n].copy_from_slice(&self.data[self.at..self.at + n]);
+            self.at += n;
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn bytes_come_through_in_order_and_the_digest_covers_all_of_them() {
+        let data: Vec<u8> = (0..3 * BLOCK + 12_345)
+            .map(|i| (i * 31 % 251) as u8)
+            .collect();
+        let mut r = ReadAhead::new(Box::new(std::io::Cursor::new(data.clone()))).unwrap();
+        let mut got = Vec::new();
+        let mut small = [0u8; 1000];
+        // a little by hand, then the rest
+        let n = r.read(&mut small).unwrap();
+        got.extend_from_slice(&small[..n]);
+        r.read_to_end(&mut got).unwrap();
+        assert_eq!(got, data);
+        let (digest, bytes) = r.finish().unwrap();
+        assert_eq!(bytes, data.len() as u64);
+        assert_eq!(digest.as_slice(), Sha256::digest(&data).as_slice());
+    }
+
+    #[test]
+    fn finishing_early_still_hashes_the_whole_input() {
+        let data = vec![7u8; 2 * BLOCK + 1];
+        let mut r = ReadAhead::new(Box::new(std::io::Cursor::new(data.clone()))).unwrap();
+        let mut two = [0u8; 2];
+        r.read_exact(&mut two).unwrap();
+        let (digest, bytes) = r.finish().unwrap();
+        assert_eq!(bytes, data.len() as u64);
+        assert_eq!(digest.as_slice(), Sha256::digest(&data).as_slice());
+    }
+
+    #[test]
+    fn a_read_error_reaches_the_caller_and_the_digest_covers_what_was_read() {
+        let data: Vec<u8> = (0..100u8).collect();
+        let inner = Dribble {
+            data: data.clone(),
+            at: 0,
+            fail_at: Some(21),
+        };
+        let mut r = ReadAhead::new(Box::new(inner)).unwrap();
+        let mut got = Vec::new();
+        let err = r.read_to_end(&mut got).unwrap_err();
+        assert_eq!(err.to_string(), "disk on fire");
+        assert_eq!(got, data[..21]);
+        let (digest, bytes) = r.finish().unwrap();
+        assert_eq!(bytes, 21);
+        assert_eq!(digest.as_slice(), Sha256::digest(&data[..21]).as_slice());
+    }
+}
