@@ -377,8 +377,15 @@ fn max_flows_caps_the_flow_table_and_counts_its_evictions() {
         .as_array()
         .map(|gs| gs.iter().map(|g| g["packets"].as_u64().unwrap()).sum())
         .unwrap_or(0);
-    assert!(grouped > 0, "8 flows at most are kept whole: {}", v["counters"]);
-    assert_eq!(packets + grouped, v["counters"]["decoded"].as_u64().unwrap());
+    assert!(
+        grouped > 0,
+        "8 flows at most are kept whole: {}",
+        v["counters"]
+    );
+    assert_eq!(
+        packets + grouped,
+        v["counters"]["decoded"].as_u64().unwrap()
+    );
     let summarised = v["counters"]["flows_summarised"].as_u64().unwrap();
     let kept = v["flows"].as_array().unwrap().len() as u64;
     assert_eq!(kept + summarised, v["counters"]["flows"].as_u64().unwrap());

@@ -265,6 +265,19 @@ fn the_rules_and_settings_seeds_say_what_their_names_say() {
     .to_string();
     assert!(!leak.contains("-2t-c0x-"), "{leak}");
     assert!(leak.contains("not a plain XML name"), "{leak}");
+    // and a close tag's
+    let leak = parse_bytes(
+        "p",
+        &input("settings", "crash-token-in-close-tag-name.xml"),
+        &ServerKind::Plex,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(!leak.contains("detsecrt"), "{leak}");
+    assert!(
+        leak.contains("a close tag that does not match any open tag"),
+        "{leak}"
+    );
     let jellyfin = parse_bytes(
         "j",
         &input("settings", "jellyfin-system.xml"),

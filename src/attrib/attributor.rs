@@ -51,6 +51,8 @@ pub struct AttribStats {
     pub not_found: u64,
     /// Full scans of the processes' open files.
     pub rescans: u64,
+    /// Reads of the own namespace's socket tables (one per batch of new flows at most).
+    pub table_reads: u64,
     /// Socket-table lines that could not be read.
     pub odd_lines: u64,
     /// Processes whose open files could not be read in the last scan (another user's, without root
@@ -86,6 +88,15 @@ pub struct Attributor {
     containers: HashMap<ContainerRef, Container>,
     /// The other network namespaces' sockets: UDP at 0, TCP at 1.
     foreign: [Option<Foreign>; 2],
+    /// The own namespace's sockets (UDP at 0, TCP at 1), as read since the batch of flows
+    /// being looked up began: every flow of the batch began before the read, so its socket
+    /// is in it. Reading them costs a walk of the kernel's whole socket table, so once a
+    /// batch, not once a flow.
+    own: [Option<(Vec<SocketEntry>, u64)>; 2],
+    /// When the own tables were last read, and how long they serve before a batch reads them
+    /// again (under a flood of new flows, a read per batch would be most of the work).
+    own_read_at: Option<Instant>,
+    table_interval: Duration,
     stats: AttribStats,
 }
 
@@ -143,6 +154,9 @@ impl Attributor {
             process_order: VecDeque::new(),
             containers: HashMap::new(),
             foreign: [None, None],
+            own: [None, None],
+            own_read_at: None,
+            table_interval: Duration::from_millis(50),
             stats: AttribStats::default(),
         }
     }
@@ -150,6 +164,27 @@ impl Attributor {
     /// Changes the shortest time between two full scans (200 ms by default).
     pub fn with_rescan_interval(mut self, interval: Duration) -> Attributor {
         self.rescan_interval = interval;
+        self
+    }
+
+    /// A new batch of flows to look up. True when the own namespace's socket tables will be
+    /// read again (once, at the batch's first lookup): the last read is older than the table
+    /// interval. Otherwise the batch is looked up in the tables as last read, which may not
+    /// yet show the sockets of its flows: worth a second lookup at the next fresh batch.
+    pub fn begin_batch(&mut self) -> bool {
+        let fresh = self
+            .own_read_at
+            .is_none_or(|t| t.elapsed() >= self.table_interval);
+        if fresh {
+            self.own = [None, None];
+            self.own_read_at = None;
+        }
+        fresh
+    }
+
+    /// Changes the shortest time between two reads of the own socket tables (50 ms by default).
+    pub fn with_table_interval(mut self, interval: Duration) -> Attributor {
+        self.table_interval = interval;
         self
     }
 
@@ -199,10 +234,24 @@ impl Attributor {
         local: SocketAddr,
         remote: SocketAddr,
     ) -> Option<(Attribution, bool)> {
-        let dir = self.proc_root.join("net");
-        let (entries, odd) = read_tables(&dir, tcp).unwrap_or_default();
-        self.stats.odd_lines += odd;
-        let mut found = candidates_in(0, tcp, &entries, local, remote);
+        let slot = usize::from(tcp);
+        if self.own.get(slot).is_some_and(Option::is_none) {
+            let dir = self.proc_root.join("net");
+            let (entries, odd) = read_tables(&dir, tcp).unwrap_or_default();
+            self.stats.odd_lines += odd;
+            self.stats.table_reads += 1;
+            self.own_read_at.get_or_insert_with(Instant::now);
+            if let Some(s) = self.own.get_mut(slot) {
+                *s = Some((entries, odd));
+            }
+        }
+        let entries = self
+            .own
+            .get(slot)
+            .and_then(Option::as_ref)
+            .map(|(e, _)| e.as_slice())
+            .unwrap_or_default();
+        let mut found = candidates_in(0, tcp, entries, local, remote);
         if !found.iter().any(|c| c.how == How::Socket && c.anchored) {
             found.extend(self.foreign_candidates(tcp, local, remote));
         }
@@ -661,6 +710,44 @@ mod tests {
 
     #[cfg(target_endian = "little")]
     #[test]
+    fn the_socket_tables_are_read_once_a_batch_and_again_for_the_next() {
+        let host = FakeHost::new();
+        host.table("tcp", &[]);
+        host.process(plex(
+            4242,
+            90210,
+            "0::/system.slice/plex.service\n",
+            &[12345],
+        ));
+        let mut attributor = host.attributor().with_table_interval(Duration::ZERO);
+        assert!(attributor.begin_batch());
+        for port in 50_000..50_010 {
+            let local = addr(&format!("192.168.1.10:{port}"));
+            assert_eq!(attributor.lookup(true, local, addr("52.1.2.3:443")), None);
+        }
+        assert_eq!(attributor.stats().table_reads, 1, "ten lookups, one read");
+        // the connection appears; a later batch (its flow began after the last read) sees it
+        host.table(
+            "tcp",
+            &["   1: 0A01A8C0:C350 03020134:01BB 01 00000000:00000000 00:00000000 00000000   997        0 12345 1 0 20 4 30 10 -1"],
+        );
+        assert!(attributor.begin_batch());
+        let found = attributor.lookup(true, addr("192.168.1.10:50000"), addr("52.1.2.3:443"));
+        assert_eq!(found.map(|a| a.how), Some(How::Socket));
+        assert_eq!(attributor.stats().table_reads, 2);
+        // within the interval, a batch is looked up in the tables as last read
+        let mut attributor = host
+            .attributor()
+            .with_table_interval(Duration::from_secs(3600));
+        assert!(attributor.begin_batch());
+        attributor.lookup(true, addr("192.168.1.10:50000"), addr("52.1.2.3:443"));
+        assert!(!attributor.begin_batch());
+        attributor.lookup(true, addr("192.168.1.10:50001"), addr("52.1.2.3:443"));
+        assert_eq!(attributor.stats().table_reads, 1);
+    }
+
+    #[cfg(target_endian = "little")]
+    #[test]
     fn attributes_a_flow_to_plex_in_docker() {
         let host = FakeHost::new();
         // 192.168.1.10:32400 (listening) and a connection from it to 52.1.2.3:443.
@@ -733,6 +820,8 @@ mod tests {
                 by_listener: 1,
                 not_found: 2,
                 rescans: 1,
+                // four lookups in one batch: the TCP tables read once, the UDP ones once
+                table_reads: 2,
                 // The flows the host's tables did not settle looked for other namespaces: none.
                 namespace_scans: 3,
                 ..AttribStats::default()

@@ -86,8 +86,8 @@ pub fn run(
     if dest.wants_evidence() {
         pipeline.keep_evidence();
     }
-    let mut attributor = Attributor::new();
-    let attribution = attributor.available();
+    let mut attributor = FlowAttribution::new(Attributor::new());
+    let attribution = attributor.attributor.available();
     if attribution {
         pipeline.track_new_flows();
     }
@@ -136,10 +136,16 @@ pub fn run(
             Err(RecvTimeoutError::Disconnected) => break,
         }
     }
-    running.stop();
+    let last_drops = running.stop();
     // what the capture thread sent before it stopped is still audited
     while let Ok(msg) = rx.try_recv() {
         handle(msg, &mut pipeline);
+    }
+    // libpcap's counters as read when the capture stopped (their message may not have fit
+    // in the queue)
+    if let Some(d) = last_drops {
+        kernel = kernel.max(d.kernel);
+        iface = iface.max(d.interface);
     }
     let live = LiveCapture {
         interface: interface.to_string(),
@@ -192,14 +198,53 @@ pub fn run(
 }
 
 /// Ties the flows that just began to their processes, while their sockets still exist.
-pub fn attribute_new_flows(pipeline: &mut Pipeline, attributor: &mut Attributor) {
-    for nf in pipeline.take_new_flows() {
+pub fn attribute_new_flows(pipeline: &mut Pipeline, a: &mut FlowAttribution) {
+    let mut new = pipeline.take_new_flows();
+    if new.is_empty() && a.retry.is_empty() {
+        return;
+    }
+    let fresh = a.attributor.begin_batch();
+    let retried = if fresh {
+        // read after every flow waiting for a second look began: their last chance
+        let r = std::mem::take(&mut a.retry);
+        let n = r.len();
+        new.extend(r);
+        n
+    } else {
+        0
+    };
+    let first_look = new.len() - retried;
+    for (i, nf) in new.into_iter().enumerate() {
         // the local side is whichever end has a socket on this host
-        let found = attributor
+        let found = a
+            .attributor
             .lookup(nf.tcp, nf.client, nf.server)
-            .or_else(|| attributor.lookup(nf.tcp, nf.server, nf.client));
-        if let Some(who) = found {
-            pipeline.attribute(&nf, who);
+            .or_else(|| a.attributor.lookup(nf.tcp, nf.server, nf.client));
+        match found {
+            Some(who) => {
+                pipeline.attribute(&nf, who);
+            }
+            // looked up in tables read before the flow began: look again after the next read
+            None if !fresh && i < first_look && a.retry.len() < RETRY_MAX => a.retry.push(nf),
+            None => {}
+        }
+    }
+}
+
+/// Flows waiting for a second lookup at most.
+const RETRY_MAX: usize = 65_536;
+
+/// Tying live flows to processes: the attributor, and the flows to look up again.
+pub struct FlowAttribution {
+    pub attributor: Attributor,
+    retry: Vec<crate::pipeline::NewFlow>,
+}
+
+impl FlowAttribution {
+    pub fn new(attributor: Attributor) -> FlowAttribution {
+        FlowAttribution {
+            attributor,
+            retry: Vec::new(),
         }
     }
 }

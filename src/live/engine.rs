@@ -43,7 +43,7 @@ pub struct Engine {
     seq: u64,
     /// Ended flows (in scope) already turned into reports, in the pipeline's order.
     ended: Vec<Arc<FlowReport>>,
-    /// How many of the pipeline's ended flows have been looked at, and left out of scope.
+    /// Ended flows left out of scope.
     ended_left_out: u64,
     /// Live flows' reports, with the change count they were made at and the snapshot
     /// that last saw the flow live.
@@ -51,7 +51,7 @@ pub struct Engine {
     rate_mark: (Instant, u64),
     started: Instant,
     /// Process attribution, for a live capture on this host.
-    attributor: Option<crate::attrib::Attributor>,
+    attributor: Option<crate::cli::live_audit::FlowAttribution>,
     scope: crate::rules::scope::AuditScope,
     baseline: Option<crate::report::baseline::Baseline>,
     /// The server's settings file, watched for changes while the session runs.
@@ -117,7 +117,7 @@ impl Engine {
         if attributor.is_some() {
             self.pipeline.track_new_flows();
         }
-        self.attributor = attributor;
+        self.attributor = attributor.map(crate::cli::live_audit::FlowAttribution::new);
         self.scope = scope;
         self
     }

@@ -375,12 +375,12 @@ impl XmlDoc<'_> {
         use quick_xml::Error as E;
         let detail = match e {
             E::Syntax(s) => s.to_string(),
-            E::IllFormed(i) => i.to_string(),
+            E::IllFormed(i) => ill_formed_detail(i),
             E::InvalidAttr(a) => attr_error_detail(a).1,
             E::Escape(_) => ESCAPE_DETAIL.to_string(),
             E::Encoding(_) => "text that is not UTF-8; expected UTF-8".to_string(),
             E::Io(io) => io.to_string(),
-            E::Namespace(n) => n.to_string(),
+            E::Namespace(_) => "a namespace prefix that is not declared or not allowed".to_string(),
         };
         self.malformed(reader.error_position(), &detail)
     }
@@ -396,6 +396,38 @@ impl XmlDoc<'_> {
         let pos = u64::try_from(pos).unwrap_or(0);
         self.malformed(tag_start.saturating_add(1).saturating_add(pos), &detail)
     }
+}
+
+/// quick-xml's wording, except that a name is quoted only when it is a plain XML name ([`plain_name`]): the
+/// parser's "name" runs to the first space or `>`, so in a mangled file it can hold text, the token included
+/// (`</PlexOnlineToken="…">`).
+fn ill_formed_detail(i: &quick_xml::errors::IllFormedError) -> String {
+    use quick_xml::errors::IllFormedError as I;
+    match i {
+        I::MissingDeclVersion(Some(attr)) if !plain_name(attr) => {
+            "an XML declaration must start with `version` attribute".to_string()
+        }
+        I::MissingEndTag(tag) if !plain_name(tag) => {
+            "start tag not closed before end of input".to_string()
+        }
+        I::UnmatchedEndTag(tag) if !plain_name(tag) => {
+            "a close tag that does not match any open tag".to_string()
+        }
+        I::MismatchedEndTag { expected, found } if !plain_name(expected) || !plain_name(found) => {
+            "a close tag that does not match the open tag".to_string()
+        }
+        other => other.to_string(),
+    }
+}
+
+/// Whether `name` is a plain XML name (a letter, then letters, digits, `_`, `-`, `.`, `:`; at most 64), which
+/// may be quoted in a message.
+fn plain_name(name: &str) -> bool {
+    name.chars().count() <= 64
+        && name.chars().next().is_some_and(char::is_alphabetic)
+        && name
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.' | ':'))
 }
 
 const ESCAPE_DETAIL: &str = "an unknown entity or a stray '&'; expected &amp; &lt; &gt; &quot; &apos; or a character reference";
@@ -453,12 +485,7 @@ fn found_root(name: &str) -> String {
     };
     // The parser's "name" runs to the first space, so a mangled file can put text (the token:
     // `<PlexOnlineToken="…">`) in it; only a plain XML name is quoted.
-    let plain = name.chars().count() <= 64
-        && name.chars().next().is_some_and(char::is_alphabetic)
-        && name
-            .chars()
-            .all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.' | ':'));
-    if !plain {
+    if !plain_name(name) {
         return "the root element's name is not a plain XML name".to_string();
     }
     format!("the root element is <{}>{hint}", clean(name))
