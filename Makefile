@@ -40,7 +40,7 @@ bench:
 # Builds the fuzz targets (libFuzzer + ASan, on stable through RUSTC_BOOTSTRAP), seeds them from
 # the fixtures and ../shared/captures, and runs each for FUZZ_SECONDS; any finding fails.
 FUZZ_SECONDS ?= 600
-fuzz:
+fuzz: deps
 	@CARGO="$(CARGO)" FUZZ_SECONDS="$(FUZZ_SECONDS)" scripts/fuzz.sh
 
 clean:

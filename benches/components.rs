@@ -21,7 +21,7 @@
 //!
 //! Every group counts elements (packets, messages, names), so criterion prints
 //! throughput. At the end the bench prints a table of both sides' throughput and
-//! their ratio, read back from criterion's estimates (docs/performance-components.md).
+//! their ratio, read back from criterion's estimates (docs/performance.md).
 //!
 //! Run: `cargo bench --bench components` (about a minute). Without `--bench` (as when
 //! `cargo test --benches` runs it) criterion runs each routine once, as a test.
@@ -693,7 +693,7 @@ fn estimate(group: &str, function: &str, since: SystemTime) -> Option<f64> {
     slope.or_else(|| v["mean"]["point_estimate"].as_f64())
 }
 
-/// The table for docs/performance-components.md: each side's throughput and the ratio.
+/// The table for docs/performance.md: each side's throughput and the ratio.
 fn summary(sizes: &[(&str, &str, &str, usize)], since: SystemTime) {
     let mut rows = Vec::new();
     for &(group, ours, peer, elements) in sizes {

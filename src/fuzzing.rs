@@ -726,11 +726,8 @@ pub fn pipeline_report(data: &[u8]) -> Option<Report> {
     for format in [Format::Markdown, Format::Html, Format::Csv] {
         let _ = format.render(&report);
     }
+    // `--baseline` parses the JSON, then looks for the schema: Ok means it is JSON and a report.
     let json = Format::Json.render(&report);
-    assert!(
-        serde_json::from_str::<serde_json::Value>(&json).is_ok(),
-        "the JSON report is not JSON"
-    );
     let baseline = crate::report::baseline::Baseline::from_report_json("fuzz.json", &json);
     assert!(baseline.is_ok(), "the JSON report does not read back");
     if let Some(ev) = evidence {

@@ -130,7 +130,9 @@ pub struct AuditArgs {
     /// Put the interface in promiscuous mode (a mirror port, another machine's traffic).
     #[arg(long, requires = "interface")]
     pub promisc: bool,
-    /// The most flows held at once; beyond it the longest-idle are evicted (counted in the report).
+    /// The most flows held live at once; beyond it the longest-idle are evicted (counted in the report).
+    /// At most N/2 ended flows are kept whole; beyond that the oldest, unflagged first, are summarised
+    /// in groups of alike flows, every one still counted.
     #[arg(long = "max-flows", value_name = "N")]
     pub max_flows: Option<usize>,
     /// Append each flow's verdict to this file as a JSON line the moment it is decided (flushed), so a

@@ -273,6 +273,7 @@ impl Engine {
                 self.ended_left_out += 1;
             }
         }
+        self.bound_ended();
         let seq = self.seq + 1;
         let mut left_out = 0u64;
         let mut flows: Vec<Arc<FlowReport>> = self.ended.clone();
@@ -335,6 +336,32 @@ impl Engine {
             },
             flows: Arc::new(flows),
         }
+    }
+
+    /// Keeps the view's ended flows within the pipeline's cap on flows kept whole: beyond it
+    /// the oldest unflagged (then the oldest) leave the view, as the pipeline folds them
+    /// into groups; reports and exports still count every one.
+    fn bound_ended(&mut self) {
+        let cap = self.pipeline.caps().flow_records.max(1);
+        if self.ended.len() <= cap {
+            return;
+        }
+        let want = self.ended.len() - cap + cap / 4;
+        let flagged =
+            |r: &FlowReport| r.verdict.kind == crate::rules::verdict::VerdictKind::Flagged;
+        let unflagged = self.ended.iter().filter(|r| !flagged(r)).count();
+        let mut unflagged_left = want.min(unflagged);
+        let mut flagged_left = want - unflagged_left;
+        self.ended.retain(|r| {
+            let left = if flagged(r) {
+                &mut flagged_left
+            } else {
+                &mut unflagged_left
+            };
+            let drop = *left > 0;
+            *left = left.saturating_sub(1);
+            !drop
+        });
     }
 
     /// The report of everything so far.

@@ -201,6 +201,10 @@ impl Pipeline {
         }
     }
 
+    pub fn caps(&self) -> &Caps {
+        &self.caps
+    }
+
     pub fn counters(&self) -> &Counters {
         &self.counters
     }
