@@ -487,3 +487,60 @@ fn write_bundle(
         Err(e) => format!("export failed: {}", e.message),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::Caps;
+    use crate::rules::verdict::{Consent, VerdictKind};
+
+    #[test]
+    fn the_view_keeps_its_ended_flows_within_the_cap_flagged_ones_last_to_go() {
+        let rules = crate::rules::load::load("plex").expect("the built-in rules load");
+        let caps = Caps {
+            flow_records: 8,
+            ..Caps::default()
+        };
+        let pipeline = Pipeline::new(
+            Arc::new(crate::rules::Matcher::new(rules.clone())),
+            Consent::new(true),
+            caps,
+        );
+        let mut engine = Engine::new(
+            pipeline,
+            rules,
+            Source::Demo { speed: 1.0 },
+            OptOut {
+                state: "on",
+                source: "test".into(),
+            },
+            Arc::new(AtomicU64::new(0)),
+            ReportPlan::default(),
+        );
+        let mut reader = crate::cli::audit::demo_reader().expect("the demo capture opens");
+        while let Some(p) = reader.next_packet() {
+            engine.pipeline.process(&p);
+            // a view now and then, as the UI asks for them
+            if engine.pipeline.counters().packets.is_multiple_of(50) {
+                engine.snapshot();
+            }
+        }
+        engine.snapshot();
+        let ended = engine.ended.len();
+        assert!(ended > 0 && ended <= 8, "{ended} ended flows in view");
+        let flagged = |r: &Arc<FlowReport>| r.verdict.kind == VerdictKind::Flagged;
+        // the demo flags flows and has plenty of unflagged ones: while unflagged ones were
+        // left to drop, no flagged one left the view
+        let kept_flagged = engine.ended.iter().filter(|r| flagged(r)).count();
+        assert!(kept_flagged > 0, "flagged flows stay in view");
+        // the report still counts every flow
+        let report = engine.report();
+        assert!(report.counters.flows_summarised > 0);
+        let grouped: u64 = report.flow_groups.iter().map(|g| g.flows).sum();
+        assert_eq!(
+            report.flows.len() as u64 + grouped,
+            report.counters.flows,
+            "every flow is in the report, whole or in a group"
+        );
+    }
+}

@@ -139,11 +139,13 @@ pub fn run(
                     Some(Command::Quit) => return Ok(Ending::Quit),
                     Some(Command::Export) => {
                         let dir = export_dir();
-                        app.update(UiEvent::Message(format!(
-                            "writing the report to {} ...",
-                            dir.display()
-                        )));
-                        let _ = to_pipeline.send(ToPipeline::Export { dir });
+                        let shown = dir.display().to_string();
+                        // never wait on a busy pipeline: the screen must stay live
+                        let said = match to_pipeline.try_send(ToPipeline::Export { dir }) {
+                            Ok(()) => format!("writing the report to {shown} ..."),
+                            Err(_) => "the pipeline is busy with a burst of packets: press e again in a moment".to_string(),
+                        };
+                        app.update(UiEvent::Message(said));
                     }
                     Some(Command::Bell) => {
                         let _ = io::stdout().write_all(b"\x07");
