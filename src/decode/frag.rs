@@ -163,7 +163,19 @@ impl Reassembler {
             id: frag.id,
             protocol,
         };
-        let idx = match self.entries.iter().position(|e| e.key == key) {
+        let existing = self.entries.iter().position(|e| e.key == key);
+        // checked first: a fragment too large to hold must not push out a datagram that fits
+        let end = usize::from(frag.offset.byte_offset()).saturating_add(data.len());
+        if end > self.limits.max_datagram_bytes {
+            if let Some(i) = existing {
+                self.drop_at(i);
+            }
+            self.stats.oversized += 1;
+            return Err(DecodeError::Malformed(
+                "IP fragments exceed the reassembly size limit",
+            ));
+        }
+        let idx = match existing {
             Some(i) => i,
             None => {
                 if self.limits.max_datagrams == 0 {
@@ -184,14 +196,6 @@ impl Reassembler {
                 self.entries.len() - 1
             }
         };
-        let end = usize::from(frag.offset.byte_offset()).saturating_add(data.len());
-        if end > self.limits.max_datagram_bytes {
-            self.drop_at(idx);
-            self.stats.oversized += 1;
-            return Err(DecodeError::Malformed(
-                "IP fragments exceed the reassembly size limit",
-            ));
-        }
         let Some(entry) = self.entries.get_mut(idx) else {
             return Err(DecodeError::Malformed("IP fragment"));
         };
@@ -307,6 +311,31 @@ mod tests {
         assert_eq!(
             r.add(secs(1), A, B, 17, frag(0, 8, false), 28, &[1; 8]),
             Ok(None)
+        );
+    }
+
+    #[test]
+    fn a_fragment_too_large_to_hold_never_pushes_out_a_datagram_that_fits() {
+        let limits = FragLimits {
+            max_datagrams: 1,
+            max_datagram_bytes: 64,
+            ..FragLimits::default()
+        };
+        let mut r = Reassembler::new(limits);
+        r.add(secs(1), A, B, 17, frag(1, 0, true), 28, &[0; 8])
+            .unwrap();
+        // a new datagram whose first fragment already lies past the size limit
+        assert!(
+            r.add(secs(1), A, B, 17, frag(2, 64, true), 28, &[0; 8])
+                .is_err()
+        );
+        assert_eq!(r.stats().oversized, 1);
+        assert_eq!(r.stats().evicted, 0, "counted once, as oversized");
+        // datagram 1 is still there and completes
+        assert!(
+            r.add(secs(1), A, B, 17, frag(1, 8, false), 28, &[1; 8])
+                .unwrap()
+                .is_some()
         );
     }
 

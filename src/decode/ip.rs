@@ -151,6 +151,9 @@ fn ext_len(ext: &Ipv6ExtensionSlice<'_>) -> usize {
     }
 }
 
+/// IPv6 extension headers read before a packet is refused as malformed.
+const MAX_IPV6_EXTENSIONS: usize = 8;
+
 /// The extension headers of `exts`, stopping at the end of the bytes etherparse validated.
 ///
 /// etherparse 0.21's own iterator keeps going after the last validated header when lax
@@ -241,7 +244,12 @@ fn ipv6(frame: Frame<'_>, outer_len: Option<usize>) -> Result<IpLayer<'_>, Decod
     };
     // Find a fragment header: what follows it is fragment data, not more headers.
     let mut offset = IPV6_HEADER;
-    for ext in validated_exts(slice.extensions()) {
+    for (n, ext) in validated_exts(slice.extensions()).enumerate() {
+        // RFC 8200 orders six kinds, the destination options at most twice: a longer chain
+        // is an evasion attempt or garbage, not traffic
+        if n >= MAX_IPV6_EXTENSIONS {
+            return Err(DecodeError::Malformed("more than 8 IPv6 extension headers"));
+        }
         let len = ext_len(&ext);
         if let Ipv6ExtensionSlice::Fragment(f) = ext
             && f.is_fragmenting_payload()
