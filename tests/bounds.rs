@@ -1032,6 +1032,12 @@ fn quic_crypto_data_beyond_64_kib_is_ignored() {
     assert_eq!(gave_up["seen"]["quic_undecryptable"], 1);
     assert_eq!(counter(&v, "quic_client_hellos"), 2);
     assert_eq!(counter(&v, "quic_undecryptable"), 1);
+    // what lay beyond the cap is counted: flow 1's three far segments, and flow 2's sixteen
+    // decrypted Initials (the seventeenth was not decrypted)
+    assert_eq!(
+        counter(&v, "quic_crypto_bytes_dropped"),
+        3 * 12_000 + 16 * 12_000
+    );
     let missed = v["blind_spots"]
         .as_array()
         .unwrap()

@@ -38,8 +38,10 @@ pub struct Counters {
     pub quic_client_hellos: u64,
     /// QUIC client Initials that could not be read (unknown version, corrupt, cut).
     pub quic_undecryptable: u64,
-    /// Out-of-order TCP bytes dropped by a reassembly buffer's cap.
+    /// TCP bytes dropped by a reassembly buffer's cap (out of order, or in order past it).
     pub stream_bytes_dropped: u64,
+    /// QUIC CRYPTO bytes dropped because they lay beyond the per-flow cap (64 KiB).
+    pub quic_crypto_bytes_dropped: u64,
     /// Addresses dropped from the DNS answer map by its cap.
     pub name_map_evictions: u64,
     /// Names not listed because the name inventory was full.
@@ -59,7 +61,7 @@ impl Counters {
     }
 
     /// Every counter with the words reports show it under, in the order they show them.
-    pub fn labelled(&self) -> [(&'static str, u64); 23] {
+    pub fn labelled(&self) -> [(&'static str, u64); 24] {
         [
             ("packets", self.packets),
             ("decoded", self.decoded),
@@ -86,6 +88,10 @@ impl Counters {
             (
                 "TCP bytes dropped by reassembly caps",
                 self.stream_bytes_dropped,
+            ),
+            (
+                "QUIC CRYPTO bytes dropped by its cap",
+                self.quic_crypto_bytes_dropped,
             ),
             ("DNS map evictions", self.name_map_evictions),
             ("names not listed (inventory full)", self.names_dropped),

@@ -476,7 +476,9 @@ fn on_ip(
                 let q = scratch
                     .quic
                     .get_or_insert_with(|| Box::new(QuicFlow::new(max)));
+                let before = q.crypto_dropped();
                 on_quic(flow, q, inventory, counters, ts, dir, ip.payload);
+                counters.quic_crypto_bytes_dropped += q.crypto_dropped().saturating_sub(before);
                 if q.done && flow.app != AppProto::Quic && flow.app != AppProto::Gquic {
                     scratch.quic = None;
                 }

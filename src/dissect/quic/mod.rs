@@ -56,6 +56,13 @@ pub struct QuicFlow {
     original_dcid: Option<Vec<u8>>,
 }
 
+impl QuicFlow {
+    /// CRYPTO bytes dropped so far because they lay beyond the stream's cap.
+    pub fn crypto_dropped(&self) -> u64 {
+        self.crypto.dropped
+    }
+}
+
 /// What one datagram told.
 #[derive(Debug, PartialEq, Eq)]
 pub enum QuicEvent {
