@@ -388,9 +388,9 @@ pub fn demo_reader() -> Result<CaptureReader, Failure> {
     .map_err(|e| Failure::usage(format!("the built-in demo capture is unreadable: {e}")))
 }
 
-/// The demo capture's report, as `telltale demo` makes it (for unit tests of the renderers).
-#[cfg(test)]
-pub fn demo_report_for_tests() -> Report {
+/// The demo capture's report, as `telltale demo` makes it with its default options: the
+/// built-in Plex rules, judged with the demo server's settings (for tests and benchmarks).
+pub fn demo_report() -> Result<Report, Failure> {
     let judging = Judging::from_args_with(
         &JudgeArgs {
             rules: "plex".into(),
@@ -401,8 +401,15 @@ pub fn demo_report_for_tests() -> Report {
             prefs: None,
         },
         crate::demo::demo_settings(),
-    )
-    .expect("the built-in rules load");
-    let reader = demo_reader().expect("the demo capture opens");
-    audit_readers(vec![reader], &judging, Caps::default())
+    )?;
+    Ok(audit_readers(
+        vec![demo_reader()?],
+        &judging,
+        Caps::default(),
+    ))
+}
+
+#[cfg(test)]
+pub fn demo_report_for_tests() -> Report {
+    demo_report().expect("the demo capture audits")
 }

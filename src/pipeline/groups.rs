@@ -56,7 +56,52 @@ pub struct FlowGroup {
     pub catch_all: bool,
 }
 
+/// The columns a report's table of groups shows, in order.
+pub const COLUMNS: [&str; 14] = [
+    "verdict",
+    "category",
+    "rule",
+    "direction",
+    "protocol",
+    "port",
+    "name",
+    "flows",
+    "packets",
+    "bytes out",
+    "bytes in",
+    "first seen",
+    "last seen",
+    "remotes (first few)",
+];
+
 impl FlowGroup {
+    /// The group's cells under [`COLUMNS`], as plain text (each format escapes them).
+    pub fn cells(&self) -> [String; 14] {
+        let k = &self.key;
+        let locality = serde_json::to_value(k.locality)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        let remotes: Vec<String> = self.remotes.iter().map(ToString::to_string).collect();
+        [
+            k.verdict.as_str().to_string(),
+            k.category.clone(),
+            k.rule.clone().unwrap_or_else(|| "-".into()),
+            locality,
+            k.proto.name(),
+            k.server_port
+                .map_or_else(|| "any".to_string(), |p| p.to_string()),
+            k.name.clone().unwrap_or_else(|| "-".into()),
+            self.flows.to_string(),
+            self.packets.to_string(),
+            self.bytes_out.to_string(),
+            self.bytes_in.to_string(),
+            self.first_seen.to_string(),
+            self.last_seen.to_string(),
+            remotes.join(", "),
+        ]
+    }
+
     fn new(key: GroupKey, f: &Flow, catch_all: bool) -> FlowGroup {
         FlowGroup {
             key,

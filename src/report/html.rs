@@ -1110,33 +1110,22 @@ fn write_groups(o: &mut String, r: &Report) -> std::fmt::Result {
         o,
         "<p>More flows ended than the audit keeps in full (<code>--max-flows</code>), so the oldest, unflagged first, were folded into groups of alike flows. They are counted in the summary.</p>"
     )?;
-    writeln!(
-        o,
-        "<table><thead><tr><th>verdict</th><th>category</th><th>rule</th><th>direction</th><th>protocol</th><th>port</th><th>name</th><th class=\"n\">flows</th><th class=\"n\">packets</th><th class=\"n\">bytes out</th><th class=\"n\">bytes in</th><th>first seen</th><th>last seen</th><th>remotes (first few)</th></tr></thead><tbody>"
-    )?;
+    use crate::pipeline::groups::COLUMNS;
+    // the counts and byte columns are numbers, right-aligned
+    let numeric = |i: usize| (7..=10).contains(&i);
+    write!(o, "<table><thead><tr>")?;
+    for (i, c) in COLUMNS.iter().enumerate() {
+        let class = if numeric(i) { " class=\"n\"" } else { "" };
+        write!(o, "<th{class}>{c}</th>")?;
+    }
+    writeln!(o, "</tr></thead><tbody>")?;
     for g in &r.flow_groups {
-        let k = &g.key;
-        let remotes: Vec<String> = g.remotes.iter().map(ToString::to_string).collect();
-        let text = |v: &serde_json::Value| v.as_str().map(escape).unwrap_or_default();
-        writeln!(
-            o,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            k.verdict.as_str(),
-            escape(&k.category),
-            escape(k.rule.as_deref().unwrap_or("-")),
-            text(&serde_json::to_value(k.locality).unwrap_or_default()),
-            k.proto.name(),
-            k.server_port
-                .map_or_else(|| "any".to_string(), |p| p.to_string()),
-            escape(k.name.as_deref().unwrap_or("-")),
-            g.flows,
-            g.packets,
-            g.bytes_out,
-            g.bytes_in,
-            g.first_seen,
-            g.last_seen,
-            escape(&remotes.join(", "))
-        )?;
+        write!(o, "<tr>")?;
+        for (i, c) in g.cells().iter().enumerate() {
+            let class = if numeric(i) { " class=\"n\"" } else { "" };
+            write!(o, "<td{class}>{}</td>", escape(c))?;
+        }
+        writeln!(o, "</tr>")?;
     }
     writeln!(o, "</tbody></table>")?;
     writeln!(o, "</section>")

@@ -327,36 +327,12 @@ fn write_groups(o: &mut String, r: &Report) -> std::fmt::Result {
         o,
         "More flows ended than the audit keeps in full (`--max-flows`), so the oldest, unflagged first, were folded into groups of alike flows. They are counted in the summary above.\n"
     )?;
-    writeln!(
-        o,
-        "| verdict | category | rule | direction | protocol | port | name | flows | packets | bytes out | bytes in | first seen | last seen | remotes (first few) |"
-    )?;
-    writeln!(
-        o,
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
-    )?;
+    use crate::pipeline::groups::COLUMNS;
+    writeln!(o, "| {} |", COLUMNS.join(" | "))?;
+    writeln!(o, "|{}", "---|".repeat(COLUMNS.len()))?;
     for g in &r.flow_groups {
-        let k = &g.key;
-        let remotes: Vec<String> = g.remotes.iter().map(ToString::to_string).collect();
-        writeln!(
-            o,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
-            k.verdict.as_str(),
-            md(&k.category),
-            k.rule.as_deref().map_or_else(|| "-".to_string(), md),
-            serde_name(&k.locality),
-            k.proto.name(),
-            k.server_port
-                .map_or_else(|| "any".to_string(), |p| p.to_string()),
-            k.name.as_deref().map_or_else(|| "-".to_string(), md),
-            g.flows,
-            g.packets,
-            g.bytes_out,
-            g.bytes_in,
-            g.first_seen,
-            g.last_seen,
-            remotes.join(", ")
-        )?;
+        let cells: Vec<String> = g.cells().iter().map(|c| md(c)).collect();
+        writeln!(o, "| {} |", cells.join(" | "))?;
     }
     Ok(())
 }

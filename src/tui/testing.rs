@@ -3,11 +3,8 @@
 
 use super::App;
 use super::UiEvent;
-use crate::cli::JudgeArgs;
-use crate::cli::audit::{Judging, audit_readers, demo_reader};
 use crate::live::snapshot::{CaptureState, Snapshot, Source};
 use crate::names::{FlowName, NameSource};
-use crate::pipeline::Caps;
 use crate::report::model::FlowReport;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
@@ -21,20 +18,7 @@ pub fn demo_snapshot() -> Arc<Snapshot> {
     static SNAP: OnceLock<Arc<Snapshot>> = OnceLock::new();
     SNAP.get_or_init(|| {
         // as `telltale demo` judges it: with the demo server's settings
-        let judging = Judging::from_args_with(
-            &JudgeArgs {
-                rules: "plex".into(),
-                opt_out: "auto".into(),
-                scope: None,
-                server_ip: None,
-                baseline: None,
-                prefs: None,
-            },
-            crate::demo::demo_settings(),
-        )
-        .expect("the built-in rules load");
-        let reader = demo_reader().expect("the demo capture opens");
-        let report = audit_readers(vec![reader], &judging, Caps::default());
+        let report = crate::cli::audit::demo_report().expect("the demo capture audits");
         Arc::new(Snapshot {
             seq: 1,
             source: Source::Demo { speed: 5.0 },
