@@ -1,0 +1,4 @@
+//! `tls_client_hello`: see `telltale::fuzzing::tls_client_hello` and docs/fuzzing.md.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| telltale::fuzzing::tls_client_hello(data));
