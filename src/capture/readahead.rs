@@ -44,6 +44,9 @@ pub struct ReadAhead {
     pos: usize,
     end_of_block: usize,
     end: Option<([u8; 32], u64)>,
+    /// The two threads, joined once the input is over (dropped early, they end on their own
+    /// at their next send, and are not waited for: a pipe's read may never return).
+    threads: Vec<std::thread::JoinHandle<()>>,
 }
 
 impl ReadAhead {
@@ -51,13 +54,14 @@ impl ReadAhead {
         let (to_hash, from_read) = sync_channel(AHEAD);
         let (to_caller, rx) = sync_channel(AHEAD);
         let (recycle, used) = channel();
-        std::thread::Builder::new()
+        let reader = std::thread::Builder::new()
             .name("telltale-read".into())
             .spawn(move || read_blocks(inner, &to_hash, &used))?;
-        std::thread::Builder::new()
+        let hasher = std::thread::Builder::new()
             .name("telltale-hash".into())
             .spawn(move || hash_blocks(&from_read, &to_caller))?;
         Ok(ReadAhead {
+            threads: vec![reader, hasher],
             rx,
             recycle,
             block: Vec::new(),
@@ -111,7 +115,35 @@ impl ReadAhead {
                 Err(_) => return None,
             }
         }
+        // both threads have sent their last message: they are ending, and nothing of theirs
+        // outlives the reader
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
         self.end
+    }
+}
+
+impl Drop for ReadAhead {
+    /// Dropped before the end of the input: closing the channel stops both threads at their
+    /// next send. They are waited for briefly (a file's read returns at once), never for long:
+    /// a read from a pipe may not return until the writer sends more.
+    fn drop(&mut self) {
+        if self.threads.is_empty() {
+            return;
+        }
+        let (_, closed) = sync_channel(0);
+        drop(std::mem::replace(&mut self.rx, closed));
+        let deadline = std::time::Instant::now() + std::time::Duration::from_millis(200);
+        while self.threads.iter().any(|t| !t.is_finished()) && std::time::Instant::now() < deadline
+        {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        for t in self.threads.drain(..) {
+            if t.is_finished() {
+                let _ = t.join();
+            }
+        }
     }
 }
 
@@ -244,6 +276,44 @@ mod tests {
         let (digest, bytes) = r.finish().unwrap();
         assert_eq!(bytes, data.len() as u64);
         assert_eq!(digest.as_slice(), Sha256::digest(&data).as_slice());
+    }
+
+    /// A reader that says when it is dropped (its thread has ended).
+    struct Watched(
+        std::io::Cursor<Vec<u8>>,
+        std::sync::Arc<std::sync::atomic::AtomicBool>,
+    );
+
+    impl Read for Watched {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            self.0.read(buf)
+        }
+    }
+
+    impl Drop for Watched {
+        fn drop(&mut self) {
+            self.1.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn a_reader_dropped_early_leaves_no_thread_behind() {
+        let gone = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let inner = Watched(std::io::Cursor::new(vec![1u8; 20 * BLOCK]), gone.clone());
+        let mut r = ReadAhead::new(Box::new(inner)).unwrap();
+        let mut two = [0u8; 2];
+        r.read_exact(&mut two).unwrap();
+        drop(r);
+        assert!(
+            gone.load(std::sync::atomic::Ordering::SeqCst),
+            "the read thread ended"
+        );
+        // and after finish, both threads are joined
+        let gone = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let inner = Watched(std::io::Cursor::new(vec![1u8; 3 * BLOCK]), gone.clone());
+        let mut r = ReadAhead::new(Box::new(inner)).unwrap();
+        assert!(r.finish().is_some());
+        assert!(gone.load(std::sync::atomic::Ordering::SeqCst));
     }
 
     #[test]
