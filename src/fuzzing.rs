@@ -579,7 +579,33 @@ pub fn rules(data: &[u8]) {
 /// server's built-in rules. The Plex token's value, when the input holds one, must appear in
 /// nothing that comes out: neither the settings nor an error message.
 pub fn settings(data: &[u8]) {
-    let token = plex_token(data);
+    let shown = settings_shown(data);
+    let Some((at, token)) = plex_token(data) else {
+        return;
+    };
+    if !shown.iter().any(|(_, s)| s.contains(token.as_str())) {
+        return;
+    }
+    // The value comes out: a leak, unless the readers' own words hold it (a token "ferences" is in
+    // "<Preferences>"). Then the same input with another value in its place says it too.
+    let other = rotate(&token);
+    let mut changed = data.to_vec();
+    if let Some(slot) = changed.get_mut(at..at + token.len()) {
+        slot.copy_from_slice(other.as_bytes());
+    }
+    let shown_other = settings_shown(&changed);
+    for ((reader, a), (_, b)) in shown.iter().zip(&shown_other) {
+        assert!(
+            !a.contains(token.as_str()) || b.contains(token.as_str()),
+            "the token's value came out of the {reader} reader"
+        );
+    }
+}
+
+/// Everything the settings readers say of `data`, by reader: the settings, their description and
+/// the consent and rules they give, or the error.
+fn settings_shown(data: &[u8]) -> Vec<(&'static str, String)> {
+    let mut out = Vec::new();
     for (kind, rules) in [
         (ServerKind::Plex, "plex"),
         (ServerKind::Jellyfin, "jellyfin"),
@@ -610,14 +636,33 @@ pub fn settings(data: &[u8]) {
             }
             Err(e) => format!("{e} {e:?}"),
         };
-        if let Some(t) = &token {
-            assert!(
-                !shown.contains(t.as_str()),
-                "the token's value came out of the {kind:?} reader"
-            );
-        }
+        out.push((rules, shown));
     }
-    let _ = crate::settings::parse_plist("fuzz.plist", data);
+    let plist = match crate::settings::parse_plist("fuzz.plist", data) {
+        Ok(s) => {
+            check_settings(&s);
+            format!("{} {s:?}", crate::settings::describe(&s))
+        }
+        Err(e) => format!("{e} {e:?}"),
+    };
+    out.push(("plist", plist));
+    out
+}
+
+/// Every character of a token changed, the length kept (`a`→`b`, `z`→`a`, `9`→`0`, `-`↔`_`).
+fn rotate(token: &str) -> String {
+    token
+        .chars()
+        .map(|c| match c {
+            'z' => 'a',
+            'Z' => 'A',
+            '9' => '0',
+            '-' => '_',
+            '_' => '-',
+            c if c.is_ascii_alphanumeric() => char::from(c as u8 + 1),
+            c => c,
+        })
+        .collect()
 }
 
 fn check_settings(s: &Settings) {
@@ -633,7 +678,7 @@ fn check_settings(s: &Settings) {
 /// The value of the input's Plex token (`PlexOnlineToken="…"`, or the plist's `<key>` and
 /// `<string>`), when it is long, plain and appears once, so that finding it in an output means
 /// it leaked.
-fn plex_token(data: &[u8]) -> Option<String> {
+fn plex_token(data: &[u8]) -> Option<(usize, String)> {
     let value_after = |marker: &[u8], end: u8| -> Option<&[u8]> {
         let at = find(data, marker)? + marker.len();
         let rest = data.get(at..)?;
@@ -646,6 +691,8 @@ fn plex_token(data: &[u8]) -> Option<String> {
         };
         rest.get(..rest.iter().position(|&b| b == end)?)
     };
+    // where `value` (a sub-slice of `data`) starts in it
+    let offset = |value: &[u8]| (value.as_ptr() as usize).wrapping_sub(data.as_ptr() as usize);
     let value = value_after(b"PlexOnlineToken=\"", b'"')
         .or_else(|| value_after(b"<key>PlexOnlineToken</key>", b'<'))?;
     let plain = value.len() >= 8
@@ -656,7 +703,7 @@ fn plex_token(data: &[u8]) -> Option<String> {
         return None;
     }
     let once = data.windows(value.len()).filter(|w| *w == value).count() == 1;
-    once.then(|| String::from_utf8_lossy(value).into_owned())
+    once.then(|| (offset(value), String::from_utf8_lossy(value).into_owned()))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -936,12 +983,12 @@ mod tests {
     #[test]
     fn the_token_is_found_only_when_plain_and_unique() {
         assert_eq!(
-            plex_token(b"<Preferences PlexOnlineToken=\"abcdEFGH1234\"/>").as_deref(),
-            Some("abcdEFGH1234")
+            plex_token(b"<Preferences PlexOnlineToken=\"abcdEFGH1234\"/>"),
+            Some((30, "abcdEFGH1234".to_string()))
         );
         assert_eq!(
-            plex_token(b"<key>PlexOnlineToken</key>\n  <string>abcdEFGH1234</string>").as_deref(),
-            Some("abcdEFGH1234")
+            plex_token(b"<key>PlexOnlineToken</key>\n  <string>abcdEFGH1234</string>"),
+            Some((37, "abcdEFGH1234".to_string()))
         );
         assert_eq!(
             plex_token(b"<Preferences PlexOnlineToken=\"short\"/>"),
@@ -952,6 +999,14 @@ mod tests {
             plex_token(b"<Preferences a=\"abcdEFGH1234\" PlexOnlineToken=\"abcdEFGH1234\"/>"),
             None
         );
+    }
+
+    #[test]
+    fn a_rotated_token_differs_in_every_character() {
+        let t = "az-_AZ09ym";
+        let r = rotate(t);
+        assert_eq!(r, "ba_-BA10zn");
+        assert!(t.chars().zip(r.chars()).all(|(a, b)| a != b));
     }
 
     #[test]
