@@ -127,7 +127,7 @@ run_one() {
         fi
         die "$t FAILED (exit $status) without saving an input; see $log"
     fi
-    summary+=("$(printf '%-17s %s' "$t" "$(grep -E '^#[0-9]+[[:space:]]+DONE' "$log" | tail -n 1)")")
+    summary+=("$(printf '%-17s %s' "$t" "$(grep -aE '^#[0-9]+[[:space:]]+DONE' "$log" | tail -n 1)")")
 }
 
 run() {
