@@ -121,7 +121,7 @@ run_one() {
     if [ "$status" -ne 0 ]; then
         tail -n 40 "$log" >&2
         local artifact
-        artifact=$(grep -o 'Test unit written to [^ ]*' "$log" | tail -n 1 | sed 's/Test unit written to //' || true)
+        artifact=$(grep -ao 'Test unit written to [^ ]*' "$log" | tail -n 1 | sed 's/Test unit written to //' || true)
         if [ -n "$artifact" ]; then
             die "$t FAILED (exit $status); the input is $artifact; minimise it with: (cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz tmin -O -a $t ${artifact#fuzz/})"
         fi
