@@ -713,14 +713,7 @@ fn judging() -> Option<&'static Judging> {
     static JUDGING: OnceLock<Option<Judging>> = OnceLock::new();
     JUDGING
         .get_or_init(|| {
-            let args = JudgeArgs {
-                rules: "plex".into(),
-                opt_out: "auto".into(),
-                prefs: None,
-                scope: None,
-                server_ip: None,
-                baseline: None,
-            };
+            let args = JudgeArgs::builtin("plex", "auto");
             Judging::from_args_with(&args, crate::demo::demo_settings()).ok()
         })
         .as_ref()

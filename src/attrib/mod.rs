@@ -80,6 +80,18 @@ pub enum How {
     Listener,
 }
 
+impl How {
+    /// How the process was found, in words for a report.
+    pub fn describe(self) -> &'static str {
+        match self {
+            How::Socket => "by the flow's own socket",
+            How::Listener => {
+                "by the process listening on its local port (the flow's socket was gone)"
+            }
+        }
+    }
+}
+
 /// The process behind a flow, and how it was found.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Attribution {

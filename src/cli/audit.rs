@@ -392,14 +392,7 @@ pub fn demo_reader() -> Result<CaptureReader, Failure> {
 /// built-in Plex rules, judged with the demo server's settings (for tests and benchmarks).
 pub fn demo_report() -> Result<Report, Failure> {
     let judging = Judging::from_args_with(
-        &JudgeArgs {
-            rules: "plex".into(),
-            opt_out: "auto".into(),
-            scope: None,
-            server_ip: None,
-            baseline: None,
-            prefs: None,
-        },
+        &JudgeArgs::builtin("plex", "auto"),
         crate::demo::demo_settings(),
     )?;
     Ok(audit_readers(

@@ -175,6 +175,21 @@ pub struct JudgeArgs {
     pub baseline: Option<PathBuf>,
 }
 
+impl JudgeArgs {
+    /// Rules and an opt-out choice, with no settings file, scope or baseline (as the tests, the
+    /// benchmarks and the demo's report judge).
+    pub fn builtin(rules: &str, opt_out: &str) -> JudgeArgs {
+        JudgeArgs {
+            rules: rules.into(),
+            opt_out: opt_out.into(),
+            prefs: None,
+            scope: None,
+            server_ip: None,
+            baseline: None,
+        }
+    }
+}
+
 #[derive(clap::Args, Debug)]
 pub struct OutputArgs {
     /// Report formats, comma-separated: md, json, html, csv; `all` writes the audit bundle

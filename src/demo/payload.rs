@@ -476,25 +476,7 @@ pub fn mp3_bytes(rng: &mut SplitMix64, len: usize) -> Vec<u8> {
     out
 }
 
-/// Standard base64 with padding (RFC 4648 §4).
-pub fn base64(data: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let sym = |v: u32| char::from(ALPHABET[(v & 63) as usize]);
-    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
-    for chunk in data.chunks(3) {
-        let b = [
-            chunk.first().copied().unwrap_or(0),
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let v = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        out.push(sym(v >> 18));
-        out.push(sym(v >> 12));
-        out.push(if chunk.len() > 1 { sym(v >> 6) } else { '=' });
-        out.push(if chunk.len() > 2 { sym(v) } else { '=' });
-    }
-    out
-}
+pub use crate::report::text::base64;
 
 /// Minimal DER encoding (X.690) for the OCSP messages.
 pub mod der {

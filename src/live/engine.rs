@@ -348,20 +348,9 @@ impl Engine {
         }
         let want = self.ended.len() - cap + cap / 4;
         let flagged =
-            |r: &FlowReport| r.verdict.kind == crate::rules::verdict::VerdictKind::Flagged;
-        let unflagged = self.ended.iter().filter(|r| !flagged(r)).count();
-        let mut unflagged_left = want.min(unflagged);
-        let mut flagged_left = want - unflagged_left;
-        self.ended.retain(|r| {
-            let left = if flagged(r) {
-                &mut flagged_left
-            } else {
-                &mut unflagged_left
-            };
-            let drop = *left > 0;
-            *left = left.saturating_sub(1);
-            !drop
-        });
+            |r: &Arc<FlowReport>| r.verdict.kind == crate::rules::verdict::VerdictKind::Flagged;
+        let mut choice = crate::pipeline::groups::OldestFirst::new(&self.ended, want, flagged);
+        self.ended.retain(|r| !choice.take(r));
     }
 
     /// The report of everything so far.

@@ -152,14 +152,50 @@ pub struct EndedFlows {
     cap: usize,
     /// In the order they ended.
     full: Vec<Flow>,
-    /// Of `full`, those not flagged.
-    unflagged: usize,
     /// `full[..handed]` have been handed out by [`EndedFlows::take_new`], when someone
     /// takes them; only those are ever folded.
     handed: Option<usize>,
     groups: BTreeMap<GroupKey, FlowGroup>,
     /// Flows folded into groups.
     pub folded: u64,
+}
+
+/// Which of some flows (or their reports) to let go, `want` of them, oldest unflagged first,
+/// then oldest flagged: [`OldestFirst::take`] asked of each, in order, says yes to those. The
+/// pipeline folds its ended flows by it, and the live view drops its ended reports by it.
+pub struct OldestFirst<F> {
+    flagged: F,
+    flagged_left: usize,
+    unflagged_left: usize,
+}
+
+impl<F> OldestFirst<F> {
+    pub fn new<T>(items: &[T], want: usize, flagged: F) -> OldestFirst<F>
+    where
+        F: Fn(&T) -> bool,
+    {
+        let unflagged = items.iter().filter(|i| !flagged(i)).count();
+        let unflagged_left = want.min(unflagged);
+        OldestFirst {
+            flagged,
+            flagged_left: want - unflagged_left,
+            unflagged_left,
+        }
+    }
+
+    pub fn take<T>(&mut self, item: &T) -> bool
+    where
+        F: Fn(&T) -> bool,
+    {
+        let left = if (self.flagged)(item) {
+            &mut self.flagged_left
+        } else {
+            &mut self.unflagged_left
+        };
+        let take = *left > 0;
+        *left = left.saturating_sub(1);
+        take
+    }
 }
 
 fn flagged(f: &Flow) -> bool {
@@ -198,7 +234,6 @@ impl EndedFlows {
     }
 
     pub fn push(&mut self, f: Flow) {
-        self.unflagged += usize::from(!flagged(&f));
         self.full.push(f);
         if self.full.len() > self.cap {
             self.fold_oldest();
@@ -215,31 +250,12 @@ impl EndedFlows {
         if want == 0 {
             return;
         }
-        let spare_unflagged = self
-            .full
-            .get(..limit)
-            .map_or(0, |s| s.iter().filter(|f| !flagged(f)).count());
-        let unflagged_to_fold = want.min(spare_unflagged);
-        let mut flagged_left = want - unflagged_to_fold;
-        let mut unflagged_left = unflagged_to_fold;
+        let mut choice = OldestFirst::new(self.full.get(..limit).unwrap_or(&[]), want, flagged);
         // in place: only the folded flows are moved out
-        let folded: Vec<Flow> = self
-            .full
-            .extract_if(..limit, |f| {
-                let left = if flagged(f) {
-                    &mut flagged_left
-                } else {
-                    &mut unflagged_left
-                };
-                let fold = *left > 0;
-                *left = left.saturating_sub(1);
-                fold
-            })
-            .collect();
+        let folded: Vec<Flow> = self.full.extract_if(..limit, |f| choice.take(f)).collect();
         for f in &folded {
             self.fold(f);
         }
-        self.unflagged -= unflagged_to_fold - unflagged_left;
         if let Some(h) = self.handed.as_mut() {
             *h = h.saturating_sub(folded.len());
         }

@@ -285,12 +285,6 @@ impl Pipeline {
         }
     }
 
-    /// The flows that have ended so far and are kept in full, judged, in the order they
-    /// ended (beyond [`Caps::flow_records`] the oldest are folded into groups).
-    pub fn ended(&self) -> &[Flow] {
-        self.ended.full()
-    }
-
     /// From now on, ended flows are folded into groups only after [`Pipeline::take_ended`]
     /// handed them out (for a consumer that must see every flow: a journal, a live view).
     pub fn hand_out_ended(&mut self) {

@@ -157,29 +157,10 @@ th.addEventListener('keydown',function(e){if(e.key==='Enter'||e.key===' '){e.pre
 "#;
 
 /// `'sha256-...'`: the CSP source that allows exactly this inline text.
+use super::text::base64;
+
 fn csp_hash(text: &str) -> String {
     format!("'sha256-{}'", base64(&Sha256::digest(text.as_bytes())))
-}
-
-fn base64(data: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let sym = |v: u32| {
-        ALPHABET
-            .get((v & 63) as usize)
-            .map_or('=', |&b| char::from(b))
-    };
-    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
-    for chunk in data.chunks(3) {
-        let b0 = chunk.first().copied().map_or(0, u32::from);
-        let b1 = chunk.get(1).copied().map_or(0, u32::from);
-        let b2 = chunk.get(2).copied().map_or(0, u32::from);
-        let n = (b0 << 16) | (b1 << 8) | b2;
-        out.push(sym(n >> 18));
-        out.push(sym(n >> 12));
-        out.push(if chunk.len() > 1 { sym(n >> 6) } else { '=' });
-        out.push(if chunk.len() > 2 { sym(n) } else { '=' });
-    }
-    out
 }
 
 fn plural(n: usize) -> &'static str {
@@ -464,12 +445,7 @@ fn write_flow_card(o: &mut String, f: &FlowReport) -> std::fmt::Result {
         )?;
     }
     if let Some(a) = &f.process {
-        let how = match a.how {
-            crate::attrib::How::Socket => "by the flow's own socket",
-            crate::attrib::How::Listener => {
-                "by the process listening on its local port (the flow's socket was gone)"
-            }
-        };
+        let how = a.how.describe();
         writeln!(
             o,
             "<dt>Process</dt><dd>{} (pid {}), found {how}</dd>",

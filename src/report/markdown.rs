@@ -403,12 +403,7 @@ fn write_flow_detail(o: &mut String, f: &FlowReport) -> std::fmt::Result {
         )?;
     }
     if let Some(a) = &f.process {
-        let how = match a.how {
-            crate::attrib::How::Socket => "by the flow's own socket",
-            crate::attrib::How::Listener => {
-                "by the process listening on its local port (the flow's socket was gone)"
-            }
-        };
+        let how = a.how.describe();
         writeln!(
             o,
             "- Process: {} (pid {}), found {how}",

@@ -24,6 +24,28 @@ pub(crate) fn is_dangerous(c: char) -> bool {
 
 /// For a Markdown table cell or inline text: neutralised, and Markdown and HTML
 /// syntax escaped so a name cannot close a cell, open a link or inject a tag.
+/// Standard base64 with padding (RFC 4648 §4): the HTML report's CSP hashes, the demo's OCSP GET.
+pub fn base64(data: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let sym = |v: u32| {
+        ALPHABET
+            .get((v & 63) as usize)
+            .map_or('=', |&b| char::from(b))
+    };
+    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
+    for chunk in data.chunks(3) {
+        let b0 = chunk.first().copied().map_or(0, u32::from);
+        let b1 = chunk.get(1).copied().map_or(0, u32::from);
+        let b2 = chunk.get(2).copied().map_or(0, u32::from);
+        let n = (b0 << 16) | (b1 << 8) | b2;
+        out.push(sym(n >> 18));
+        out.push(sym(n >> 12));
+        out.push(if chunk.len() > 1 { sym(n >> 6) } else { '=' });
+        out.push(if chunk.len() > 2 { sym(n) } else { '=' });
+    }
+    out
+}
+
 pub fn md(s: &str) -> String {
     let s = neutralise(s);
     let mut out = String::with_capacity(s.len());

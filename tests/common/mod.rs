@@ -24,15 +24,7 @@ pub fn shared_captures() -> Option<PathBuf> {
 }
 
 pub fn judging(opt_out: &str) -> Judging {
-    Judging::from_args(&JudgeArgs {
-        rules: "plex".into(),
-        opt_out: opt_out.into(),
-        scope: None,
-        server_ip: None,
-        baseline: None,
-        prefs: None,
-    })
-    .expect("plex rules")
+    Judging::from_args(&JudgeArgs::builtin("plex", opt_out)).expect("plex rules")
 }
 
 pub fn audit_file(path: &Path, opt_out: &str) -> Report {
