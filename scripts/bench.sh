@@ -10,9 +10,21 @@
 # 5. Times each tool BENCH_RUNS times (default 5; tshark and the churn audit 3 times at most)
 #    with `/usr/bin/time -f "%e %M"`, checks each run's exit status and output, and prints the
 #    median wall time, packets per second, peak RSS and telltale's speed against each peer.
+#    Every timed run on server-1m (telltale with and without --no-digest, ndpiReader, tshark, the
+#    bare libpcap loop) is pinned to one core with `taskset -c 0` (util-linux), as the issue's
+#    targets are "on one core"; without taskset they run unpinned and the table says so. The
+#    churn runs are never pinned.
+#    telltale runs twice on server-1m: `telltale` is the default audit, which also computes the
+#    input's SHA-256 (read and hashed on two extra threads), and `telltale-no-digest` the same
+#    audit with --no-digest (no digest, no extra thread). Both are compared with every peer, and
+#    the digest's own cost is their ratio.
+# 6. Replays server-1m through a veth pair into `telltale audit -i` (scripts/replay.sh; root).
 #
 # Environment: BENCH_RUNS (runs per tool), BENCH_TSHARK_RUNS, BENCH_CHURN_RUNS,
-# BENCH_TIMEOUT (seconds one run may take, default 300), CARGO.
+# BENCH_TIMEOUT (seconds one run may take, default 300), CARGO. For a quick check of the script
+# itself, BENCH_SKIP_TSHARK=1, BENCH_SKIP_CHURN=1 and BENCH_SKIP_REPLAY=1 leave out the tshark
+# runs (tshark is then not installed either), the churn audits and the live replay; the table
+# says "skipped" where they would be.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -24,12 +36,20 @@ tshark_runs=${BENCH_TSHARK_RUNS:-$((runs < 3 ? runs : 3))}
 churn_runs=${BENCH_CHURN_RUNS:-$((runs < 3 ? runs : 3))}
 limit=${BENCH_TIMEOUT:-300}
 cargo=${CARGO:-cargo}
+skip_tshark=${BENCH_SKIP_TSHARK:-0}
+skip_churn=${BENCH_SKIP_CHURN:-0}
+skip_replay=${BENCH_SKIP_REPLAY:-0}
 
 say() { printf '%s\n' "$*" >&2; }
 die() { say "bench: $*"; exit 1; }
 
 # --- 1. what the bench needs --------------------------------------------------------------
-packages=(libpcap-dev pkg-config libndpi-bin tshark time)
+packages=(libpcap-dev pkg-config libndpi-bin time)
+tools=(ndpiReader /usr/bin/time)
+if [ "$skip_tshark" != 1 ]; then
+  packages+=(tshark)
+  tools+=(tshark)
+fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -46,9 +66,21 @@ if [ ${#missing[@]} -gt 0 ]; then
   $sudo apt-get update -qq >/dev/null
   $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
-for tool in ndpiReader tshark /usr/bin/time; do
+for tool in "${tools[@]}"; do
   command -v "$tool" >/dev/null 2>&1 || die "$tool is missing"
 done
+
+# The issue's targets on server-1m are on one core: those runs go through `taskset -c 0`.
+if command -v taskset >/dev/null 2>&1 && taskset -c 0 true 2>/dev/null; then
+  pin=(taskset -c 0)
+  cores="on one core (taskset -c 0)"
+  pinning="server-1m runs pinned to one core (taskset -c 0); churn runs on all $(nproc) cores"
+else
+  pin=()
+  cores="NOT on one core (no taskset)"
+  pinning="server-1m runs NOT pinned (taskset is missing or cannot use core 0): on all $(nproc) cores, like the churn runs"
+  say "bench: taskset is missing or cannot use core 0: the server-1m runs are not pinned to one core"
+fi
 
 # --- 2. build --------------------------------------------------------------------------------
 say "building (release) ..."
@@ -67,10 +99,10 @@ cat "$server" "$churn" >/dev/null
 cat "$server" "$churn" >/dev/null
 packets=$("$pcap_count" "$server" | awk '{print $1}')
 churn_packets=$("$pcap_count" "$churn" | awk '{print $1}')
-[ "$packets" -gt 0 ] && [ "$churn_packets" -gt 0 ] || die "the captures are empty"
+if ! [ "$packets" -gt 0 ] || ! [ "$churn_packets" -gt 0 ]; then die "the captures are empty"; fi
 
 # --- 5. runs ---------------------------------------------------------------------------------
-declare -A median peak count
+declare -A median peak count skipped
 
 # measure NAME RUNS OKCODES OUTFILE CMD...: runs CMD RUNS times (stdout to OUTFILE, stderr to
 # $out/NAME.err), fails unless each exit status is in OKCODES ("0" or "0 1"), and records the
@@ -103,72 +135,122 @@ say "ndpiReader: one checked run (statistics printed), then the timed runs with 
 ndpiReader -i "$server" >"$out/ndpiReader.stats" 2>&1 || die "ndpiReader failed: $(tail -n 5 "$out/ndpiReader.stats")"
 grep -Eq "IP packets: +$packets " "$out/ndpiReader.stats" || die "ndpiReader did not read $packets IP packets"
 
-say "timing, $runs runs each (tshark $tshark_runs, churn $churn_runs) ..."
-measure "telltale" "$runs" "0 1" "$out/telltale-server.json" \
+say "timing, $runs runs each (tshark $tshark_runs, churn $churn_runs); $pinning ..."
+# ${pin[@]+"${pin[@]}"}: nothing when taskset is not used (an empty array trips `set -u` in old bash)
+measure "telltale" "$runs" "0 1" "$out/telltale-server.json" ${pin[@]+"${pin[@]}"} \
   "$telltale" audit --opt-out on --format json "$server"
 grep -Eq "\"packets\": $packets(,|\$)" "$out/telltale-server.json" || die "telltale's report does not count $packets packets"
+grep -Eq '"sha256": "[0-9a-f]{64}"' "$out/telltale-server.json" || die "telltale's report has no SHA-256 of the input"
 count[telltale]=$packets
 
-measure "ndpiReader" "$runs" "0" "$out/ndpiReader.out" ndpiReader -i "$server" -q
+"$telltale" audit --help | grep -q -- '--no-digest' || die "telltale audit has no --no-digest option"
+measure "telltale-no-digest" "$runs" "0 1" "$out/telltale-server-no-digest.json" ${pin[@]+"${pin[@]}"} \
+  "$telltale" audit --opt-out on --format json --no-digest "$server"
+grep -Eq "\"packets\": $packets(,|\$)" "$out/telltale-server-no-digest.json" ||
+  die "telltale's report with --no-digest does not count $packets packets"
+grep -Eq '"sha256": null(,|$)' "$out/telltale-server-no-digest.json" ||
+  die "telltale's report with --no-digest does not have \"sha256\": null for the input"
+count[telltale-no-digest]=$packets
+
+measure "ndpiReader" "$runs" "0" "$out/ndpiReader.out" ${pin[@]+"${pin[@]}"} ndpiReader -i "$server" -q
 count[ndpiReader]=$packets
 
-measure "tshark" "$tshark_runs" "0" "$out/tshark.out" \
-  tshark -r "$server" -T fields -e tls.handshake.extensions_server_name -e http.host -e dns.qry.name \
-  -Y "tls.handshake.type==1 || http.request || dns.flags.response==1"
-[ -s "$out/tshark.out" ] || die "tshark extracted no names"
-count[tshark]=$packets
+if [ "$skip_tshark" = 1 ]; then
+  skipped[tshark]="BENCH_SKIP_TSHARK=1"
+else
+  measure "tshark" "$tshark_runs" "0" "$out/tshark.out" ${pin[@]+"${pin[@]}"} \
+    tshark -r "$server" -T fields -e tls.handshake.extensions_server_name -e http.host -e dns.qry.name \
+    -Y "tls.handshake.type==1 || http.request || dns.flags.response==1"
+  [ -s "$out/tshark.out" ] || die "tshark extracted no names"
+  count[tshark]=$packets
+fi
 
-measure "bare-libpcap" "$runs" "0" "$out/pcap_count.out" "$pcap_count" "$server"
+measure "bare-libpcap" "$runs" "0" "$out/pcap_count.out" ${pin[@]+"${pin[@]}"} "$pcap_count" "$server"
 grep -q "^$packets packets" "$out/pcap_count.out" || die "pcap_count did not read $packets packets"
 count[bare-libpcap]=$packets
 
-# The churn report lists every flow (over a gigabyte of JSON): it goes to /dev/null.
-measure "telltale-churn" "$churn_runs" "0 1" /dev/null \
-  "$telltale" audit --opt-out on --format json "$churn"
-count[telltale-churn]=$churn_packets
-if "$telltale" audit --help | grep -q -- '--max-flows'; then
-  measure "telltale-churn-100k" "$churn_runs" "0 1" /dev/null \
-    "$telltale" audit --opt-out on --format json --max-flows 100000 "$churn"
-  count[telltale-churn-100k]=$churn_packets
-  churn_capped=yes
+# The churn runs are not pinned. The churn report lists every flow (over a gigabyte of JSON): it
+# goes to /dev/null.
+if [ "$skip_churn" = 1 ]; then
+  skipped[telltale-churn]="BENCH_SKIP_CHURN=1"
+  skipped[telltale-churn-100k]="BENCH_SKIP_CHURN=1"
 else
-  churn_capped=no
+  measure "telltale-churn" "$churn_runs" "0 1" /dev/null \
+    "$telltale" audit --opt-out on --format json "$churn"
+  count[telltale-churn]=$churn_packets
+  if "$telltale" audit --help | grep -q -- '--max-flows'; then
+    measure "telltale-churn-100k" "$churn_runs" "0 1" /dev/null \
+      "$telltale" audit --opt-out on --format json --max-flows 100000 "$churn"
+    count[telltale-churn-100k]=$churn_packets
+  else
+    skipped[telltale-churn-100k]="telltale audit has no --max-flows option yet"
+  fi
 fi
 
 # --- the table -------------------------------------------------------------------------------
 report="$out/results.txt"
+
+# ratio TELLTALE PEER TARGET: how many times faster TELLTALE ran than PEER, against the target.
+ratio() {
+  if [ -z "${median[$2]:-}" ]; then
+    printf '    against %-15s skipped (%s)\n' "$2" "${skipped[$2]:-not run}"
+    return
+  fi
+  awk -v peer="$2" -v t="${median[$1]}" -v p="${median[$2]}" -v goal="$3" \
+    'BEGIN {r = (t > 0 ? p / t : 0); printf "    against %-15s %8.2fx      [>= %sx: %s]\n", peer, r, goal, (r >= goal ? "met" : "not met")}'
+}
+
+# memory LABEL NAME LIMIT_MIB: the peak RSS of NAME's runs against a limit.
+memory() {
+  if [ -z "${peak[$2]:-}" ]; then
+    printf '    %-23s skipped (%s)\n' "$1" "${skipped[$2]:-not run}"
+    return
+  fi
+  awk -v label="$1" -v k="${peak[$2]}" -v goal="$3" \
+    'BEGIN {m = k / 1024; printf "    %-23s %8.1f MiB   [< %s MiB: %s]\n", label, m, goal, (m < goal ? "met" : "not met")}'
+}
+
 {
-  echo "telltale $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?'), $(ndpiReader -h 2>/dev/null | head -n 1 | sed 's/Welcome to //'), $(tshark --version 2>/dev/null | head -n 1 | cut -d' ' -f1-3)"
+  echo "telltale $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?'), $(ndpiReader -h 2>/dev/null | head -n 1 | sed 's/Welcome to //'), $(if [ "$skip_tshark" = 1 ]; then echo "tshark skipped"; else tshark --version 2>/dev/null | head -n 1 | cut -d' ' -f1-3; fi)"
   echo "$(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo), $(lscpu | sed -n 's/^Model name: *//p' | head -n 1)"
   echo "server-1m.pcapng: $packets packets, $(stat -c %s "$server") bytes; churn-1m.pcapng: $churn_packets packets"
+  echo "$pinning"
   echo
   printf '%-20s %5s %10s %12s %10s\n' tool runs "median s" "packets/s" "peak MiB"
-  for name in telltale ndpiReader tshark bare-libpcap telltale-churn telltale-churn-100k; do
-    [ -n "${median[$name]:-}" ] || continue
+  for name in telltale telltale-no-digest ndpiReader tshark bare-libpcap telltale-churn telltale-churn-100k; do
+    if [ -z "${median[$name]:-}" ]; then
+      [ -n "${skipped[$name]:-}" ] && printf '%-20s skipped (%s)\n' "$name" "${skipped[$name]}"
+      continue
+    fi
     case $name in tshark) n=$tshark_runs ;; telltale-churn*) n=$churn_runs ;; *) n=$runs ;; esac
     awk -v name="$name" -v n="$n" -v s="${median[$name]}" -v p="${count[$name]}" -v k="${peak[$name]}" \
       'BEGIN {printf "%-20s %5d %10.2f %12.0f %10.1f\n", name, n, s, (s > 0 ? p / s : 0), k / 1024}'
   done
   echo
-  echo "telltale's packet rate against each peer's, on server-1m (the issue's target in brackets):"
-  ratio() { # PEER TARGET
-    awk -v peer="$1" -v t="${median[telltale]}" -v p="${median[$1]}" -v goal="$2" \
-      'BEGIN {r = (t > 0 ? p / t : 0); printf "  telltale/%-13s %8.2fx  [>= %sx: %s]\n", peer, r, goal, (r >= goal ? "met" : "not met")}'
-  }
-  ratio ndpiReader 4
-  ratio tshark 40
-  ratio bare-libpcap 0.6
-  awk -v k="${peak[telltale]}" 'BEGIN {m = k / 1024; printf "  telltale peak memory      %8.1f MiB [< 64 MiB: %s]\n", m, (m < 64 ? "met" : "not met")}'
-  awk -v k="${peak[telltale-churn]}" 'BEGIN {m = k / 1024; printf "  churn peak memory         %8.1f MiB [< 1536 MiB: %s]\n", m, (m < 1536 ? "met" : "not met")}'
-  if [ "$churn_capped" = no ]; then
-    echo "  churn with --max-flows 100000: skipped (telltale audit has no --max-flows option yet)"
-  fi
+  echo "telltale's packet rate against each peer's on server-1m, $cores; the issue's targets in brackets:"
+  echo "  full audit, with the input's SHA-256 (telltale):"
+  ratio telltale ndpiReader 4
+  ratio telltale tshark 40
+  ratio telltale bare-libpcap 0.6
+  memory "peak memory" telltale 64
+  echo "  full audit, --no-digest (telltale-no-digest):"
+  ratio telltale-no-digest ndpiReader 4
+  ratio telltale-no-digest tshark 40
+  ratio telltale-no-digest bare-libpcap 0.6
+  memory "peak memory" telltale-no-digest 64
+  awk -v t="${median[telltale]}" -v n="${median[telltale-no-digest]}" \
+    'BEGIN {r = (n > 0 ? t / n : 0); printf "  the digest'"'"'s own cost: median(telltale) / median(telltale-no-digest) = %.2fx\n", r}'
+  echo "churn-1m, not pinned (all $(nproc) cores):"
+  memory "peak memory" telltale-churn 1536
+  memory "--max-flows 100000" telltale-churn-100k 256
 } | tee "$report"
 
 # --- live: server-1m replayed at full speed through a veth pair into `telltale audit -i` ------
 # (scripts/replay.sh; needs root for the network namespaces, and tcpreplay)
 replay_status=0
-if [ "$(id -u)" -ne 0 ]; then
+if [ "$skip_replay" = 1 ]; then
+  replay_line="replay: skipped (BENCH_SKIP_REPLAY=1)"
+elif [ "$(id -u)" -ne 0 ]; then
   replay_line="replay: skipped (network namespaces need root)"
 else
   command -v tcpreplay >/dev/null 2>&1 || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tcpreplay >/dev/null

@@ -15,7 +15,7 @@
 //! and are read here directly so that options on a packet never cost an allocation.
 
 use std::fs::File;
-use std::io::{self, Chain, Cursor, Read};
+use std::io::{self, Cursor, Read};
 use std::path::Path;
 
 use super::readahead::{HEADROOM, ReadAhead};
@@ -73,8 +73,9 @@ pub struct Truncation {
 /// What the whole input turned out to be, once read.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CaptureSummary {
-    /// Lowercase hex SHA-256 of every byte of the input as given (the compressed bytes if gzip).
-    pub sha256: String,
+    /// Lowercase hex SHA-256 of every byte of the input as given (the compressed bytes if gzip);
+    /// `None` when it was not asked for ([`InputDigest::Skip`]).
+    pub sha256: Option<String>,
     /// How many bytes the input had (compressed bytes if gzip).
     pub bytes: u64,
     /// Packets handed out.
@@ -150,20 +151,71 @@ impl CaptureError {
     }
 }
 
-/// The raw input with the bytes read to sniff for gzip put back in front of it.
-type Replayed = Chain<Cursor<Vec<u8>>, ReadAhead>;
+/// Whether to compute the SHA-256 of the input as it is read.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum InputDigest {
+    /// Hash every byte (on a thread of its own), so the summary names the exact input.
+    #[default]
+    Sha256,
+    /// Do not: the input is read on the caller's thread, with no thread and no hashing.
+    Skip,
+}
+
+/// The raw bytes of the input as given (compressed, if gzip), hashed on the way or not.
+enum Raw {
+    /// Read ahead and hashed on threads of their own.
+    Hashed(ReadAhead),
+    /// Read on the caller's thread, only counted.
+    Unhashed {
+        inner: Box<dyn Read + Send>,
+        bytes: u64,
+    },
+}
+
+impl Raw {
+    /// Reads what remains (so the digest and the count cover the whole input); returns the
+    /// digest, if one was computed, and the count of bytes.
+    fn finish(&mut self) -> (Option<String>, u64) {
+        match self {
+            Raw::Hashed(ahead) => match ahead.finish() {
+                Some((digest, bytes)) => (Some(crate::rules::load::hex(&digest)), bytes),
+                // the threads stopped unexpectedly: no digest can be claimed
+                None => (None, 0),
+            },
+            Raw::Unhashed { inner, bytes } => {
+                // a read error only means the count covers what could be read
+                let rest = io::copy(inner, &mut io::sink()).unwrap_or(0);
+                (None, bytes.saturating_add(rest))
+            }
+        }
+    }
+}
+
+impl Read for Raw {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Raw::Hashed(r) => r.read(buf),
+            Raw::Unhashed { inner, bytes } => {
+                let n = inner.read(buf)?;
+                *bytes = bytes.saturating_add(n as u64);
+                Ok(n)
+            }
+        }
+    }
+}
 
 enum Source {
-    /// Read block by block, without copying (the sniffed bytes start the reader's buffer).
-    Plain(ReadAhead),
-    Gzip(Box<MultiGzDecoder<Replayed>>),
+    /// Uncompressed. Read ahead, it is taken block by block without copying; unhashed, it is
+    /// read straight into the reader's buffer.
+    Plain(Raw),
+    Gzip(Box<MultiGzDecoder<Raw>>),
 }
 
 impl Source {
-    fn hashing(&mut self) -> &mut ReadAhead {
+    fn raw(&mut self) -> &mut Raw {
         match self {
             Source::Plain(r) => r,
-            Source::Gzip(g) => g.get_mut().get_mut().1,
+            Source::Gzip(g) => g.get_mut(),
         }
     }
 }
@@ -296,10 +348,15 @@ impl std::fmt::Debug for CaptureReader {
 }
 
 impl CaptureReader {
-    /// Opens a capture file; `-` reads standard input.
+    /// Opens a capture file; `-` reads standard input. Every byte is hashed.
     pub fn open(path: &Path) -> Result<Self, CaptureError> {
+        Self::open_with(path, InputDigest::Sha256)
+    }
+
+    /// Opens a capture file, hashing it or not; `-` reads standard input.
+    pub fn open_with(path: &Path, digest: InputDigest) -> Result<Self, CaptureError> {
         if path.as_os_str() == "-" {
-            return Self::from_reader("-", Box::new(io::stdin()));
+            return Self::from_reader_with("-", Box::new(io::stdin()), digest);
         }
         let shown = path.display().to_string();
         let meta = std::fs::metadata(path).map_err(|e| CaptureError::from_open(&shown, e))?;
@@ -307,22 +364,27 @@ impl CaptureReader {
             return Err(CaptureError::IsDirectory { path: shown });
         }
         let file = File::open(path).map_err(|e| CaptureError::from_open(&shown, e))?;
-        Self::from_reader(&shown, Box::new(file))
+        Self::from_reader_with(&shown, Box::new(file), digest)
     }
 
-    /// Reads a capture from any byte stream; `name` is how messages refer to it.
+    /// Reads a capture from any byte stream, hashing every byte; `name` is how messages refer to it.
     pub fn from_reader(name: &str, r: Box<dyn Read + Send>) -> Result<Self, CaptureError> {
-        let mut hashing = ReadAhead::new(r).map_err(|e| CaptureError::Io {
-            name: name.to_string(),
-            source: e,
-        })?;
+        Self::from_reader_with(name, r, InputDigest::Sha256)
+    }
+
+    /// Reads a capture from any byte stream, hashing it or not.
+    pub fn from_reader_with(
+        name: &str,
+        mut r: Box<dyn Read + Send>,
+        digest: InputDigest,
+    ) -> Result<Self, CaptureError> {
         let mut sniff = [0u8; 2];
         let mut got = 0usize;
         while let Some(space) = sniff.get_mut(got..) {
             if space.is_empty() {
                 break;
             }
-            match hashing.read(space) {
+            match r.read(space) {
                 Ok(0) => break,
                 Ok(n) => got = got.saturating_add(n),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -341,15 +403,25 @@ impl CaptureReader {
             });
         }
         let gzip = prefix == [0x1f, 0x8b];
-        let mut buf = vec![0; INITIAL_BUFFER];
-        let (src, end) = if gzip {
-            let replayed = Cursor::new(prefix).chain(hashing);
-            (Source::Gzip(Box::new(MultiGzDecoder::new(replayed))), 0)
-        } else {
-            if let Some(to) = buf.get_mut(..prefix.len()) {
-                to.copy_from_slice(&prefix);
+        // the sniffed bytes go back in front, so the digest and the count cover them
+        let whole: Box<dyn Read + Send> = Box::new(Cursor::new(prefix).chain(r));
+        let raw = match digest {
+            InputDigest::Sha256 => {
+                Raw::Hashed(ReadAhead::new(whole).map_err(|e| CaptureError::Io {
+                    name: name.to_string(),
+                    source: e,
+                })?)
             }
-            (Source::Plain(hashing), prefix.len())
+            InputDigest::Skip => Raw::Unhashed {
+                inner: whole,
+                bytes: 0,
+            },
+        };
+        let buf = vec![0; INITIAL_BUFFER];
+        let src = if gzip {
+            Source::Gzip(Box::new(MultiGzDecoder::new(raw)))
+        } else {
+            Source::Plain(raw)
         };
         let mut reader = CaptureReader {
             name: name.to_string(),
@@ -360,7 +432,7 @@ impl CaptureReader {
             src,
             buf,
             start: 0,
-            end,
+            end: 0,
             base: 0,
             pending: 0,
             eof: false,
@@ -444,13 +516,7 @@ impl CaptureReader {
     /// Reads whatever input remains (so the hash covers the whole file) and returns the summary.
     pub fn finish(mut self) -> CaptureSummary {
         // A read failure only means the hash covers what could be read; the packets are done.
-        let (sha256, bytes) = match self.src.hashing().finish() {
-            Some((digest, bytes)) => (crate::rules::load::hex(&digest), bytes),
-            None => (
-                "(not computed: the thread reading the input stopped)".into(),
-                0,
-            ),
-        };
+        let (sha256, bytes) = self.src.raw().finish();
         CaptureSummary {
             sha256,
             bytes,
@@ -475,7 +541,7 @@ impl CaptureReader {
         if self.available() >= need {
             return true;
         }
-        if matches!(self.src, Source::Plain(_)) {
+        if matches!(self.src, Source::Plain(Raw::Hashed(_))) {
             return self.fill_from_blocks(need);
         }
         self.make_room(need);
@@ -536,8 +602,8 @@ impl CaptureReader {
     fn fill_from_blocks(&mut self, need: usize) -> bool {
         while self.available() < need && !self.eof {
             let next = match &mut self.src {
-                Source::Plain(ahead) => ahead.next_block(),
-                Source::Gzip(_) => break,
+                Source::Plain(Raw::Hashed(ahead)) => ahead.next_block(),
+                _ => break,
             };
             let block = match next {
                 Ok(Some(b)) => b,
@@ -568,7 +634,7 @@ impl CaptureReader {
                     .wrapping_add(self.start as u64)
                     .wrapping_sub(new_start as u64);
                 let used = std::mem::replace(&mut self.buf, next);
-                if let Source::Plain(ahead) = &self.src {
+                if let Source::Plain(Raw::Hashed(ahead)) = &self.src {
                     ahead.recycle(used);
                 }
                 self.start = new_start;
@@ -591,7 +657,7 @@ impl CaptureReader {
                         self.eof = true;
                     }
                 }
-                if let Source::Plain(ahead) = &self.src {
+                if let Source::Plain(Raw::Hashed(ahead)) = &self.src {
                     ahead.recycle(block.buf);
                 }
             }
@@ -1215,7 +1281,7 @@ mod tests {
             assert_eq!(sum.packets, *want as u64, "{file}");
             assert_eq!(sum.truncation, None, "{file}");
             assert_eq!(sum.bytes, bytes.len() as u64, "{file}");
-            assert_eq!(sum.sha256, sha256_hex(&bytes), "{file}");
+            assert_eq!(sum.sha256, Some(sha256_hex(&bytes)), "{file}");
             for p in &pkts {
                 assert!(
                     p.2.len() as u64 <= u64::from(p.3),
@@ -1356,7 +1422,7 @@ mod tests {
             );
             let (pkts, _, sum) = read_all(r);
             assert_eq!(pkts, plain, "{file}");
-            assert_eq!(sum.sha256, sha256_hex(&gz));
+            assert_eq!(sum.sha256, Some(sha256_hex(&gz)));
             assert_eq!(sum.bytes, gz.len() as u64);
             assert_eq!(sum.truncation, None);
 
@@ -1400,12 +1466,36 @@ mod tests {
         let sum = r.finish();
         assert_eq!(sum.packets, 1);
         assert_eq!(sum.bytes, bytes.len() as u64);
-        assert_eq!(sum.sha256, sha256_hex(&bytes));
+        assert_eq!(sum.sha256, Some(sha256_hex(&bytes)));
         // And a known value for an empty-of-packets pcap header.
         let header = pcap_header(false, false, 1);
         let sum = from_bytes(&header).unwrap().finish();
-        assert_eq!(sum.sha256, sha256_hex(&header));
+        assert_eq!(sum.sha256, Some(sha256_hex(&header)));
         assert_eq!(sum.packets, 0);
+    }
+
+    #[test]
+    fn without_the_digest_the_same_packets_come_out_and_every_byte_is_counted() {
+        let Some(dir) = shared() else { return };
+        for file in [
+            "zeek/tls_tls13-ech.pcap",
+            "zeek/quic_merlinc2_Zeek_example.pcapng",
+        ] {
+            let path = dir.join(file);
+            let bytes = std::fs::read(&path).unwrap();
+            let (hashed, _, _) = read_all(CaptureReader::open(&path).unwrap());
+            let (plain, _, sum) =
+                read_all(CaptureReader::open_with(&path, InputDigest::Skip).unwrap());
+            assert!(!plain.is_empty(), "{file}");
+            assert_eq!(plain, hashed, "{file}");
+            assert_eq!(sum.packets, hashed.len() as u64);
+            assert_eq!(sum.sha256, None);
+            assert_eq!(sum.bytes, bytes.len() as u64, "{file}");
+            // stopped after one packet, the count still covers the whole file
+            let mut r = CaptureReader::open_with(&path, InputDigest::Skip).unwrap();
+            assert!(r.next_packet().is_some());
+            assert_eq!(r.finish().bytes, bytes.len() as u64);
+        }
     }
 
     fn pcap_header(big: bool, nanos: bool, link: u32) -> Vec<u8> {
@@ -1562,7 +1652,7 @@ mod tests {
             assert_eq!(got.len(), want.len(), "reading {chunk} bytes at a time");
             assert!(got == want, "reading {chunk} bytes at a time");
             assert!(sum.truncation.is_none(), "reading {chunk} bytes at a time");
-            assert_eq!(sum.sha256, sha256_hex(&bytes));
+            assert_eq!(sum.sha256, Some(sha256_hex(&bytes)));
             assert_eq!(sum.bytes, bytes.len() as u64);
         }
         // cut inside the 300 KiB record: the offset is that record's start

@@ -3,7 +3,7 @@
 
 use super::output::{Destination, Outputs, write_outputs};
 use super::{AuditArgs, DemoArgs, EXIT_CLEAN, EXIT_FLAGGED, Failure, JudgeArgs, OutputArgs};
-use crate::capture::file::{CaptureFormat, CaptureReader};
+use crate::capture::file::{CaptureFormat, CaptureReader, InputDigest};
 use crate::pipeline::{Caps, Pipeline};
 use crate::report::evidence::Evidence;
 use crate::report::journal::Journal;
@@ -333,7 +333,13 @@ pub fn run(a: &AuditArgs) -> Result<i32, Failure> {
     let mut readers = Vec::new();
     for path in &a.captures {
         // The reader's messages name the file themselves.
-        let r = CaptureReader::open(path).map_err(|e| Failure::usage(e.to_string()))?;
+        let digest = if a.no_digest {
+            InputDigest::Skip
+        } else {
+            InputDigest::Sha256
+        };
+        let r =
+            CaptureReader::open_with(path, digest).map_err(|e| Failure::usage(e.to_string()))?;
         readers.push(r);
     }
     let mut journal = match &a.journal {

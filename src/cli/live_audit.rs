@@ -170,7 +170,7 @@ pub fn run(
             inputs: vec![Input {
                 path: format!("live:{interface}"),
                 format: "live".into(),
-                sha256: String::new(),
+                sha256: None,
                 bytes: 0,
                 packets,
                 cut_short: None,

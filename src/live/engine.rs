@@ -368,7 +368,7 @@ impl Engine {
                 Source::Live { .. } => "live".into(),
                 _ => "replay".into(),
             },
-            sha256: String::new(),
+            sha256: None,
             bytes: 0,
             packets: result.counters.packets,
             cut_short: None,

@@ -13,7 +13,7 @@
 //! reproduce the audit. The same report always gives the same bytes.
 
 use super::model::{FlowReport, Report};
-use super::text::{bytes, duration, neutralise};
+use super::text::{bytes, duration, neutralise, short_hash};
 use crate::flows::Locality;
 use crate::rules::verdict::VerdictKind;
 use crate::time::Timestamp;
@@ -348,10 +348,6 @@ fn write_header(o: &mut String, r: &Report, flagged: usize) -> std::fmt::Result 
         "<nav><a href=\"#flagged\">Flagged</a><a href=\"#declared\">Declared</a><a href=\"#charts\">Charts</a><a href=\"#names\">Names</a><a href=\"#blind-spots\">Blind spots</a><a href=\"#scope\">Scope</a><a href=\"#counters\">Counters</a><a href=\"#reproduce\">Reproduce</a></nav>"
     )?;
     writeln!(o, "</header>")
-}
-
-fn short_hash(h: &str) -> &str {
-    h.get(..16).unwrap_or(h)
 }
 
 fn write_flagged(o: &mut String, r: &Report, flagged: usize) -> std::fmt::Result {
@@ -1255,7 +1251,7 @@ fn write_reproduce(o: &mut String, r: &Report) -> std::fmt::Result {
                 escape(&i.format),
                 i.packets,
                 i.bytes,
-                escape(&i.sha256)
+                escape(i.sha256_shown())
             )?;
         }
         writeln!(o, "</tbody></table>")?;

@@ -7,30 +7,92 @@ use std::io::{self, Write};
 /// Writes the report as it is serialised, never holding the whole text: a report of a
 /// million flows is over a gigabyte of JSON. The bytes are exactly [`render`]'s.
 pub fn write(report: &Report, w: &mut dyn Write) -> io::Result<()> {
-    let mut out = EscapeInvisible(w);
+    let mut out = EscapeInvisible {
+        out: w,
+        pending: Vec::with_capacity(CHUNK + 1024),
+    };
     serde_json::to_writer_pretty(&mut out, report).map_err(io::Error::other)?;
-    out.0.write_all(b"\n")
+    out.pending.push(b'\n');
+    out.pass_on(true)
 }
 
-/// Escapes what [`escape_invisible`] escapes, on the way through. serde_json hands each
-/// `write` whole characters (it splits strings only at the ASCII characters it escapes),
-/// so each piece can be read as UTF-8 on its own.
-struct EscapeInvisible<'a>(&'a mut dyn Write);
+/// How much serialised text is gathered before it is escaped and passed on.
+const CHUNK: usize = 64 << 10;
+
+/// Escapes what [`escape_invisible`] escapes, on the way through. serde_json writes in small
+/// pieces (a key, a quote, an indent); they are gathered into chunks, and a chunk with no
+/// byte at or above DEL (nearly all of them) is passed on untouched.
+struct EscapeInvisible<'a> {
+    out: &'a mut dyn Write,
+    pending: Vec<u8>,
+}
+
+impl EscapeInvisible<'_> {
+    /// Passes on the gathered text; all of it at the end, else up to the last whole character.
+    fn pass_on(&mut self, at_end: bool) -> io::Result<()> {
+        let cut = if at_end || !may_need_escaping(&self.pending) {
+            self.pending.len()
+        } else {
+            whole_characters(&self.pending)
+        };
+        let (text, _) = self.pending.split_at(cut);
+        if may_need_escaping(text) {
+            let text = String::from_utf8_lossy(text).into_owned();
+            self.out.write_all(escape_invisible(text).as_bytes())?;
+        } else {
+            self.out.write_all(text)?;
+        }
+        self.pending.drain(..cut);
+        Ok(())
+    }
+}
+
+/// Whether `bytes` hold DEL or anything beyond ASCII (without stopping at the first: the
+/// check runs over whole words).
+fn may_need_escaping(bytes: &[u8]) -> bool {
+    bytes
+        .chunks(64)
+        .any(|c| c.iter().fold(0u8, |acc, &b| acc | b | b.wrapping_add(1)) & 0x80 != 0)
+}
+
+/// The length of the longest prefix of `bytes` that ends at a character boundary (serde_json
+/// writes valid UTF-8, so only the last character can be incomplete).
+fn whole_characters(bytes: &[u8]) -> usize {
+    let mut cut = bytes.len();
+    // step back over continuation bytes to the start of the last character
+    while cut > 0 && bytes.len() - cut < 4 {
+        match bytes.get(cut - 1) {
+            Some(&b) if b & 0xc0 == 0x80 => cut -= 1,
+            _ => break,
+        }
+    }
+    let Some(&lead) = cut.checked_sub(1).and_then(|i| bytes.get(i)) else {
+        return bytes.len();
+    };
+    let needed = match lead {
+        0x00..=0x7f => return bytes.len(),
+        0xc0..=0xdf => 2,
+        0xe0..=0xef => 3,
+        _ => 4,
+    };
+    if bytes.len() - (cut - 1) >= needed {
+        bytes.len()
+    } else {
+        cut - 1
+    }
+}
 
 impl Write for EscapeInvisible<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        match std::str::from_utf8(buf) {
-            Ok(text) if buf.iter().any(|&b| b >= 0x7f) => {
-                self.0
-                    .write_all(escape_invisible(text.to_string()).as_bytes())?;
-            }
-            _ => self.0.write_all(buf)?,
+        self.pending.extend_from_slice(buf);
+        if self.pending.len() >= CHUNK {
+            self.pass_on(false)?;
         }
         Ok(buf.len())
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.0.flush()
+        self.out.flush()
     }
 }
 
@@ -79,6 +141,44 @@ mod tests {
         assert_eq!(text, "\"evil\\u202egpj\\u009b31m\\u007f\"");
         let back: String = serde_json::from_str(&text).unwrap_or_default();
         assert_eq!(back, raw);
+    }
+
+    #[test]
+    fn a_character_cut_by_a_chunk_boundary_waits_for_its_last_bytes() {
+        let text = "ab\u{202e}\u{e9}";
+        let bytes = text.as_bytes();
+        // every prefix is cut back to a character boundary, never into one
+        for n in 0..=bytes.len() {
+            let cut = super::whole_characters(&bytes[..n]);
+            assert!(cut <= n);
+            assert!(text.is_char_boundary(cut), "prefix {n}: cut {cut}");
+            assert!(
+                n - cut < 3,
+                "prefix {n}: cut {cut} holds back a whole character"
+            );
+        }
+        assert!(!super::may_need_escaping(b"plain ascii, even ~ at the top"));
+        assert!(super::may_need_escaping(b"del \x7f"));
+        assert!(super::may_need_escaping("\u{e9}".as_bytes()));
+    }
+
+    #[test]
+    fn a_long_report_escapes_names_that_straddle_chunks() {
+        // names of every length around the chunk size put the bidi character on each boundary
+        let mut report = crate::cli::audit::demo_report_for_tests();
+        for i in 0..40 {
+            report.warnings.push(format!(
+                "{}\u{202e}{}",
+                "x".repeat(1637 * i % 4093),
+                "\u{e9}".repeat(i)
+            ));
+        }
+        report.warnings.push("y".repeat(super::CHUNK * 2 + 3));
+        let mut streamed = Vec::new();
+        super::write(&report, &mut streamed).unwrap();
+        let streamed = String::from_utf8(streamed).unwrap();
+        assert_eq!(streamed, super::render(&report));
+        assert!(!streamed.contains('\u{202e}'));
     }
 
     #[test]

@@ -44,7 +44,9 @@ pub struct ToolInfo {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InputInfo {
     pub path: String,
-    pub sha256: String,
+    /// `None` when the audit ran with `--no-digest`.
+    #[serde(default)]
+    pub sha256: Option<String>,
     pub bytes: u64,
     pub packets: u64,
 }

@@ -3,7 +3,7 @@
 //! local summary, the names revealed and the counters.
 
 use super::model::{FlowReport, Report};
-use super::text::{bytes, duration, md, md_code};
+use super::text::{bytes, duration, md, md_code, short_hash};
 use crate::rules::verdict::VerdictKind;
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -74,12 +74,15 @@ fn write_report(o: &mut String, r: &Report) -> std::fmt::Result {
     for i in &r.inputs {
         writeln!(
             o,
-            "- Capture: `{}` ({}, {} packets, {}, sha256 `{}`)",
+            "- Capture: `{}` ({}, {} packets, {}, sha256 {})",
             md_code(&i.path),
             i.format,
             i.packets,
             bytes(i.bytes),
-            short_hash(&i.sha256)
+            match &i.sha256 {
+                Some(h) => format!("`{}`", short_hash(h)),
+                None => i.sha256_shown().to_string(),
+            }
         )?;
     }
     if let (Some(a), Some(b)) = (r.capture_start, r.capture_end) {
@@ -444,10 +447,6 @@ fn serde_name<T: serde::Serialize>(v: &T) -> String {
         .ok()
         .and_then(|v| v.as_str().map(str::to_string))
         .unwrap_or_default()
-}
-
-fn short_hash(h: &str) -> &str {
-    h.get(..16).unwrap_or(h)
 }
 
 fn plural(n: usize) -> &'static str {

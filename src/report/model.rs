@@ -66,12 +66,24 @@ pub struct Input {
     pub path: String,
     /// `pcap` or `pcapng`, with `+gzip` when compressed.
     pub format: String,
-    pub sha256: String,
+    /// SHA-256 of the file's bytes as given; `null` when captured live or audited with `--no-digest`.
+    pub sha256: Option<String>,
     pub bytes: u64,
     pub packets: u64,
     /// Set when the file ended early or became unreadable: what was read before is reported.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cut_short: Option<CutShort>,
+}
+
+impl Input {
+    /// The input's SHA-256 as the reports show it, or why there is none.
+    pub fn sha256_shown(&self) -> &str {
+        match &self.sha256 {
+            Some(h) => h,
+            None if self.format == "live" => "none (captured live)",
+            None => "not computed",
+        }
+    }
 }
 
 #[derive(Clone, Debug, Default, Serialize)]

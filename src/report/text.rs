@@ -4,6 +4,11 @@
 /// A captured string with every control character (C0, DEL, C1), bidi override and
 /// other invisible formatting character replaced by a visible `\u{..}` escape, so it can
 /// reach neither a terminal nor a report raw.
+/// The first 16 hex digits of a digest, as the reports show it in passing.
+pub fn short_hash(h: &str) -> &str {
+    h.get(..16).unwrap_or(h)
+}
+
 pub fn neutralise(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
