@@ -5,8 +5,10 @@
 //!
 //! The reader keeps one large buffer and hands out packets borrowed from it, so reading costs
 //! no allocation per packet. Every byte read from the input, compressed or not, goes through a
-//! SHA-256 hasher first (on a read-ahead thread of its own, [`super::readahead`]), so the
-//! summary names exactly the file that was audited. A file cut
+//! SHA-256 hasher first, so the summary names exactly the file that was audited: on read-ahead
+//! threads of their own ([`super::readahead`]), or on the reading thread when the process has
+//! one CPU to run on. Without the digest ([`InputDigest::Skip`]) the input is read straight
+//! into the buffer on the reading thread. A file cut
 //! short or corrupt part-way simply ends the packets and records where and why
 //! ([`Truncation`]); after [`CaptureReader::open`] nothing is an error.
 //!
@@ -28,6 +30,7 @@ use pcap_parser::{
     parse_interfacedescriptionblock_le, parse_pcap_frame, parse_pcap_frame_be,
     parse_pcap_frame_modified, parse_pcap_header, parse_sectionheaderblock,
 };
+use sha2::{Digest, Sha256};
 
 /// The buffer a reader starts with; it grows when one record needs more.
 const INITIAL_BUFFER: usize = 1 << 20;
@@ -165,6 +168,13 @@ pub enum InputDigest {
 enum Raw {
     /// Read ahead and hashed on threads of their own.
     Hashed(ReadAhead),
+    /// Read and hashed on the caller's thread: with one CPU to run on, threads would only
+    /// take turns on it.
+    HashedHere {
+        inner: Box<dyn Read + Send>,
+        hasher: Sha256,
+        bytes: u64,
+    },
     /// Read on the caller's thread, only counted.
     Unhashed {
         inner: Box<dyn Read + Send>,
@@ -173,6 +183,22 @@ enum Raw {
 }
 
 impl Raw {
+    /// Hashed on threads of their own, or here when there is one CPU, or not at all.
+    fn new(whole: Box<dyn Read + Send>, digest: InputDigest, one_cpu: bool) -> io::Result<Raw> {
+        Ok(match digest {
+            InputDigest::Sha256 if one_cpu => Raw::HashedHere {
+                inner: whole,
+                hasher: Sha256::new(),
+                bytes: 0,
+            },
+            InputDigest::Sha256 => Raw::Hashed(ReadAhead::new(whole)?),
+            InputDigest::Skip => Raw::Unhashed {
+                inner: whole,
+                bytes: 0,
+            },
+        })
+    }
+
     /// Reads what remains (so the digest and the count cover the whole input); returns the
     /// digest, if one was computed, and the count of bytes.
     fn finish(&mut self) -> (Option<String>, u64) {
@@ -182,6 +208,17 @@ impl Raw {
                 // the threads stopped unexpectedly: no digest can be claimed
                 None => (None, 0),
             },
+            Raw::HashedHere { .. } => {
+                // a read error only means the digest covers what could be read
+                let _ = io::copy(self, &mut io::sink());
+                match self {
+                    Raw::HashedHere { hasher, bytes, .. } => (
+                        Some(crate::rules::load::hex(&std::mem::take(hasher).finalize())),
+                        *bytes,
+                    ),
+                    _ => (None, 0),
+                }
+            }
             Raw::Unhashed { inner, bytes } => {
                 // a read error only means the count covers what could be read
                 let rest = io::copy(inner, &mut io::sink()).unwrap_or(0);
@@ -195,6 +232,16 @@ impl Read for Raw {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self {
             Raw::Hashed(r) => r.read(buf),
+            Raw::HashedHere {
+                inner,
+                hasher,
+                bytes,
+            } => {
+                let n = inner.read(buf)?;
+                hasher.update(buf.get(..n).unwrap_or_default());
+                *bytes = bytes.saturating_add(n as u64);
+                Ok(n)
+            }
             Raw::Unhashed { inner, bytes } => {
                 let n = inner.read(buf)?;
                 *bytes = bytes.saturating_add(n as u64);
@@ -405,18 +452,15 @@ impl CaptureReader {
         let gzip = prefix == [0x1f, 0x8b];
         // the sniffed bytes go back in front, so the digest and the count cover them
         let whole: Box<dyn Read + Send> = Box::new(Cursor::new(prefix).chain(r));
-        let raw = match digest {
-            InputDigest::Sha256 => {
-                Raw::Hashed(ReadAhead::new(whole).map_err(|e| CaptureError::Io {
-                    name: name.to_string(),
-                    source: e,
-                })?)
-            }
-            InputDigest::Skip => Raw::Unhashed {
-                inner: whole,
-                bytes: 0,
-            },
-        };
+        let one_cpu = std::thread::available_parallelism().is_ok_and(|n| n.get() == 1);
+        let raw = Raw::new(whole, digest, one_cpu).map_err(|e| CaptureError::Io {
+            name: name.to_string(),
+            source: e,
+        })?;
+        Self::with_raw(name, raw, gzip)
+    }
+
+    fn with_raw(name: &str, raw: Raw, gzip: bool) -> Result<Self, CaptureError> {
         let buf = vec![0; INITIAL_BUFFER];
         let src = if gzip {
             Source::Gzip(Box::new(MultiGzDecoder::new(raw)))
@@ -1472,6 +1516,31 @@ mod tests {
         let sum = from_bytes(&header).unwrap().finish();
         assert_eq!(sum.sha256, Some(sha256_hex(&header)));
         assert_eq!(sum.packets, 0);
+    }
+
+    #[test]
+    fn with_one_cpu_the_digest_is_computed_on_the_reading_thread_and_is_the_same() {
+        let Some(dir) = shared() else { return };
+        let path = dir.join("zeek/quic_merlinc2_Zeek_example.pcapng");
+        let bytes = std::fs::read(&path).unwrap();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut gz, &bytes).unwrap();
+        let gz = gz.finish().unwrap();
+        let (threaded, _, _) = read_all(CaptureReader::open(&path).unwrap());
+        for (input, gzip) in [(&bytes, false), (&gz, true)] {
+            let raw = Raw::new(
+                Box::new(Cursor::new(input.clone())),
+                InputDigest::Sha256,
+                true,
+            )
+            .unwrap();
+            assert!(matches!(raw, Raw::HashedHere { .. }));
+            let r = CaptureReader::with_raw("one-cpu", raw, gzip).unwrap();
+            let (here, _, sum) = read_all(r);
+            assert_eq!(here, threaded);
+            assert_eq!(sum.sha256, Some(sha256_hex(input)));
+            assert_eq!(sum.bytes, input.len() as u64);
+        }
     }
 
     #[test]
