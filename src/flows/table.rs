@@ -11,13 +11,13 @@ use crate::decode::tcp_flags::{ACK, SYN};
 use crate::rules::locality::scope;
 use crate::time::Timestamp;
 use ipnet::IpNet;
-use std::collections::HashMap;
 
-/// The table's map: keyed by [`FlowKey`]'s own compact hash, through aHash with a key
-/// drawn at random per process, so flows crafted to collide cannot be predicted. Entries
-/// are boxed: the map keeps up to twice as many slots as flows, and an empty slot then
-/// costs a pointer, not a whole flow.
-type Map<X> = HashMap<FlowKey, Box<Entry<X>>, ahash::RandomState>;
+/// The table: entries found by [`FlowKey`]'s own compact hash, through aHash with a key
+/// drawn at random per process, so flows crafted to collide cannot be predicted. The hash
+/// is computed once per packet, and one probe finds the flow or the slot for a new one.
+/// Entries are boxed: the table keeps up to twice as many slots as flows, and an empty slot
+/// then costs a pointer, not a whole flow.
+type Map<X> = hashbrown::HashTable<Box<Entry<X>>>;
 use std::net::SocketAddr;
 
 /// The table's bounds and timeouts, in one place.
@@ -68,6 +68,7 @@ pub enum Dir {
 }
 
 struct Entry<X> {
+    key: FlowKey,
     flow: Flow,
     extra: X,
 }
@@ -76,6 +77,7 @@ pub struct FlowTable<X> {
     limits: Limits,
     owner_networks: Vec<IpNet>,
     map: Map<X>,
+    hasher: ahash::RandomState,
     ended: Vec<Flow>,
     next_id: u64,
     last_sweep: Option<Timestamp>,
@@ -88,7 +90,8 @@ impl<X: Default> FlowTable<X> {
         FlowTable {
             limits,
             owner_networks,
-            map: Map::default(),
+            map: Map::new(),
+            hasher: ahash::RandomState::new(),
             ended: Vec::new(),
             next_id: 1,
             last_sweep: None,
@@ -106,33 +109,45 @@ impl<X: Default> FlowTable<X> {
     pub fn track(&mut self, p: &PacketMeta) -> (&mut Flow, &mut X, Dir, bool) {
         self.maybe_sweep(p.ts);
         let key = FlowKey::new(p.proto, p.src, p.dst);
-        // One lookup decides; the common case (a packet of a flow already held) then
-        // finds its entry with a second and touches nothing else.
-        let found = self
-            .map
-            .get(&key)
-            .map(|e| self.expired(&e.flow, p.ts) || starts_anew(&e.flow, p));
-        if found == Some(true)
-            && let Some(e) = self.map.remove(&key)
-        {
-            let why = if e.flow_closed() { "closed" } else { "idle" };
-            self.end(e.flow, why);
-        }
-        let is_new = found != Some(false);
-        if is_new && self.map.len() >= self.limits.max_flows {
-            self.evict_batch();
-        }
-        let id = self.next_id;
-        if is_new {
-            self.next_id += 1;
-        }
-        let nets = &self.owner_networks;
-        let entry = self.map.entry(key).or_insert_with(|| {
-            Box::new(Entry {
-                flow: new_flow(id, p, nets),
-                extra: X::default(),
-            })
-        });
+        let hash = self.hasher.hash_one(key);
+        let FlowTable {
+            map,
+            hasher,
+            ended,
+            limits,
+            owner_networks,
+            next_id,
+            evictions,
+            idle_ended,
+            ..
+        } = self;
+        #[allow(clippy::borrowed_box)] // the table holds boxes: its hasher is given them
+        let rehash = |e: &Box<Entry<X>>| hasher.hash_one(e.key);
+        // One probe finds the flow held, or the slot for a new one.
+        let (entry, is_new) = match map.find_entry(hash, |e| e.key == key) {
+            Ok(held)
+                if !(expired(limits, &held.get().flow, p.ts)
+                    || starts_anew(&held.get().flow, p)) =>
+            {
+                (held.into_mut(), false)
+            }
+            Ok(held) => {
+                // the flow on these endpoints is over: it ends, and a new one takes its slot
+                let (old, slot) = held.remove();
+                let why = if old.flow_closed() { "closed" } else { "idle" };
+                end_flow(ended, idle_ended, old.flow, why);
+                let fresh = new_entry(next_id, key, p, owner_networks);
+                (slot.insert(fresh).into_mut(), true)
+            }
+            Err(absent) => {
+                let map = absent.into_table();
+                if map.len() >= limits.max_flows {
+                    evict_batch(map, ended, evictions);
+                }
+                let fresh = new_entry(next_id, key, p, owner_networks);
+                (map.insert_unique(hash, fresh, rehash).into_mut(), true)
+            }
+        };
         let flow = &mut entry.flow;
         let dir = if p.src == flow.client && p.dst == flow.server {
             Dir::Up
@@ -153,25 +168,8 @@ impl<X: Default> FlowTable<X> {
         (flow, &mut entry.extra, dir, is_new)
     }
 
-    fn idle_limit(&self, f: &Flow) -> i64 {
-        match (f.proto, &f.tcp) {
-            (Proto::Tcp, Some(t)) if t.closed() => self.limits.tcp_closed_secs,
-            (Proto::Tcp, _) => self.limits.tcp_idle_secs,
-            (Proto::Udp, _) => self.limits.udp_idle_secs,
-            _ => self.limits.other_idle_secs,
-        }
-    }
-
-    fn expired(&self, f: &Flow, now: Timestamp) -> bool {
-        now > f.last_seen.saturating_add_secs(self.idle_limit(f))
-    }
-
-    fn end(&mut self, mut flow: Flow, why: &'static str) {
-        flow.ended_by = Some(why);
-        if why == "idle" || why == "closed" {
-            self.idle_ended += 1;
-        }
-        self.ended.push(flow);
+    fn end(&mut self, flow: Flow, why: &'static str) {
+        end_flow(&mut self.ended, &mut self.idle_ended, flow, why);
     }
 
     /// Ends idle flows, at most once per ten seconds of packet time.
@@ -180,37 +178,14 @@ impl<X: Default> FlowTable<X> {
             Some(t) if now < t.saturating_add_secs(10) && now >= t => return,
             _ => self.last_sweep = Some(now),
         }
-        let expired: Vec<FlowKey> = self
+        let limits = &self.limits;
+        let gone: Vec<Box<Entry<X>>> = self
             .map
-            .iter()
-            .filter(|(_, e)| self.expired(&e.flow, now))
-            .map(|(k, _)| *k)
+            .extract_if(|e| expired(limits, &e.flow, now))
             .collect();
-        for k in expired {
-            if let Some(e) = self.map.remove(&k) {
-                let why = if e.flow_closed() { "closed" } else { "idle" };
-                self.end(e.flow, why);
-            }
-        }
-    }
-
-    /// Evicts the longest-idle eighth of the table (at least one flow).
-    fn evict_batch(&mut self) {
-        let n = (self.map.len() / 8).max(1);
-        let mut by_age: Vec<(Timestamp, u64, FlowKey)> = self
-            .map
-            .iter()
-            .map(|(k, e)| (e.flow.last_seen, e.flow.id, *k))
-            .collect();
-        if n < by_age.len() {
-            by_age.select_nth_unstable_by_key(n, |(t, id, _)| (*t, *id));
-            by_age.truncate(n);
-        }
-        for (_, _, k) in by_age {
-            if let Some(e) = self.map.remove(&k) {
-                self.evictions += 1;
-                self.end(e.flow, "evicted");
-            }
+        for e in gone {
+            let why = if e.flow_closed() { "closed" } else { "idle" };
+            self.end(e.flow, why);
         }
     }
 
@@ -227,18 +202,18 @@ impl<X: Default> FlowTable<X> {
     /// The live flow with this key, if it is still the flow with this id.
     pub fn get_mut(&mut self, key: &FlowKey, id: u64) -> Option<&mut Flow> {
         self.map
-            .get_mut(key)
+            .find_mut(self.hasher.hash_one(key), |e| e.key == *key)
             .map(|e| &mut e.flow)
             .filter(|f| f.id == id)
     }
 
     /// Live flows, in no particular order.
     pub fn live(&self) -> impl Iterator<Item = &Flow> {
-        self.map.values().map(|e| &e.flow)
+        self.map.iter().map(|e| &e.flow)
     }
 
     pub fn live_mut(&mut self) -> impl Iterator<Item = &mut Flow> {
-        self.map.values_mut().map(|e| &mut e.flow)
+        self.map.iter_mut().map(|e| &mut e.flow)
     }
 
     pub fn len(&self) -> usize {
@@ -252,14 +227,21 @@ impl<X: Default> FlowTable<X> {
     /// Ends up to `n` live flows (the capture is over), and gives their memory back once
     /// the table is a quarter full: they join the ended flows.
     pub fn close_some(&mut self, n: usize) {
-        let keys: Vec<FlowKey> = self.map.keys().take(n).copied().collect();
-        for k in keys {
-            if let Some(e) = self.map.remove(&k) {
-                self.end(e.flow, "end");
-            }
+        let mut left = n;
+        let closed: Vec<Box<Entry<X>>> = self
+            .map
+            .extract_if(|_| {
+                let take = left > 0;
+                left = left.saturating_sub(1);
+                take
+            })
+            .collect();
+        for e in closed {
+            self.end(e.flow, "end");
         }
         if self.map.len() < self.map.capacity() / 4 {
-            self.map.shrink_to_fit();
+            let hasher = &self.hasher;
+            self.map.shrink_to_fit(|e| hasher.hash_one(e.key));
         }
     }
 }
@@ -268,6 +250,66 @@ impl<X> Entry<X> {
     fn flow_closed(&self) -> bool {
         self.flow.tcp.as_ref().is_some_and(TcpTracker::closed)
     }
+}
+
+/// How long a flow may stay silent before it is over.
+fn idle_limit(limits: &Limits, f: &Flow) -> i64 {
+    match (f.proto, &f.tcp) {
+        (Proto::Tcp, Some(t)) if t.closed() => limits.tcp_closed_secs,
+        (Proto::Tcp, _) => limits.tcp_idle_secs,
+        (Proto::Udp, _) => limits.udp_idle_secs,
+        _ => limits.other_idle_secs,
+    }
+}
+
+fn expired(limits: &Limits, f: &Flow, now: Timestamp) -> bool {
+    now > f.last_seen.saturating_add_secs(idle_limit(limits, f))
+}
+
+fn end_flow(ended: &mut Vec<Flow>, idle_ended: &mut u64, mut flow: Flow, why: &'static str) {
+    flow.ended_by = Some(why);
+    if why == "idle" || why == "closed" {
+        *idle_ended += 1;
+    }
+    ended.push(flow);
+}
+
+/// Evicts the longest-idle eighth of the table (at least one flow).
+fn evict_batch<X>(map: &mut Map<X>, ended: &mut Vec<Flow>, evictions: &mut u64) {
+    let n = (map.len() / 8).max(1);
+    let mut by_age: Vec<(Timestamp, u64)> =
+        map.iter().map(|e| (e.flow.last_seen, e.flow.id)).collect();
+    if n < by_age.len() {
+        by_age.select_nth_unstable(n);
+        by_age.truncate(n);
+    }
+    // the n-th oldest (last seen, id): every flow at or before it goes
+    let Some(&cutoff) = by_age.iter().max() else {
+        return;
+    };
+    let gone: Vec<Box<Entry<X>>> = map
+        .extract_if(|e| (e.flow.last_seen, e.flow.id) <= cutoff)
+        .collect();
+    for e in gone {
+        *evictions += 1;
+        end_flow(ended, &mut 0, e.flow, "evicted");
+    }
+}
+
+/// A new flow's entry, numbered.
+fn new_entry<X: Default>(
+    next_id: &mut u64,
+    key: FlowKey,
+    p: &PacketMeta,
+    owner_networks: &[IpNet],
+) -> Box<Entry<X>> {
+    let id = *next_id;
+    *next_id += 1;
+    Box::new(Entry {
+        key,
+        flow: new_flow(id, p, owner_networks),
+        extra: X::default(),
+    })
 }
 
 fn new_flow(id: u64, p: &PacketMeta, owner_networks: &[IpNet]) -> Flow {
