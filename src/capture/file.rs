@@ -309,8 +309,31 @@ impl TsUnit {
     }
 }
 
+/// Nanoseconds in a tick of 10^-e seconds, for e from 0 to 9.
+const NANOS_PER_TICK: [u64; 10] = [
+    1_000_000_000,
+    100_000_000,
+    10_000_000,
+    1_000_000,
+    100_000,
+    10_000,
+    1_000,
+    100,
+    10,
+    1,
+];
+
 /// A pcapng timestamp (in `unit`s, plus `offset_secs`) as a [`Timestamp`].
 fn pcapng_timestamp(ticks: u64, unit: TsUnit, offset_secs: i64) -> Timestamp {
+    // the common case (micro- or nanoseconds, no offset) in plain 64-bit arithmetic
+    if let TsUnit::Pow10(e) = unit
+        && offset_secs == 0
+        && let Some(&scale) = NANOS_PER_TICK.get(usize::from(e))
+        && let Some(nanos) = ticks.checked_mul(scale)
+        && let Ok(nanos) = i64::try_from(nanos)
+    {
+        return Timestamp(nanos);
+    }
     let nanos = i128::try_from(unit.to_nanos(ticks)).unwrap_or(i128::MAX);
     let total = nanos.saturating_add(i128::from(offset_secs).saturating_mul(1_000_000_000));
     let clamped = total.clamp(i128::from(i64::MIN), i128::from(i64::MAX));
@@ -995,6 +1018,9 @@ impl CaptureReader {
     }
 
     fn next_pcapng(&mut self) -> Option<Found> {
+        if let Some(found) = self.whole_packet_block() {
+            return Some(found);
+        }
         loop {
             let (block_type, len) = match self.read_block_frame(false) {
                 BlockFrame::Block { block_type, len } => (block_type, len),
@@ -1022,6 +1048,25 @@ impl CaptureReader {
             }
             self.start += len;
         }
+    }
+
+    /// The common case on a short path: an Enhanced Packet Block already whole in the
+    /// buffer, its frame sound. Anything else (or a block whose packet cannot be handed
+    /// out) is left to the general path, which reads it again with every check.
+    fn whole_packet_block(&self) -> Option<Found> {
+        let b = self.unread();
+        let big = self.big_endian;
+        if read_u32(b, 0, big)? != EPB_TYPE {
+            return None;
+        }
+        let len = read_u32(b, 4, big)? as usize;
+        if len < 32 || !len.is_multiple_of(4) || len > b.len() {
+            return None;
+        }
+        if read_u32(b, len - 4, big)? as usize != len {
+            return None;
+        }
+        self.packet_block(EPB_TYPE, len)
     }
 
     fn add_interface(&mut self, len: usize) -> Result<(), String> {

@@ -74,7 +74,71 @@ fn bounded(frame: Frame<'_>, ip_len: usize, hlen: usize, outer_len: Option<usize
     frame.limit(len)
 }
 
+/// The common IPv4 packet on a short path: a 20-byte header with no options, not a
+/// fragment, no authentication header, a sound total length. Anything else is `None`, and
+/// goes the general way.
+fn plain_ipv4(frame: Frame<'_>, outer_len: Option<usize>) -> Option<IpLayer<'_>> {
+    let h: &[u8; 20] = frame.data.get(..20)?.try_into().ok()?;
+    let [version_ihl, _, t0, t1, _, _, f0, f1, _, protocol, ..] = *h;
+    let total = usize::from(u16::from_be_bytes([t0, t1]));
+    let fragmenting = u16::from_be_bytes([f0, f1]) & 0x3fff != 0;
+    if version_ihl != 0x45 || total < 20 || total > frame.wire || fragmenting || protocol == 51 {
+        return None;
+    }
+    let src: [u8; 4] = h.get(12..16)?.try_into().ok()?;
+    let dst: [u8; 4] = h.get(16..20)?.try_into().ok()?;
+    let ip = bounded(frame, total, 20, outer_len);
+    Some(IpLayer {
+        src: IpAddr::from(src),
+        dst: IpAddr::from(dst),
+        v6: false,
+        ip_len: to_u32(total),
+        protocol,
+        payload: ip.skip(20, "IPv4 header").ok()?,
+        fragment: None,
+    })
+}
+
+/// The common IPv6 packet on a short path: TCP or UDP straight after the fixed header, a
+/// payload length that is neither 0 (jumbo, BIG TCP) nor beyond the packet. Anything else
+/// is `None`, and goes the general way.
+fn plain_ipv6(frame: Frame<'_>, outer_len: Option<usize>) -> Option<IpLayer<'_>> {
+    let h: &[u8; IPV6_HEADER] = frame.data.get(..IPV6_HEADER)?.try_into().ok()?;
+    let [version, _, _, _, p0, p1, next, ..] = *h;
+    let len = IPV6_HEADER + usize::from(u16::from_be_bytes([p0, p1]));
+    if version >> 4 != 6 || !matches!(next, 6 | 17) || len == IPV6_HEADER || len > frame.wire {
+        return None;
+    }
+    let src: [u8; 16] = h.get(8..24)?.try_into().ok()?;
+    let dst: [u8; 16] = h.get(24..40)?.try_into().ok()?;
+    let ip = bounded(frame, len, IPV6_HEADER, outer_len);
+    Some(IpLayer {
+        src: IpAddr::from(src),
+        dst: IpAddr::from(dst),
+        v6: true,
+        ip_len: to_u32(len),
+        protocol: next,
+        payload: ip.skip(IPV6_HEADER, "IPv6 header").ok()?,
+        fragment: None,
+    })
+}
+
 fn ipv4(frame: Frame<'_>, outer_len: Option<usize>) -> Result<IpLayer<'_>, DecodeError> {
+    match plain_ipv4(frame, outer_len) {
+        Some(layer) => Ok(layer),
+        None => any_ipv4(frame, outer_len),
+    }
+}
+
+fn ipv6(frame: Frame<'_>, outer_len: Option<usize>) -> Result<IpLayer<'_>, DecodeError> {
+    match plain_ipv6(frame, outer_len) {
+        Some(layer) => Ok(layer),
+        None => any_ipv6(frame, outer_len),
+    }
+}
+
+/// Any IPv4 packet, every case considered.
+fn any_ipv4(frame: Frame<'_>, outer_len: Option<usize>) -> Result<IpLayer<'_>, DecodeError> {
     let (slice, auth_err) = LaxIpv4Slice::from_slice(frame.data).map_err(|e| match e {
         ipv4::HeaderSliceError::Len(l) => frame.short(
             l.layer_start_offset.saturating_add(l.required_len),
@@ -199,7 +263,8 @@ fn jumbo_len(exts: &Ipv6ExtensionsSlice<'_>) -> Option<usize> {
     None
 }
 
-fn ipv6(frame: Frame<'_>, outer_len: Option<usize>) -> Result<IpLayer<'_>, DecodeError> {
+/// Any IPv6 packet, every case considered.
+fn any_ipv6(frame: Frame<'_>, outer_len: Option<usize>) -> Result<IpLayer<'_>, DecodeError> {
     let (slice, ext_err) = LaxIpv6Slice::from_slice(frame.data).map_err(|e| match e {
         ipv6::HeaderSliceError::Len(_) => frame.short(IPV6_HEADER, "IPv6 header"),
         ipv6::HeaderSliceError::Content(_) => {
@@ -320,6 +385,61 @@ mod tests {
         let mut v = Vec::new();
         b.write(&mut v, payload).unwrap();
         v
+    }
+
+    /// What a decoded layer says, to compare the short path with the general one.
+    fn said(l: &IpLayer<'_>) -> String {
+        format!(
+            "{} {} v6={} len={} proto={} payload={:?}/{} frag={:?}",
+            l.src, l.dst, l.v6, l.ip_len, l.protocol, l.payload.data, l.payload.wire, l.fragment
+        )
+    }
+
+    #[test]
+    fn plain_tcp_and_udp_take_the_short_path() {
+        let v4 = udp4(b"hello");
+        let v6 = tcp6(b"hello");
+        let short4 = plain_ipv4(Frame::new(&v4, v4.len()), None).expect("short path");
+        let short6 = plain_ipv6(Frame::new(&v6, v6.len()), None).expect("short path");
+        let general4 = any_ipv4(Frame::new(&v4, v4.len()), None).unwrap();
+        let general6 = any_ipv6(Frame::new(&v6, v6.len()), None).unwrap();
+        assert_eq!(said(&short4), said(&general4));
+        assert_eq!(said(&short6), said(&general6));
+        assert_eq!(short4.protocol, 17);
+        assert_eq!(short6.protocol, 6);
+    }
+
+    proptest::proptest! {
+        /// Whenever the short path takes a packet, the general path reads it the same way.
+        #[test]
+        fn the_short_paths_agree_with_the_general_ones(
+            v6 in proptest::bool::ANY,
+            header in proptest::collection::vec(proptest::num::u8::ANY, 40..80),
+            flips in proptest::collection::vec((0usize..12, proptest::num::u8::ANY), 0..3),
+            cut in 0usize..90,
+            extra_wire in 0usize..40,
+            outer in proptest::option::of(0usize..100),
+        ) {
+            // a valid header first, so the short path is taken often, then a few bytes changed
+            let mut bytes = if v6 { tcp6(&header) } else { udp4(&header) };
+            for (at, b) in flips {
+                if let Some(x) = bytes.get_mut(if v6 { at } else { at % 12 }) {
+                    *x = b;
+                }
+            }
+            let wire = bytes.len() + extra_wire;
+            bytes.truncate(cut.max(1).min(bytes.len()));
+            let frame = Frame::new(&bytes, wire);
+            let (short, general) = if v6 {
+                (plain_ipv6(frame, outer), any_ipv6(frame, outer))
+            } else {
+                (plain_ipv4(frame, outer), any_ipv4(frame, outer))
+            };
+            if let Some(short) = short {
+                let general = general.map(|g| said(&g));
+                proptest::prop_assert_eq!(Ok(said(&short)), general);
+            }
+        }
     }
 
     fn tcp6(payload: &[u8]) -> Vec<u8> {
