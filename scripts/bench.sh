@@ -2,7 +2,7 @@
 # `make bench`: whole audits against peers, on the same files, in the same run.
 #
 # 1. Installs what is missing (libpcap-dev, libndpi-bin for ndpiReader, tshark, GNU time).
-# 2. Builds telltale and the two bench examples in release mode.
+# 2. Builds telltale and the three bench examples in release mode.
 # 3. Writes the captures once into bench-data/ (examples/make_bench_captures.rs; kept when
 #    already there): server-1m.pcapng (1,000,000 packets, 5,000 flows of media-server traffic)
 #    and churn-1m.pcapng (1,000,000 packets, every one a new flow).
@@ -17,7 +17,8 @@
 #    telltale runs twice on server-1m: `telltale` is the default audit, which also computes the
 #    input's SHA-256 (read and hashed on two extra threads), and `telltale-no-digest` the same
 #    audit with --no-digest (no digest, no extra thread). Both are compared with every peer, and
-#    the digest's own cost is their ratio.
+#    the digest's own cost is their ratio. examples/read_floor.rs times telltale's reader alone,
+#    and with its decoder: the floor under the audit, compared with ndpiReader.
 # 6. Replays server-1m through a veth pair into `telltale audit -i` (scripts/replay.sh; root).
 #
 # Environment: BENCH_RUNS (runs per tool), BENCH_TSHARK_RUNS, BENCH_CHURN_RUNS,
@@ -84,9 +85,10 @@ fi
 
 # --- 2. build --------------------------------------------------------------------------------
 say "building (release) ..."
-$cargo build --release --quiet --bin telltale --example make_bench_captures --example pcap_count
+$cargo build --release --quiet --bin telltale --example make_bench_captures --example pcap_count --example read_floor
 telltale="$root/target/release/telltale"
 pcap_count="$root/target/release/examples/pcap_count"
+read_floor="$root/target/release/examples/read_floor"
 
 # --- 3. captures -----------------------------------------------------------------------------
 mkdir -p "$out"
@@ -169,6 +171,14 @@ measure "bare-libpcap" "$runs" "0" "$out/pcap_count.out" ${pin[@]+"${pin[@]}"} "
 grep -q "^$packets packets" "$out/pcap_count.out" || die "pcap_count did not read $packets packets"
 count[bare-libpcap]=$packets
 
+# The floor under any audit: telltale's own reader, then reader and decoder, with nothing after.
+measure "read-floor" "$runs" "0" "$out/read_floor.out" ${pin[@]+"${pin[@]}"} "$read_floor" "$server"
+grep -q "^$packets packets" "$out/read_floor.out" || die "read_floor did not read $packets packets"
+count[read-floor]=$packets
+measure "read-decode-floor" "$runs" "0" "$out/read_decode_floor.out" ${pin[@]+"${pin[@]}"} "$read_floor" "$server" --decode
+grep -q "^$packets packets" "$out/read_decode_floor.out" || die "read_floor --decode did not read $packets packets"
+count[read-decode-floor]=$packets
+
 # The churn runs are not pinned. The churn report lists every flow (over a gigabyte of JSON): it
 # goes to /dev/null.
 if [ "$skip_churn" = 1 ]; then
@@ -217,7 +227,7 @@ memory() {
   echo "$pinning"
   echo
   printf '%-20s %5s %10s %12s %10s\n' tool runs "median s" "packets/s" "peak MiB"
-  for name in telltale telltale-no-digest ndpiReader tshark bare-libpcap telltale-churn telltale-churn-100k; do
+  for name in telltale telltale-no-digest ndpiReader tshark bare-libpcap read-floor read-decode-floor telltale-churn telltale-churn-100k; do
     if [ -z "${median[$name]:-}" ]; then
       [ -n "${skipped[$name]:-}" ] && printf '%-20s skipped (%s)\n' "$name" "${skipped[$name]}"
       continue
@@ -240,6 +250,10 @@ memory() {
   memory "peak memory" telltale-no-digest 64
   awk -v t="${median[telltale]}" -v n="${median[telltale-no-digest]}" \
     'BEGIN {r = (n > 0 ? t / n : 0); printf "  the digest'"'"'s own cost: median(telltale) / median(telltale-no-digest) = %.2fx\n", r}'
+  if [ -n "${median[ndpiReader]:-}" ]; then
+    awk -v r="${median[read-floor]}" -v d="${median[read-decode-floor]}" -v n="${median[ndpiReader]}" \
+      'BEGIN {printf "  the floor, no flows and no report: reading alone %.2f s (%.2fx ndpiReader), reading and decoding %.2f s (%.2fx); 4x ndpiReader is %.2f s\n", r, (r > 0 ? n / r : 0), d, (d > 0 ? n / d : 0), n / 4}'
+  fi
   echo "churn-1m, not pinned (all $(nproc) cores):"
   memory "peak memory" telltale-churn 1536
   memory "--max-flows 100000" telltale-churn-100k 256
