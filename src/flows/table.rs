@@ -18,6 +18,10 @@ use ipnet::IpNet;
 /// Entries are boxed: the table keeps up to twice as many slots as flows, and an empty slot
 /// then costs a pointer, not a whole flow.
 type Map<X> = hashbrown::HashTable<Box<Entry<X>>>;
+
+/// Flows a table holds before it first grows. It then grows once, to twice the cap: a capture
+/// with few flows keeps a small table, and churn reallocates it once at most.
+const SMALL_TABLE: usize = 4096;
 use std::net::SocketAddr;
 
 /// The table's bounds and timeouts, in one place.
@@ -77,6 +81,8 @@ pub struct FlowTable<X> {
     limits: Limits,
     owner_networks: Vec<IpNet>,
     map: Map<X>,
+    /// The table has grown to its full size (see [`SMALL_TABLE`]).
+    full_size: bool,
     hasher: ahash::RandomState,
     ended: Vec<Flow>,
     next_id: u64,
@@ -87,10 +93,12 @@ pub struct FlowTable<X> {
 
 impl<X: Default> FlowTable<X> {
     pub fn new(limits: Limits, owner_networks: Vec<IpNet>) -> Self {
+        let first = limits.max_flows.min(SMALL_TABLE);
         FlowTable {
             limits,
             owner_networks,
-            map: Map::new(),
+            map: Map::with_capacity(first),
+            full_size: false,
             hasher: ahash::RandomState::new(),
             ended: Vec::new(),
             next_id: 1,
@@ -119,6 +127,7 @@ impl<X: Default> FlowTable<X> {
             next_id,
             evictions,
             idle_ended,
+            full_size,
             ..
         } = self;
         #[allow(clippy::borrowed_box)] // the table holds boxes: its hasher is given them
@@ -143,6 +152,13 @@ impl<X: Default> FlowTable<X> {
                 let map = absent.into_table();
                 if map.len() >= limits.max_flows {
                     evict_batch(map, ended, evictions);
+                } else if !*full_size && map.len() >= map.capacity() {
+                    // Outgrown the small table: straight to room for twice the cap, once. Churn
+                    // leaves deleted slots behind; with that room, clearing them is always done
+                    // in place, and the table is never reallocated again.
+                    let room = limits.max_flows.saturating_mul(2);
+                    map.reserve(room.saturating_sub(map.len()), rehash);
+                    *full_size = true;
                 }
                 let fresh = new_entry(next_id, key, p, owner_networks);
                 (map.insert_unique(hash, fresh, rehash).into_mut(), true)
@@ -404,6 +420,36 @@ mod tests {
 
     const C: &str = "192.168.1.10:50000";
     const S: &str = "203.0.113.5:443";
+
+    #[test]
+    fn under_churn_the_table_grows_once_to_its_cap_and_never_again() {
+        let max = 50_000;
+        let mut t: FlowTable<()> = FlowTable::new(
+            Limits {
+                max_flows: max,
+                ..Limits::default()
+            },
+            vec![],
+        );
+        assert!((SMALL_TABLE..2 * SMALL_TABLE).contains(&t.map.capacity()));
+        let mut sizes = vec![t.map.allocation_size()];
+        // three times the cap, every packet a new flow from a new address
+        for i in 0..3 * max as u32 {
+            let src = format!(
+                "{}:{}",
+                std::net::Ipv4Addr::from(0x0a00_0000 + i),
+                1024 + i % 50_000
+            );
+            t.track(&meta(i64::from(i / 1000), Proto::Tcp, &src, S, SYN, 0));
+            if t.map.allocation_size() != *sizes.last().unwrap() {
+                sizes.push(t.map.allocation_size());
+            }
+        }
+        assert_eq!(sizes.len(), 2, "allocations seen: {sizes:?}");
+        assert!(t.map.capacity() >= max);
+        assert!(t.evictions > 0);
+        assert!(t.len() <= max);
+    }
 
     #[test]
     fn bidirectional_with_initiator_from_syn() {
