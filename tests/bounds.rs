@@ -838,6 +838,28 @@ fn fragment_reassembly_is_bounded_and_counted() {
     );
 }
 
+#[test]
+fn the_fragment_caps_are_set_with_the_others() {
+    // 40 datagrams whose first fragment came and the rest never did
+    let mut cap = Capture::default();
+    for id in 0..40u16 {
+        let udp = udp_bytes(53, 6_000, &[0u8; 64]);
+        cap.ether(ETH_IPV4, &fragments(2_000 + id, &udp, 16).remove(0));
+    }
+    let small = Caps {
+        fragments: telltale::decode::FragLimits {
+            max_datagrams: 10,
+            ..Default::default()
+        },
+        ..Caps::default()
+    };
+    assert_eq!(
+        counter(&audit(&cap, Caps::default()), "fragment_evictions"),
+        0
+    );
+    assert_eq!(counter(&audit(&cap, small), "fragment_evictions"), 30);
+}
+
 // ==========================================================================================
 // TCP stream and QUIC CRYPTO buffers
 

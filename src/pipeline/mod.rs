@@ -17,7 +17,7 @@ pub use counters::Counters;
 pub use evidence::EvidenceStore;
 
 use crate::capture::RawPacket;
-use crate::decode::{DecodeError, Decoded, Decoder, IpPacket, Transport};
+use crate::decode::{DecodeError, Decoded, Decoder, FragLimits, IpPacket, Transport};
 use crate::dissect::quic::{QuicEvent, QuicFlow, crypto::version_keys};
 use crate::dissect::stream::StreamBuf;
 use crate::dissect::{dns, http, tls};
@@ -36,6 +36,9 @@ use std::sync::Arc;
 #[derive(Clone, Debug)]
 pub struct Caps {
     pub flows: Limits,
+    /// IP fragment reassembly: datagrams held at once, bytes per datagram, and how long an
+    /// incomplete one waits.
+    pub fragments: FragLimits,
     /// Addresses in the DNS answer map, and names kept per address.
     pub dns_addresses: usize,
     pub dns_names_per_address: usize,
@@ -60,6 +63,7 @@ impl Default for Caps {
     fn default() -> Self {
         Caps {
             flows: Limits::default(),
+            fragments: FragLimits::default(),
             flow_records: Limits::default().max_flows / 2,
             dns_addresses: 65_536,
             dns_names_per_address: 8,
@@ -131,7 +135,7 @@ pub struct AuditResult {
 impl Pipeline {
     pub fn new(matcher: Arc<Matcher>, consent: Consent, caps: Caps) -> Pipeline {
         Pipeline {
-            decoder: Decoder::new(),
+            decoder: Decoder::with_limits(caps.fragments),
             table: FlowTable::new(caps.flows.clone(), matcher.rules.local_networks.clone()),
             addresses: AddressMap::new(caps.dns_addresses, caps.dns_names_per_address),
             inventory: Inventory::new(caps.inventory_names),
