@@ -44,7 +44,8 @@ pub struct Counters {
     pub quic_crypto_bytes_dropped: u64,
     /// Addresses dropped from the DNS answer map by its cap.
     pub name_map_evictions: u64,
-    /// Names not listed because the name inventory was full.
+    /// Sightings of names not listed because the name inventory was full (each sighting
+    /// counts: remembering which names were dropped would need the memory the cap saves).
     pub names_dropped: u64,
     /// Packets not kept as evidence, or dropped from it, by its caps (the oldest flows' first).
     pub evidence_evictions: u64,
