@@ -761,6 +761,17 @@ fn deeply_stacked_headers_hit_a_limit_and_are_counted() {
     // the tunnel is one flow of its own protocol; nothing inside it is read
     assert_eq!(flow_to(&v, &far_str(4))["protocol"], "ip-4");
     assert!(!inventory(&v).contains(&"tunnelled.example.net".to_string()));
+    // and the report says so: the tunnel is a blind spot of its own
+    let tunnel = v["blind_spots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["cause"] == "tunnel")
+        .expect("a tunnel blind spot");
+    assert_eq!(
+        tunnel["flow_ids"],
+        serde_json::json!([flow_to(&v, &far_str(4))["id"]])
+    );
     // a chain of 100 IPv6 extension headers is refused and counted
     assert_eq!(
         reason(&v, "malformed: more than 8 IPv6 extension headers"),

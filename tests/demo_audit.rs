@@ -190,7 +190,7 @@ fn the_demo_report_lists_every_name_and_its_blind_spots() {
         );
     }
     let blind = json["blind_spots"].as_array().unwrap();
-    assert_eq!(blind.len(), 5);
+    assert_eq!(blind.len(), 6);
     // the GDM datagram to a public address has no name at all
     let no_dns = blind
         .iter()

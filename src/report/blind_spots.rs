@@ -2,7 +2,7 @@
 //! a clean audit says what it could not see instead of implying it saw everything.
 //!
 //! Each flow that left counts under at most one cause, the first that applies:
-//! `ech` (only the outer name of an Encrypted Client Hello is visible), `encrypted_dns`
+//! `tunnel` (IP in IP, GRE, IPsec and the like: what travels inside is not read), `ech` (only the outer name of an Encrypted Client Hello is visible), `encrypted_dns`
 //! (DNS over HTTPS to a well-known resolver, DNS over TLS on 853, DNS over QUIC: the
 //! names it resolved are invisible), and, for flows left with no name at all,
 //! `quic_initial_missed`, `tls_no_sni` and `no_dns_answer`.
@@ -16,6 +16,7 @@ use std::net::IpAddr;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Cause {
+    Tunnel,
     Ech,
     EncryptedDns,
     QuicInitialMissed,
@@ -24,7 +25,8 @@ pub enum Cause {
 }
 
 impl Cause {
-    pub const ALL: [Cause; 5] = [
+    pub const ALL: [Cause; 6] = [
+        Cause::Tunnel,
         Cause::Ech,
         Cause::EncryptedDns,
         Cause::QuicInitialMissed,
@@ -34,6 +36,9 @@ impl Cause {
 
     pub fn describe(self) -> &'static str {
         match self {
+            Cause::Tunnel => {
+                "a tunnel (IP in IP, GRE, IPsec ESP, EtherIP, L2TP): the traffic inside it is not read"
+            }
             Cause::Ech => "TLS with Encrypted Client Hello: only the outer, public name is visible",
             Cause::EncryptedDns => {
                 "encrypted DNS (DNS over HTTPS to a well-known resolver, DNS over TLS or QUIC on port 853): the names it resolved cannot be seen, so later flows to them go unnamed"
@@ -59,6 +64,10 @@ pub struct BlindSpot {
     /// The ids of the flows (at most 100).
     pub flow_ids: Vec<u64>,
 }
+
+/// IP protocols that carry other traffic inside them: IPv4 and IPv6 in IP, GRE, IPsec ESP,
+/// EtherIP, L2TPv3 (as flows name their protocol).
+const TUNNELS: &[&str] = &["ip-4", "ip-41", "ip-47", "ip-50", "ip-97", "ip-115"];
 
 /// Well-known public DNS-over-HTTPS resolvers, by address.
 const DOH_ADDRESSES: &[&str] = &[
@@ -107,6 +116,9 @@ const DOH_NAMES: &[&str] = &[
 pub fn cause_of(f: &FlowReport) -> Option<Cause> {
     if f.locality == Locality::Local {
         return None;
+    }
+    if TUNNELS.iter().any(|t| f.protocol == *t) {
+        return Some(Cause::Tunnel);
     }
     if f.names.iter().any(|n| n.ech_outer) {
         return Some(Cause::Ech);
