@@ -196,6 +196,14 @@ fn flows_to<'a>(report: &'a Value, addr: &str) -> Vec<&'a Value> {
 }
 
 /// The one flow whose server is `addr`.
+/// The report's blind spot of this cause.
+fn blind_spot<'a>(report: &'a Value, cause: &str) -> &'a Value {
+    report["blind_spots"]
+        .as_array()
+        .and_then(|b| b.iter().find(|b| b["cause"] == cause))
+        .unwrap_or_else(|| panic!("no {cause} blind spot in {}", report["blind_spots"]))
+}
+
 fn flow_to<'a>(report: &'a Value, addr: &str) -> &'a Value {
     let found = flows_to(report, addr);
     assert_eq!(found.len(), 1, "one flow to {addr}");
@@ -762,12 +770,7 @@ fn deeply_stacked_headers_hit_a_limit_and_are_counted() {
     assert_eq!(flow_to(&v, &far_str(4))["protocol"], "ip-4");
     assert!(!inventory(&v).contains(&"tunnelled.example.net".to_string()));
     // and the report says so: the tunnel is a blind spot of its own
-    let tunnel = v["blind_spots"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|b| b["cause"] == "tunnel")
-        .expect("a tunnel blind spot");
+    let tunnel = blind_spot(&v, "tunnel");
     assert_eq!(
         tunnel["flow_ids"],
         serde_json::json!([flow_to(&v, &far_str(4))["id"]])
@@ -1071,12 +1074,7 @@ fn quic_crypto_data_beyond_64_kib_is_ignored() {
         counter(&v, "quic_crypto_bytes_dropped"),
         3 * 12_000 + 16 * 12_000
     );
-    let missed = v["blind_spots"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|b| b["cause"] == "quic_initial_missed")
-        .expect("a QUIC blind spot");
+    let missed = blind_spot(&v, "quic_initial_missed");
     assert_eq!(missed["flow_ids"], serde_json::json!([gave_up["id"]]));
 }
 
