@@ -741,7 +741,51 @@ fn small_caps() -> Caps {
 /// format is rendered. The counters must add up, the JSON must read back as a report (as
 /// `--baseline` reads it), and the evidence pcapng must read back packet for packet.
 pub fn pipeline(data: &[u8]) {
+    reading_ways_agree(data);
     let _ = pipeline_report(data);
+}
+
+/// The three ways of reading an input (read ahead and hashed on threads; read and hashed on
+/// the reading thread, as with one CPU; read unhashed, as with `--no-digest`) must give the
+/// same packets, the same end, the same count of bytes, and the same digest when there is one.
+fn reading_ways_agree(data: &[u8]) {
+    use crate::capture::file::{CaptureSummary, InputDigest};
+    type Packet = (
+        crate::time::Timestamp,
+        crate::capture::LinkType,
+        Vec<u8>,
+        u32,
+        u32,
+    );
+    let read = |digest, one_cpu| -> Option<(Vec<Packet>, CaptureSummary)> {
+        let bytes = Box::new(std::io::Cursor::new(data.to_vec()));
+        let mut r = CaptureReader::from_reader_on("fuzz.pcap", bytes, digest, one_cpu).ok()?;
+        let mut packets = Vec::new();
+        while let Some(p) = r.next_packet() {
+            packets.push((p.ts, p.link, p.data.to_vec(), p.orig_len, p.interface));
+        }
+        Some((packets, r.finish()))
+    };
+    let threads = read(InputDigest::Sha256, false);
+    let here = read(InputDigest::Sha256, true);
+    let unhashed = read(InputDigest::Skip, false);
+    match (threads, here, unhashed) {
+        (None, None, None) => {}
+        (Some(a), Some(b), Some(c)) => {
+            assert!(
+                a.0 == b.0 && a.0 == c.0,
+                "the ways of reading give other packets"
+            );
+            assert_eq!(a.1.truncation, b.1.truncation);
+            assert_eq!(a.1.truncation, c.1.truncation);
+            assert_eq!(a.1.sha256, b.1.sha256);
+            assert_eq!(c.1.sha256, None);
+            assert_eq!(a.1.bytes, data.len() as u64);
+            assert_eq!(b.1.bytes, data.len() as u64);
+            assert_eq!(c.1.bytes, data.len() as u64);
+        }
+        _ => panic!("the ways of reading disagree on whether the input opens"),
+    }
 }
 
 /// The report [`pipeline`] made, if the bytes opened as a capture.

@@ -445,8 +445,20 @@ impl CaptureReader {
     /// Reads a capture from any byte stream, hashing it or not.
     pub fn from_reader_with(
         name: &str,
+        r: Box<dyn Read + Send>,
+        digest: InputDigest,
+    ) -> Result<Self, CaptureError> {
+        let one_cpu = std::thread::available_parallelism().is_ok_and(|n| n.get() == 1);
+        Self::from_reader_on(name, r, digest, one_cpu)
+    }
+
+    /// [`CaptureReader::from_reader_with`], told whether there is one CPU to run on (the
+    /// fuzzer reads every input each way and compares).
+    pub(crate) fn from_reader_on(
+        name: &str,
         mut r: Box<dyn Read + Send>,
         digest: InputDigest,
+        one_cpu: bool,
     ) -> Result<Self, CaptureError> {
         let mut sniff = [0u8; 2];
         let mut got = 0usize;
@@ -475,7 +487,6 @@ impl CaptureReader {
         let gzip = prefix == [0x1f, 0x8b];
         // the sniffed bytes go back in front, so the digest and the count cover them
         let whole: Box<dyn Read + Send> = Box::new(Cursor::new(prefix).chain(r));
-        let one_cpu = std::thread::available_parallelism().is_ok_and(|n| n.get() == 1);
         let raw = Raw::new(whole, digest, one_cpu).map_err(|e| CaptureError::Io {
             name: name.to_string(),
             source: e,
