@@ -5,7 +5,7 @@
 
 use super::audit::{Judging, demo_reader};
 use super::{DemoArgs, EXIT_CLEAN, EXIT_ERROR, Failure, WatchArgs};
-use crate::capture::file::CaptureReader;
+use crate::capture::file::{CaptureReader, InputDigest};
 use crate::live::engine::{Engine, ReportPlan};
 use crate::live::snapshot::{Snapshot, Source};
 use crate::live::source::{Feed, Running, ToPipeline, open_live, spawn_live, spawn_replay};
@@ -47,7 +47,9 @@ pub fn run_watch(a: &WatchArgs) -> Result<i32, Failure> {
     let judging = Judging::from_args(&a.judge)?;
     let (source, start) = match &a.read {
         Some(path) => {
-            let reader = CaptureReader::open(path).map_err(|e| Failure::usage(e.to_string()))?;
+            // a replay's view and exports quote no digest: reading is all it needs
+            let reader = CaptureReader::open_with(path, InputDigest::Skip)
+                .map_err(|e| Failure::usage(e.to_string()))?;
             let speed = parse_speed(&a.speed)?;
             (
                 Source::File {
