@@ -83,12 +83,20 @@ fn whole_characters(bytes: &[u8]) -> usize {
 }
 
 impl Write for EscapeInvisible<'_> {
+    #[inline]
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.write_all(buf)?;
+        Ok(buf.len())
+    }
+
+    /// What serde_json calls for every piece (the default loops over `write`).
+    #[inline]
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
         self.pending.extend_from_slice(buf);
         if self.pending.len() >= CHUNK {
             self.pass_on(false)?;
         }
-        Ok(buf.len())
+        Ok(())
     }
 
     fn flush(&mut self) -> io::Result<()> {
