@@ -168,16 +168,11 @@ pub enum InputDigest {
 enum Raw {
     /// Read ahead and hashed on threads of their own.
     Hashed(ReadAhead),
-    /// Read and hashed on the caller's thread: with one CPU to run on, threads would only
-    /// take turns on it.
-    HashedHere {
+    /// Read on the caller's thread and counted; hashed there too when asked (with one CPU
+    /// to run on, threads would only take turns on it).
+    Here {
         inner: Box<dyn Read + Send>,
-        hasher: Sha256,
-        bytes: u64,
-    },
-    /// Read on the caller's thread, only counted.
-    Unhashed {
-        inner: Box<dyn Read + Send>,
+        hasher: Option<Sha256>,
         bytes: u64,
     },
 }
@@ -185,17 +180,15 @@ enum Raw {
 impl Raw {
     /// Hashed on threads of their own, or here when there is one CPU, or not at all.
     fn new(whole: Box<dyn Read + Send>, digest: InputDigest, one_cpu: bool) -> io::Result<Raw> {
-        Ok(match digest {
-            InputDigest::Sha256 if one_cpu => Raw::HashedHere {
-                inner: whole,
-                hasher: Sha256::new(),
-                bytes: 0,
-            },
-            InputDigest::Sha256 => Raw::Hashed(ReadAhead::new(whole)?),
-            InputDigest::Skip => Raw::Unhashed {
-                inner: whole,
-                bytes: 0,
-            },
+        let hasher = match digest {
+            InputDigest::Sha256 if !one_cpu => return Ok(Raw::Hashed(ReadAhead::new(whole)?)),
+            InputDigest::Sha256 => Some(Sha256::new()),
+            InputDigest::Skip => None,
+        };
+        Ok(Raw::Here {
+            inner: whole,
+            hasher,
+            bytes: 0,
         })
     }
 
@@ -208,21 +201,18 @@ impl Raw {
                 // the threads stopped unexpectedly: no digest can be claimed
                 None => (None, 0),
             },
-            Raw::HashedHere { .. } => {
-                // a read error only means the digest covers what could be read
+            Raw::Here { .. } => {
+                // a read error only means the digest and count cover what could be read
                 let _ = io::copy(self, &mut io::sink());
                 match self {
-                    Raw::HashedHere { hasher, bytes, .. } => (
-                        Some(crate::rules::load::hex(&std::mem::take(hasher).finalize())),
+                    Raw::Here { hasher, bytes, .. } => (
+                        hasher
+                            .take()
+                            .map(|h| crate::rules::load::hex(&h.finalize())),
                         *bytes,
                     ),
-                    _ => (None, 0),
+                    Raw::Hashed(_) => (None, 0),
                 }
-            }
-            Raw::Unhashed { inner, bytes } => {
-                // a read error only means the count covers what could be read
-                let rest = io::copy(inner, &mut io::sink()).unwrap_or(0);
-                (None, bytes.saturating_add(rest))
             }
         }
     }
@@ -232,18 +222,15 @@ impl Read for Raw {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self {
             Raw::Hashed(r) => r.read(buf),
-            Raw::HashedHere {
+            Raw::Here {
                 inner,
                 hasher,
                 bytes,
             } => {
                 let n = inner.read(buf)?;
-                hasher.update(buf.get(..n).unwrap_or_default());
-                *bytes = bytes.saturating_add(n as u64);
-                Ok(n)
-            }
-            Raw::Unhashed { inner, bytes } => {
-                let n = inner.read(buf)?;
+                if let Some(h) = hasher {
+                    h.update(buf.get(..n).unwrap_or_default());
+                }
                 *bytes = bytes.saturating_add(n as u64);
                 Ok(n)
             }
@@ -1590,7 +1577,13 @@ mod tests {
                 true,
             )
             .unwrap();
-            assert!(matches!(raw, Raw::HashedHere { .. }));
+            assert!(matches!(
+                raw,
+                Raw::Here {
+                    hasher: Some(_),
+                    ..
+                }
+            ));
             let r = CaptureReader::with_raw("one-cpu", raw, gzip).unwrap();
             let (here, _, sum) = read_all(r);
             assert_eq!(here, threaded);

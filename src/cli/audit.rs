@@ -330,14 +330,14 @@ pub fn run(a: &AuditArgs) -> Result<i32, Failure> {
     if let Some(interface) = &a.interface {
         return super::live_audit::run(a, interface, &judging, &dest);
     }
+    let digest = if a.no_digest {
+        InputDigest::Skip
+    } else {
+        InputDigest::Sha256
+    };
     let mut readers = Vec::new();
     for path in &a.captures {
         // The reader's messages name the file themselves.
-        let digest = if a.no_digest {
-            InputDigest::Skip
-        } else {
-            InputDigest::Sha256
-        };
         let r =
             CaptureReader::open_with(path, digest).map_err(|e| Failure::usage(e.to_string()))?;
         readers.push(r);

@@ -11,6 +11,7 @@ use crate::decode::tcp_flags::{ACK, SYN};
 use crate::rules::locality::scope;
 use crate::time::Timestamp;
 use ipnet::IpNet;
+use std::net::SocketAddr;
 
 /// The table: entries found by [`FlowKey`]'s own compact hash, through aHash with a key
 /// drawn at random per process, so flows crafted to collide cannot be predicted. The hash
@@ -22,7 +23,6 @@ type Map<X> = hashbrown::HashTable<Box<Entry<X>>>;
 /// Flows a table holds before it first grows. It then grows once, to twice the cap: a capture
 /// with few flows keeps a small table, and churn reallocates it once at most.
 const SMALL_TABLE: usize = 4096;
-use std::net::SocketAddr;
 
 /// The table's bounds and timeouts, in one place.
 #[derive(Clone, Debug)]
@@ -143,7 +143,7 @@ impl<X: Default> FlowTable<X> {
             Ok(held) => {
                 // the flow on these endpoints is over: it ends, and a new one takes its slot
                 let (old, slot) = held.remove();
-                let why = if old.flow_closed() { "closed" } else { "idle" };
+                let why = old.why_over();
                 end_flow(ended, idle_ended, old.flow, why);
                 let fresh = new_entry(next_id, key, p, owner_networks);
                 (slot.insert(fresh).into_mut(), true)
@@ -151,7 +151,7 @@ impl<X: Default> FlowTable<X> {
             Err(absent) => {
                 let map = absent.into_table();
                 if map.len() >= limits.max_flows {
-                    evict_batch(map, ended, evictions);
+                    evict_batch(map, ended, evictions, idle_ended);
                 } else if !*full_size && map.len() >= map.capacity() {
                     // Outgrown the small table: straight to room for twice the cap, once. Churn
                     // leaves deleted slots behind; with that room, clearing them is always done
@@ -200,7 +200,7 @@ impl<X: Default> FlowTable<X> {
             .extract_if(|e| expired(limits, &e.flow, now))
             .collect();
         for e in gone {
-            let why = if e.flow_closed() { "closed" } else { "idle" };
+            let why = e.why_over();
             self.end(e.flow, why);
         }
     }
@@ -263,8 +263,13 @@ impl<X: Default> FlowTable<X> {
 }
 
 impl<X> Entry<X> {
-    fn flow_closed(&self) -> bool {
-        self.flow.tcp.as_ref().is_some_and(TcpTracker::closed)
+    /// Why a flow that went quiet is over: its TCP connection closed, or it sat idle.
+    fn why_over(&self) -> &'static str {
+        if self.flow.tcp.as_ref().is_some_and(TcpTracker::closed) {
+            "closed"
+        } else {
+            "idle"
+        }
     }
 }
 
@@ -291,7 +296,12 @@ fn end_flow(ended: &mut Vec<Flow>, idle_ended: &mut u64, mut flow: Flow, why: &'
 }
 
 /// Evicts the longest-idle eighth of the table (at least one flow).
-fn evict_batch<X>(map: &mut Map<X>, ended: &mut Vec<Flow>, evictions: &mut u64) {
+fn evict_batch<X>(
+    map: &mut Map<X>,
+    ended: &mut Vec<Flow>,
+    evictions: &mut u64,
+    idle_ended: &mut u64,
+) {
     let n = (map.len() / 8).max(1);
     let mut by_age: Vec<(Timestamp, u64)> =
         map.iter().map(|e| (e.flow.last_seen, e.flow.id)).collect();
@@ -308,7 +318,7 @@ fn evict_batch<X>(map: &mut Map<X>, ended: &mut Vec<Flow>, evictions: &mut u64) 
         .collect();
     for e in gone {
         *evictions += 1;
-        end_flow(ended, &mut 0, e.flow, "evicted");
+        end_flow(ended, idle_ended, e.flow, "evicted");
     }
 }
 

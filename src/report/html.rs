@@ -13,7 +13,7 @@
 //! reproduce the audit. The same report always gives the same bytes.
 
 use super::model::{FlowReport, Report};
-use super::text::{bytes, duration, neutralise, short_hash};
+use super::text::{base64, bytes, duration, neutralise, short_hash};
 use crate::flows::Locality;
 use crate::rules::verdict::VerdictKind;
 use crate::time::Timestamp;
@@ -157,8 +157,6 @@ th.addEventListener('keydown',function(e){if(e.key==='Enter'||e.key===' '){e.pre
 "#;
 
 /// `'sha256-...'`: the CSP source that allows exactly this inline text.
-use super::text::base64;
-
 fn csp_hash(text: &str) -> String {
     format!("'sha256-{}'", base64(&Sha256::digest(text.as_bytes())))
 }

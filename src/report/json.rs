@@ -30,13 +30,14 @@ struct EscapeInvisible<'a> {
 impl EscapeInvisible<'_> {
     /// Passes on the gathered text; all of it at the end, else up to the last whole character.
     fn pass_on(&mut self, at_end: bool) -> io::Result<()> {
-        let cut = if at_end || !may_need_escaping(&self.pending) {
+        let escape = may_need_escaping(&self.pending);
+        let cut = if at_end || !escape {
             self.pending.len()
         } else {
             whole_characters(&self.pending)
         };
         let (text, _) = self.pending.split_at(cut);
-        if may_need_escaping(text) {
+        if escape {
             let text = String::from_utf8_lossy(text).into_owned();
             self.out.write_all(escape_invisible(text).as_bytes())?;
         } else {
