@@ -15,14 +15,16 @@
 //! counted in [`AttribStats`], never returned as an error.
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+use super::addrs::Addresses;
 use super::container::{self, ContainerRef};
+use super::sightings::{Sighting, Sightings};
 use super::sockets::{self, SocketEntry, TCP_LISTEN};
 use super::{Attribution, Container, How, ProcessInfo, fds, netns, process, read_limited};
 
@@ -43,12 +45,16 @@ const TABLE_MAX: u64 = 64 * 1024 * 1024;
 pub struct AttribStats {
     /// Flows looked up.
     pub lookups: u64,
+    /// Found by a kernel event of the flow's own socket.
+    pub by_event: u64,
     /// Found by the flow's own socket.
     pub by_socket: u64,
     /// Found by the listener (or bound socket) on the flow's local port.
     pub by_listener: u64,
     /// Not found: no socket, or its owner could not be read or had ended.
     pub not_found: u64,
+    /// Of those, flows neither end of which lives on this host (no namespace holds either address).
+    pub no_local_end: u64,
     /// Full scans of the processes' open files.
     pub rescans: u64,
     /// Reads of the own namespace's socket tables (one per batch of new flows at most).
@@ -88,6 +94,10 @@ pub struct Attributor {
     containers: HashMap<ContainerRef, Container>,
     /// The other network namespaces' sockets: UDP at 0, TCP at 1.
     foreign: [Option<Foreign>; 2],
+    /// Where addresses live: the namespaces and the addresses each holds.
+    homes: Option<Homes>,
+    /// Sockets the kernel reported as they were used (eBPF), by namespace and local port.
+    sightings: Sightings,
     /// The own namespace's sockets (UDP at 0, TCP at 1), as read since the batch of flows
     /// being looked up began: every flow of the batch began before the read, so its socket
     /// is in it. Reading them costs a walk of the kernel's whole socket table, so once a
@@ -96,6 +106,8 @@ pub struct Attributor {
     /// When the own tables were last read, and how long they serve before a batch reads them
     /// again (under a flood of new flows, a read per batch would be most of the work).
     own_read_at: Option<Instant>,
+    /// When any socket table was last read.
+    last_table_read: Option<Instant>,
     table_interval: Duration,
     stats: AttribStats,
 }
@@ -103,17 +115,51 @@ pub struct Attributor {
 /// The socket tables of the other network namespaces, as read at one time.
 struct Foreign {
     read_at: Instant,
-    /// One table (both address families) for each namespace read.
-    spaces: Vec<Vec<SocketEntry>>,
+    /// One table (both address families) for each namespace read, by the namespace's inode.
+    spaces: Vec<(u64, Vec<SocketEntry>)>,
+}
+
+/// The network namespaces of this host and the addresses each holds, as read at one time.
+struct Homes {
+    read_at: Instant,
+    /// The own namespace's inode, when its link can be read.
+    own: Option<u64>,
+    /// The own namespace's addresses; `None` when its files cannot be read, and then every address
+    /// is taken to live in the own namespace (the flow's client end is looked up there, and nowhere
+    /// else).
+    own_addresses: Option<Addresses>,
+    /// The other namespaces, with their addresses where one of their processes showed them.
+    others: Vec<(netns::Namespace, Option<Addresses>)>,
+    /// Namespaces over the cap.
+    over_cap: u64,
+}
+
+/// Where an address lives: the own namespace, or other namespaces of the host (their inodes).
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Home {
+    Own,
+    Others(Vec<u64>),
+}
+
+impl Homes {
+    fn home_of(&self, ip: IpAddr) -> Option<Home> {
+        if self.own_addresses.as_ref().is_none_or(|a| a.holds(ip)) {
+            return Some(Home::Own);
+        }
+        let others: Vec<u64> = self
+            .others
+            .iter()
+            .filter(|(_, a)| a.as_ref().is_some_and(|a| a.holds(ip)))
+            .map(|(n, _)| n.inode)
+            .collect();
+        (!others.is_empty()).then_some(Home::Others(others))
+    }
 }
 
 /// A socket that may carry a flow, with what orders it among the others.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Candidate {
     how: How,
-    /// Whether the socket's namespace shows the flow's local address on one of its sockets: where the
-    /// address lives, when a wildcard socket or a listener in several namespaces could match.
-    anchored: bool,
     /// The rank from [`candidates`]: lower is better.
     rank: u8,
     /// 0 for the own namespace, then the other namespaces in the order they were read.
@@ -154,8 +200,11 @@ impl Attributor {
             process_order: VecDeque::new(),
             containers: HashMap::new(),
             foreign: [None, None],
+            homes: None,
+            sightings: Sightings::new(),
             own: [None, None],
             own_read_at: None,
+            last_table_read: None,
             table_interval: Duration::from_millis(50),
             stats: AttribStats::default(),
         }
@@ -182,6 +231,11 @@ impl Attributor {
         fresh
     }
 
+    /// When a socket table (the own namespace's or another's) was last read.
+    pub fn tables_read_at(&self) -> Option<Instant> {
+        self.last_table_read
+    }
+
     /// Changes the shortest time between two reads of the own socket tables (50 ms by default).
     pub fn with_table_interval(mut self, interval: Duration) -> Attributor {
         self.table_interval = interval;
@@ -198,16 +252,55 @@ impl Attributor {
         self.stats
     }
 
-    /// The process owning the socket of this flow. `tcp` chooses the tcp/tcp6 or udp/udp6 tables.
-    /// Matches the full 4-tuple when a socket has a remote address, else the local address and port (or
-    /// the wildcard address and the port, for a UDP socket bound to 0.0.0.0 / ::, and IPv4-mapped IPv6
-    /// sockets). Falls back to a LISTEN (TCP) or unconnected bound (UDP) socket on the local port, with
-    /// [`How::Listener`].
+    /// The process behind a flow, from its client and server ends: the one end that is this host's
+    /// is looked up (see [`Attributor::local_end`]), never the other. `None` when neither end lives
+    /// here, or nothing owns the local end.
+    pub fn lookup_flow(
+        &mut self,
+        tcp: bool,
+        client: SocketAddr,
+        server: SocketAddr,
+    ) -> Option<Attribution> {
+        match self.local_end(client, server) {
+            Some((local, remote)) => self.lookup(tcp, local, remote),
+            None => {
+                self.stats.lookups += 1;
+                self.stats.no_local_end += 1;
+                self.stats.not_found += 1;
+                None
+            }
+        }
+    }
+
+    /// Which end of a flow is this host's: an end whose address the capture's own namespace holds
+    /// comes first (the client's, when both are: a flow on loopback), then an end another namespace
+    /// of the host holds (a container behind a bridge the capture watches), the client's first.
+    /// `None` when neither end lives here. The other end is the far end, even when its socket sits on
+    /// the same host (a resolver in a neighbouring container, a proxy listening on its port).
+    pub fn local_end(
+        &mut self,
+        client: SocketAddr,
+        server: SocketAddr,
+    ) -> Option<(SocketAddr, SocketAddr)> {
+        let homes = self.homes();
+        let (c, s) = (homes.home_of(client.ip()), homes.home_of(server.ip()));
+        match (c, s) {
+            (Some(Home::Own), _) => Some((client, server)),
+            (_, Some(Home::Own)) => Some((server, client)),
+            (Some(_), _) => Some((client, server)),
+            (None, Some(_)) => Some((server, client)),
+            (None, None) => None,
+        }
+    }
+
+    /// The process owning the socket of the local end `local` of a flow with `remote`. `tcp` chooses
+    /// the tcp/tcp6 or udp/udp6 tables. Only the namespaces that hold `local`'s address are searched.
     ///
-    /// The own network namespace's tables come first. When they hold no socket of the flow in a
-    /// namespace that shows its local address, the other namespaces' tables are searched too (a
-    /// container on a bridge network, whose address is the flow's), with the same rules; the flow's own
-    /// socket anywhere comes before a listener anywhere.
+    /// In order: a kernel event of the socket ([`How::Event`]); the socket in the tables: the full
+    /// 4-tuple when it has a remote address, else the local address and port (or the wildcard address
+    /// and the port, for a UDP socket bound to 0.0.0.0 / ::, and IPv4-mapped IPv6 sockets)
+    /// ([`How::Socket`]); then, as a guess, a LISTEN (TCP) socket on the local port and address or the
+    /// wildcard, in the same namespace ([`How::Listener`]).
     pub fn lookup(
         &mut self,
         tcp: bool,
@@ -217,6 +310,7 @@ impl Attributor {
         self.stats.lookups += 1;
         let found = self.find(tcp, local, remote);
         match found.as_ref().map(|(a, _)| a.how) {
+            Some(How::Event) => self.stats.by_event += 1,
             Some(How::Socket) => self.stats.by_socket += 1,
             Some(How::Listener) => self.stats.by_listener += 1,
             None => self.stats.not_found += 1,
@@ -227,6 +321,31 @@ impl Attributor {
         found.map(|(attribution, _)| attribution)
     }
 
+    /// Keeps a socket the kernel reported, for flows looked up later.
+    pub fn add_sighting(&mut self, sighting: Sighting) {
+        self.sightings.add(sighting);
+    }
+
+    /// Sightings dropped because their store was full.
+    pub fn sightings_evicted(&self) -> u64 {
+        self.sightings.evicted
+    }
+
+    /// The process `pid` as /proc shows it now, when it is the process that started at
+    /// `start_ticks` (clock ticks after boot, as /proc/PID/stat gives it): not another that was
+    /// given the same pid since.
+    pub fn process_if_same(&mut self, pid: u32, start_ticks: u64) -> Option<Arc<ProcessInfo>> {
+        if process::start_time(&self.proc_root, pid)? != start_ticks {
+            return None;
+        }
+        self.process(pid)
+    }
+
+    /// The own namespace's inode, when its link can be read.
+    pub fn own_namespace(&mut self) -> Option<u64> {
+        self.homes().own
+    }
+
     /// The attribution, and whether it came from another namespace.
     fn find(
         &mut self,
@@ -234,28 +353,33 @@ impl Attributor {
         local: SocketAddr,
         remote: SocketAddr,
     ) -> Option<(Attribution, bool)> {
-        let slot = usize::from(tcp);
-        if self.own.get(slot).is_some_and(Option::is_none) {
-            let dir = self.proc_root.join("net");
-            let (entries, odd) = read_tables(&dir, tcp).unwrap_or_default();
-            self.stats.odd_lines += odd;
-            self.stats.table_reads += 1;
-            self.own_read_at.get_or_insert_with(Instant::now);
-            if let Some(s) = self.own.get_mut(slot) {
-                *s = Some((entries, odd));
+        let homes = self.homes();
+        let own_inode = homes.own;
+        let Some(home) = homes.home_of(local.ip()) else {
+            self.stats.no_local_end += 1;
+            return None;
+        };
+        let inodes: Vec<Option<u64>> = match &home {
+            Home::Own => vec![own_inode],
+            Home::Others(list) => list.iter().copied().map(Some).collect(),
+        };
+        // A kernel event of the socket, from the namespace that holds the address.
+        if let Some(process) = inodes.iter().flatten().find_map(|&ns| {
+            self.sightings
+                .find(ns, tcp, local, remote)
+                .map(|s| Arc::clone(&s.process))
+        }) {
+            let how = How::Event;
+            return Some((Attribution { process, how }, home != Home::Own));
+        }
+        let mut found = match &home {
+            Home::Own => {
+                let entries = self.own_tables(tcp);
+                candidates_in(0, tcp, &entries, local, remote)
             }
-        }
-        let entries = self
-            .own
-            .get(slot)
-            .and_then(Option::as_ref)
-            .map(|(e, _)| e.as_slice())
-            .unwrap_or_default();
-        let mut found = candidates_in(0, tcp, entries, local, remote);
-        if !found.iter().any(|c| c.how == How::Socket && c.anchored) {
-            found.extend(self.foreign_candidates(tcp, local, remote));
-        }
-        found.sort_by_key(|c| (c.how == How::Listener, !c.anchored, c.rank, c.space));
+            Home::Others(list) => self.foreign_candidates(tcp, list, local, remote),
+        };
+        found.sort_by_key(|c| (c.how == How::Listener, c.rank, c.space));
         let mut seen = HashSet::new();
         found.retain(|c| seen.insert(c.inode));
         let wanted: Vec<u64> = found.iter().map(|c| c.inode).collect();
@@ -275,11 +399,71 @@ impl Attributor {
         None
     }
 
-    /// The candidates in the other network namespaces, from tables read again when the last read is
-    /// older than the rescan interval.
+    /// The own namespace's tables for one transport, read once a batch.
+    fn own_tables(&mut self, tcp: bool) -> Vec<SocketEntry> {
+        let slot = usize::from(tcp);
+        if self.own.get(slot).is_some_and(Option::is_none) {
+            let dir = self.proc_root.join("net");
+            let (entries, odd) = read_tables(&dir, tcp).unwrap_or_default();
+            self.stats.odd_lines += odd;
+            self.stats.table_reads += 1;
+            self.own_read_at.get_or_insert_with(Instant::now);
+            self.last_table_read = Some(Instant::now());
+            if let Some(s) = self.own.get_mut(slot) {
+                *s = Some((entries, odd));
+            }
+        }
+        self.own
+            .get(slot)
+            .and_then(Option::as_ref)
+            .map(|(e, _)| e.clone())
+            .unwrap_or_default()
+    }
+
+    /// The namespaces and their addresses, read again when the last read is older than the rescan
+    /// interval.
+    fn homes(&mut self) -> &Homes {
+        let due = self
+            .homes
+            .as_ref()
+            .is_none_or(|h| h.read_at.elapsed() >= self.rescan_interval);
+        if due {
+            let own = netns::namespace_of(&self.proc_root, "self");
+            let own_addresses = Addresses::read(&self.proc_root.join("net"));
+            let listing = netns::list(&self.proc_root, own, netns::MAX_NAMESPACES);
+            let others = listing
+                .namespaces
+                .into_iter()
+                .map(|n| {
+                    let addresses = n.pids.iter().find_map(|pid| {
+                        Addresses::read(&self.proc_root.join(pid.to_string()).join("net"))
+                    });
+                    (n, addresses)
+                })
+                .collect();
+            self.homes = Some(Homes {
+                read_at: Instant::now(),
+                own,
+                own_addresses,
+                others,
+                over_cap: listing.over_cap,
+            });
+        }
+        self.homes.get_or_insert_with(|| Homes {
+            read_at: Instant::now(),
+            own: None,
+            own_addresses: None,
+            others: Vec::new(),
+            over_cap: 0,
+        })
+    }
+
+    /// The candidates in the other network namespaces `inodes`, from tables read again when the
+    /// last read is older than the rescan interval.
     fn foreign_candidates(
         &mut self,
         tcp: bool,
+        inodes: &[u64],
         local: SocketAddr,
         remote: SocketAddr,
     ) -> Vec<Candidate> {
@@ -302,20 +486,21 @@ impl Attributor {
             .spaces
             .iter()
             .enumerate()
-            .flat_map(|(i, entries)| candidates_in(i + 1, tcp, entries, local, remote))
+            .filter(|(_, (inode, _))| inodes.contains(inode))
+            .flat_map(|(i, (_, entries))| candidates_in(i + 1, tcp, entries, local, remote))
             .collect()
     }
 
     /// Reads the tables of every other network namespace, through the first of its processes whose
     /// tables can be read.
     fn read_foreign(&mut self, tcp: bool) -> Foreign {
-        let own = netns::namespace_of(&self.proc_root, "self");
-        let listing = netns::list(&self.proc_root, own, netns::MAX_NAMESPACES);
+        let namespaces: Vec<netns::Namespace> =
+            self.homes().others.iter().map(|(n, _)| n.clone()).collect();
+        let mut over_cap = self.homes().over_cap;
         let mut spaces = Vec::new();
         let mut room = MAX_SOCKETS;
-        let mut over_cap = listing.over_cap;
         let mut unreadable = 0;
-        for namespace in &listing.namespaces {
+        for namespace in &namespaces {
             let read = namespace.pids.iter().find_map(|pid| {
                 read_tables(&self.proc_root.join(pid.to_string()).join("net"), tcp)
             });
@@ -329,9 +514,10 @@ impl Attributor {
                 over_cap += 1;
             }
             room -= entries.len();
-            spaces.push(entries);
+            spaces.push((namespace.inode, entries));
         }
         self.stats.namespace_scans += 1;
+        self.last_table_read = Some(Instant::now());
         self.stats.other_namespaces = spaces.len() as u64;
         self.stats.namespaces_over_cap = over_cap;
         self.stats.namespaces_unreadable = unreadable;
@@ -427,13 +613,10 @@ fn candidates_in(
     local: SocketAddr,
     remote: SocketAddr,
 ) -> Vec<Candidate> {
-    let ip = local.ip().to_canonical();
-    let anchored = entries.iter().any(|e| e.local.ip() == ip);
     let (own, stand_ins) = candidates(tcp, entries, local, remote);
     let tag = |how| {
         move |(rank, inode)| Candidate {
             how,
-            anchored,
             rank,
             space,
             inode,
@@ -452,10 +635,10 @@ type Ranked = Vec<(u8, u64)>;
 /// are the flow's own socket, and the stand-ins for a socket that is gone.
 ///
 /// Own: a connected socket whose 4-tuple is the flow's (rank 0); for UDP, an unconnected socket bound to
-/// the flow's local address (1) or a wildcard covering it (2). Stand-ins: a TCP listener on the local
-/// port whose address is the local address (0) or a wildcard covering it (1); then a TCP listener or an
-/// unconnected UDP socket on the port bound to another address (2: the flow's address translated on the
-/// way). Sockets with no inode (TIME_WAIT) have no owner and are left out.
+/// the flow's local address (1) or a wildcard covering it (2). Stand-ins, a guess: a TCP listener on the
+/// local port whose address is the local address (0) or a wildcard covering it (1). A socket bound to
+/// another address is never a candidate: it is not this end's. Sockets with no inode (TIME_WAIT) have
+/// no owner and are left out.
 fn candidates(
     tcp: bool,
     entries: &[SocketEntry],
@@ -479,7 +662,7 @@ fn candidates(
         } else if tcp && entry.state != TCP_LISTEN {
             // Bound but neither listening nor connected: carries no traffic.
         } else if !covers {
-            stand_ins.push((2, entry.inode));
+            // bound to another address: not this end's socket
         } else if tcp {
             stand_ins.push((if exact { 0 } else { 1 }, entry.inode));
         } else {
@@ -545,9 +728,10 @@ mod tests {
             entry("192.168.1.10:32401", "192.168.1.2:50000", 1, 6),
         ];
         let flow = |remote| ranked(true, &entries, addr("192.168.1.10:32400"), addr(remote));
-        assert_eq!(flow("192.168.1.2:50000"), (vec![3], vec![2, 1, 5]));
+        // The listener on 127.0.0.1 is bound to another address: never this end's socket.
+        assert_eq!(flow("192.168.1.2:50000"), (vec![3], vec![2, 1]));
         // A connection that is gone (TIME_WAIT has no inode): only the listeners stand in.
-        assert_eq!(flow("192.168.1.2:50002"), (vec![], vec![2, 1, 5]));
+        assert_eq!(flow("192.168.1.2:50002"), (vec![], vec![2, 1]));
         // The same flow seen through IPv4-mapped addresses.
         assert_eq!(
             ranked(
@@ -573,7 +757,7 @@ mod tests {
             addr("192.168.1.10:32414"),
             addr("192.168.1.2:32412"),
         );
-        assert_eq!(gdm, (vec![11, 10, 12], vec![14]));
+        assert_eq!(gdm, (vec![11, 10, 12], vec![]));
         let connected = ranked(
             false,
             &udp,
@@ -588,7 +772,7 @@ mod tests {
             addr("[2001:db8::1]:32414"),
             addr("[2001:db8::2]:1"),
         );
-        assert_eq!(v6, (vec![12], vec![10, 11, 14]));
+        assert_eq!(v6, (vec![12], vec![]));
     }
 
     /// A fake /proc (and Docker and Podman roots) in a temporary folder.
@@ -682,6 +866,24 @@ mod tests {
             let dir = self.proc().join(process).join("ns");
             std::fs::create_dir_all(&dir).unwrap();
             symlink(format!("net:[{inode}]"), dir.join("net")).unwrap();
+        }
+        /// The IPv4 addresses a namespace holds, as its `fib_trie` shows them, seen through
+        /// `process` (a pid, or `self`).
+        fn addresses(&self, process: &str, addresses: &[&str]) {
+            let dir = match process {
+                "self" => self.proc().join("net"),
+                pid => self.proc().join(pid).join("net"),
+            };
+            std::fs::create_dir_all(&dir).unwrap();
+            let leaves: String = addresses
+                .iter()
+                .map(|a| format!("           |-- {a}\n              /32 host LOCAL\n"))
+                .collect();
+            std::fs::write(
+                dir.join("fib_trie"),
+                format!("Main:\n  +-- 0.0.0.0/0 3 0 5\n{leaves}"),
+            )
+            .unwrap();
         }
         /// A socket table as a process sees it in its namespace: /proc/PID/net/NAME.
         fn table_of(&self, pid: u32, name: &str, lines: &[&str]) {
@@ -822,8 +1024,9 @@ mod tests {
                 rescans: 1,
                 // four lookups in one batch: the TCP tables read once, the UDP ones once
                 table_reads: 2,
-                // The flows the host's tables did not settle looked for other namespaces: none.
-                namespace_scans: 3,
+                // The own namespace holds every address (its own addresses cannot be read
+                // here): no other namespace is read.
+                namespace_scans: 0,
                 ..AttribStats::default()
             }
         );
@@ -1051,6 +1254,8 @@ mod tests {
             DOCKER_ID,
             r#"{"ID":"9b3e","Name":"/plex","Config":{"Image":"plexinc/pms-docker:latest"}}"#,
         );
+        host.addresses("self", &["192.168.1.10"]);
+        host.addresses("4242", &["172.17.0.2"]);
         // A namespace whose tables cannot be read.
         host.process(FakeProcess {
             pid: 5000,
@@ -1137,6 +1342,95 @@ mod tests {
             .lookup(true, addr("172.17.0.2:50001"), addr("52.1.2.3:443"))
             .unwrap();
         assert_eq!((v6.process.pid, v6.how), (4242, How::Socket));
+    }
+
+    /// The homelab that fooled an earlier version: a reverse proxy listening on 443 beside Plex,
+    /// and the resolver and the TLS server in a neighbouring namespace. Plex's client has exited.
+    #[cfg(target_endian = "little")]
+    #[test]
+    fn never_takes_the_far_end_or_a_listener_on_the_far_port() {
+        let host = FakeHost::new();
+        host.netns("self", 1);
+        host.addresses("self", &["192.168.77.2"]);
+        // the server's namespace: caddy on 0.0.0.0:443; Plex's connection to 203.0.113.11:443 is
+        // gone (TIME_WAIT, no inode)
+        host.table(
+            "tcp",
+            &[
+                "   0: 00000000:01BB 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 300 1 0",
+                "   1: 024DA8C0:9C40 0B7100CB:01BB 06 00000000:00000000 00:00000000 00000000     0        0 0 1 0",
+            ],
+        );
+        host.process(FakeProcess {
+            pid: 30,
+            comm: "caddy",
+            exe: "/usr/bin/caddy",
+            cmdline: &["caddy", "run"],
+            uid: 0,
+            start: 5,
+            cgroup: "0::/system.slice/caddy.service\n",
+            sockets: &[300],
+        });
+        host.netns("30", 1);
+        // the neighbour: a TLS server still holding its end, and a resolver on 0.0.0.0:53
+        host.process(FakeProcess {
+            pid: 50,
+            comm: "tls-server",
+            exe: "/usr/sbin/tls-server",
+            cmdline: &["tls-server"],
+            uid: 0,
+            start: 6,
+            cgroup: "",
+            sockets: &[500, 501],
+        });
+        host.netns("50", 2);
+        host.table_of(
+            50,
+            "tcp",
+            &["   0: 0B7100CB:01BB 024DA8C0:9C40 01 00000000:00000000 00:00000000 00000000     0        0 500 1 0"],
+        );
+        host.table_of(
+            50,
+            "udp",
+            &["   0: 00000000:0035 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 501 2 0 0"],
+        );
+        host.addresses("50", &["203.0.113.11", "203.0.113.53"]);
+
+        let mut attributor = host.attributor();
+        let plex = addr("192.168.77.2:40000");
+        let tls = addr("203.0.113.11:443");
+        assert_eq!(attributor.local_end(plex, tls), Some((plex, tls)));
+        // either way round, the server's namespace holds the local end
+        assert_eq!(attributor.local_end(tls, plex), Some((plex, tls)));
+        assert_eq!(attributor.lookup_flow(true, plex, tls), None);
+        assert_eq!(attributor.lookup_flow(true, tls, plex), None);
+        let dns = addr("192.168.77.2:50000");
+        let resolver = addr("203.0.113.53:53");
+        assert_eq!(attributor.lookup_flow(false, dns, resolver), None);
+        assert_eq!(attributor.lookup_flow(false, resolver, dns), None);
+        // Only the caddy's own flows are caddy's: one to its port 443 on the server's address,
+        // as a guess once its socket is gone.
+        let visitor = addr("198.51.100.7:51000");
+        let proxied = attributor
+            .lookup_flow(true, visitor, addr("192.168.77.2:443"))
+            .unwrap();
+        assert_eq!((proxied.process.pid, proxied.how), (30, How::Listener));
+        assert!(proxied.how.guess());
+        // neither end on this host: nobody's
+        assert_eq!(
+            attributor.local_end(addr("198.51.100.7:1"), addr("203.0.113.9:2")),
+            None
+        );
+        let stats = attributor.stats();
+        assert_eq!((stats.by_socket, stats.by_listener), (0, 1));
+        assert_eq!(stats.in_other_namespaces, 0);
+
+        // Seen from a capture inside the neighbour (a bridge port of the resolver's container),
+        // the resolver's own flows are its own.
+        let answered = attributor
+            .lookup(false, resolver, dns)
+            .expect("the resolver's socket, as the local end in its own namespace");
+        assert_eq!((answered.process.pid, answered.how), (50, How::Socket));
     }
 
     #[test]

@@ -11,6 +11,9 @@
 //! - `fds.rs`: socket inode → pid, from the /proc/PID/fd links;
 //! - `process.rs`: a process's name, executable, command line, uid and start time;
 //! - `container.rs`: cgroup → runtime and id; names and images from Docker's and Podman's files;
+//! - `addrs.rs`: which namespace holds which address, so that only a flow's own local end is ever
+//!   looked up, never its far end (a neighbouring container, a proxy on the far end's port);
+//! - `sightings.rs`: sockets the kernel reported as they were used (eBPF events), kept for lookups;
 //! - `attributor.rs`: the [`Attributor`], which matches a flow to a socket and keeps the caches.
 //!
 //! This module is an edge: it reads files, and is called by the live capture loop when a new flow
@@ -23,11 +26,13 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
 )]
 
+pub mod addrs;
 mod attributor;
 pub mod container;
 pub mod fds;
 pub mod netns;
 pub mod process;
+pub mod sightings;
 pub mod sockets;
 
 use std::io::Read;
@@ -37,6 +42,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 pub use attributor::{AttribStats, Attributor};
+pub use sightings::Sighting;
 
 /// A process, as /proc described it when it was first seen.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -74,9 +80,12 @@ pub struct Container {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum How {
-    /// The flow's own socket.
+    /// A kernel event (eBPF) of the flow's own socket, as the process connected or first sent.
+    Event,
+    /// The flow's own socket, in the socket tables.
     Socket,
-    /// The flow's socket was gone: the process listening on (or bound to) its local port.
+    /// A guess: the flow's socket was gone, and the process listening on its local port and address
+    /// in the same namespace stands in.
     Listener,
 }
 
@@ -84,11 +93,17 @@ impl How {
     /// How the process was found, in words for a report.
     pub fn describe(self) -> &'static str {
         match self {
+            How::Event => "by the kernel's event for the flow's own socket",
             How::Socket => "by the flow's own socket",
             How::Listener => {
-                "by the process listening on its local port (the flow's socket was gone)"
+                "a guess: the process listening on its local port (the flow's socket was gone)"
             }
         }
+    }
+
+    /// Whether this is a guess rather than proof: a guess never leaves a flow out of an audit.
+    pub fn guess(self) -> bool {
+        self == How::Listener
     }
 }
 
@@ -108,11 +123,13 @@ impl Serialize for Attribution {
             process: &'a ProcessInfo,
             label: String,
             how: How,
+            guess: bool,
         }
         Flat {
             process: self.process.as_ref(),
             label: self.process.label(),
             how: self.how,
+            guess: self.how.guess(),
         }
         .serialize(serializer)
     }
@@ -192,6 +209,7 @@ mod tests {
         };
         let json = serde_json::to_value(&attribution).unwrap();
         assert_eq!(json["how"], "listener");
+        assert_eq!(json["guess"], true);
         assert_eq!(json["name"], "Plex Media Server");
         assert_eq!(json["label"], "Plex Media Server");
         assert_eq!(json["uid"], 997);

@@ -6,6 +6,7 @@ use super::audit::Judging;
 use super::output::{Outputs, write_outputs};
 use super::{AuditArgs, EXIT_CLEAN, EXIT_ERROR, EXIT_FLAGGED, Failure};
 use crate::attrib::Attributor;
+use crate::live::attribution::FlowAttribution;
 use crate::live::source::{CaptureMsg, Feed, ToPipeline, open_live, spawn_live};
 use crate::pipeline::Pipeline;
 use crate::report::evidence::Evidence;
@@ -109,21 +110,24 @@ pub fn run(
     let mut kernel = 0;
     let mut iface = 0;
     let mut failure: Option<String> = None;
-    let mut handle = |msg: ToPipeline, pipeline: &mut Pipeline| match msg {
-        ToPipeline::Capture(CaptureMsg::Batch(b)) => {
-            b.packets().for_each(|p| pipeline.process(&p));
-            attribute_new_flows(pipeline, &mut attributor);
-        }
-        ToPipeline::Capture(CaptureMsg::Stats {
-            kernel: k,
-            interface: i,
-        }) => {
-            kernel = k;
-            iface = i;
-        }
-        ToPipeline::Capture(CaptureMsg::Failed(why)) => failure = Some(why),
-        _ => {}
-    };
+    let mut handle =
+        |msg: ToPipeline, pipeline: &mut Pipeline, attributor: &mut FlowAttribution| match msg {
+            ToPipeline::Capture(CaptureMsg::Batch(b)) => {
+                b.packets().for_each(|p| pipeline.process(&p));
+                if attribution {
+                    attributor.run(pipeline, false);
+                }
+            }
+            ToPipeline::Capture(CaptureMsg::Stats {
+                kernel: k,
+                interface: i,
+            }) => {
+                kernel = k;
+                iface = i;
+            }
+            ToPipeline::Capture(CaptureMsg::Failed(why)) => failure = Some(why),
+            _ => {}
+        };
     loop {
         if stop_requested.load(Ordering::Relaxed)
             || duration.is_some_and(|d| started.elapsed() >= d)
@@ -131,7 +135,8 @@ pub fn run(
             break;
         }
         match rx.recv_timeout(Duration::from_millis(200)) {
-            Ok(msg) => handle(msg, &mut pipeline),
+            Ok(msg) => handle(msg, &mut pipeline, &mut attributor),
+            Err(RecvTimeoutError::Timeout) if attribution => attributor.run(&mut pipeline, false),
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => break,
         }
@@ -139,7 +144,11 @@ pub fn run(
     let last_drops = running.stop();
     // what the capture thread sent before it stopped is still audited
     while let Ok(msg) = rx.try_recv() {
-        handle(msg, &mut pipeline);
+        handle(msg, &mut pipeline, &mut attributor);
+    }
+    if attribution {
+        // the flows still waiting for their process get what is known now
+        attributor.run(&mut pipeline, true);
     }
     // libpcap's counters as read when the capture stopped (their message may not have fit
     // in the queue)
@@ -195,58 +204,6 @@ pub fn run(
     } else {
         EXIT_CLEAN
     })
-}
-
-/// Ties the flows that just began to their processes, while their sockets still exist.
-pub fn attribute_new_flows(pipeline: &mut Pipeline, a: &mut FlowAttribution) {
-    let mut new = pipeline.take_new_flows();
-    if new.is_empty() && a.retry.is_empty() {
-        return;
-    }
-    let fresh = a.attributor.begin_batch();
-    let retried = if fresh {
-        // read after every flow waiting for a second look began: their last chance
-        let r = std::mem::take(&mut a.retry);
-        let n = r.len();
-        new.extend(r);
-        n
-    } else {
-        0
-    };
-    let first_look = new.len() - retried;
-    for (i, nf) in new.into_iter().enumerate() {
-        // the local side is whichever end has a socket on this host
-        let found = a
-            .attributor
-            .lookup(nf.tcp, nf.client, nf.server)
-            .or_else(|| a.attributor.lookup(nf.tcp, nf.server, nf.client));
-        match found {
-            Some(who) => {
-                pipeline.attribute(&nf, who);
-            }
-            // looked up in tables read before the flow began: look again after the next read
-            None if !fresh && i < first_look && a.retry.len() < RETRY_MAX => a.retry.push(nf),
-            None => {}
-        }
-    }
-}
-
-/// Flows waiting for a second lookup at most.
-const RETRY_MAX: usize = 65_536;
-
-/// Tying live flows to processes: the attributor, and the flows to look up again.
-pub struct FlowAttribution {
-    pub attributor: Attributor,
-    retry: Vec<crate::pipeline::NewFlow>,
-}
-
-impl FlowAttribution {
-    pub fn new(attributor: Attributor) -> FlowAttribution {
-        FlowAttribution {
-            attributor,
-            retry: Vec::new(),
-        }
-    }
 }
 
 #[cfg(test)]

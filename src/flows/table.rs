@@ -411,6 +411,27 @@ fn initiator(p: &PacketMeta) -> (SocketAddr, SocketAddr, InitiatorBy) {
 }
 
 #[cfg(test)]
+impl Flow {
+    /// A TCP flow from `client` to `server` with nothing seen yet, for other modules' tests.
+    pub(crate) fn for_tests(id: u64, client: SocketAddr, server: SocketAddr) -> Flow {
+        let syn = PacketMeta {
+            ts: Timestamp(0),
+            proto: Proto::Tcp,
+            src: client,
+            dst: server,
+            tcp_flags: SYN,
+            tcp_seq: 0,
+            ip_len: 40,
+            payload_len: 0,
+        };
+        let mut f = new_flow(id, &syn, &[]);
+        f.client = client;
+        f.server = server;
+        f
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::decode::tcp_flags::FIN;

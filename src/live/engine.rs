@@ -51,7 +51,7 @@ pub struct Engine {
     rate_mark: (Instant, u64),
     started: Instant,
     /// Process attribution, for a live capture on this host.
-    attributor: Option<crate::cli::live_audit::FlowAttribution>,
+    attributor: Option<crate::live::attribution::FlowAttribution>,
     scope: crate::rules::scope::AuditScope,
     baseline: Option<crate::report::baseline::Baseline>,
     /// The server's settings file, watched for changes while the session runs.
@@ -117,7 +117,7 @@ impl Engine {
         if attributor.is_some() {
             self.pipeline.track_new_flows();
         }
-        self.attributor = attributor.map(crate::cli::live_audit::FlowAttribution::new);
+        self.attributor = attributor.map(crate::live::attribution::FlowAttribution::new);
         self.scope = scope;
         self
     }
@@ -204,7 +204,15 @@ impl Engine {
                 }
                 Ok(ToPipeline::Export { dir }) => self.export(dir, &out),
                 Ok(ToPipeline::Stop) | Err(RecvTimeoutError::Disconnected) => break,
-                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Timeout) => {
+                    // flows waiting for their process are settled even when no packet comes
+                    if let Some(a) = self.attributor.as_mut()
+                        && a.pending() > 0
+                    {
+                        a.run(&mut self.pipeline, false);
+                        dirty = true;
+                    }
+                }
             }
             if let Some(msg) = self.check_prefs() {
                 let _ = out.try_send(Event::Message(msg));
@@ -221,6 +229,9 @@ impl Engine {
                     }
                 }
             }
+        }
+        if let Some(a) = self.attributor.as_mut() {
+            a.run(&mut self.pipeline, true);
         }
         let written = self
             .plan
@@ -245,7 +256,7 @@ impl Engine {
                     self.pipeline.process(&p);
                 }
                 if let Some(a) = self.attributor.as_mut() {
-                    crate::cli::live_audit::attribute_new_flows(&mut self.pipeline, a);
+                    a.run(&mut self.pipeline, false);
                 }
             }
             CaptureMsg::Stats { kernel, interface } => {

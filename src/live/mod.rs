@@ -3,6 +3,7 @@
 //! which alone owns the flow table and publishes immutable snapshots (`snapshot`) for
 //! the terminal UI. Bounded channels join them; the UI never slows the capture.
 
+pub mod attribution;
 pub mod batch;
 pub mod engine;
 pub mod iface;

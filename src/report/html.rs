@@ -1028,12 +1028,23 @@ fn write_scope(o: &mut String, r: &Report) -> std::fmt::Result {
             .collect();
         writeln!(
             o,
-            "<dt>Left out</dt><dd>{} flows, of {}</dd>",
+            "<dt>Left out</dt><dd>{} flows, of {}",
             r.scope.left_out_flows,
             by.join(", ")
         )?;
+        if !r.scope.left_out.is_empty() {
+            writeln!(o, "<ul class=\"left-out\">")?;
+            for l in &r.scope.left_out {
+                writeln!(o, "<li>{}</li>", escape(&l.describe()))?;
+            }
+            writeln!(o, "</ul>")?;
+        }
+        writeln!(o, "</dd>")?;
     } else {
         writeln!(o, "<dt>Left out</dt><dd>no flow</dd>")?;
+    }
+    if let Some(note) = r.scope.kept_note() {
+        writeln!(o, "<dt>Kept in</dt><dd>{}</dd>", escape(&note))?;
     }
     if let Some(l) = &r.live {
         writeln!(

@@ -111,6 +111,12 @@ fn write_report(o: &mut String, r: &Report) -> std::fmt::Result {
             r.scope.left_out_flows,
             by.join(", ")
         )?;
+        for l in &r.scope.left_out {
+            writeln!(o, "  - {}", md(&l.describe()))?;
+        }
+    }
+    if let Some(note) = r.scope.kept_note() {
+        writeln!(o, "- Kept in scope: {}", md(&note))?;
     }
     if let Some(l) = &r.live {
         writeln!(

@@ -350,9 +350,10 @@ fn facts(f: &FlowReport, theme: &Theme, width: u16) -> Vec<Line<'static>> {
 pub fn process_line(a: &crate::attrib::Attribution) -> String {
     let p = &a.process;
     let how = match a.how {
+        crate::attrib::How::Event => "found by the kernel's event for the flow's own socket",
         crate::attrib::How::Socket => "found by the flow's own socket",
         crate::attrib::How::Listener => {
-            "the flow's socket was gone: the process listening on its port"
+            "a guess: the flow's socket was gone, the process listening on its port"
         }
     };
     let exe = p
