@@ -253,30 +253,47 @@ impl Attributor {
     }
 
     /// The process behind a flow, from its client and server ends: the one end that is this host's
-    /// is looked up (see [`Attributor::local_end`]), never the other. `None` when neither end lives
-    /// here, or nothing owns the local end.
+    /// is looked up (see [`Attributor::local_end`]), never the other. When no end can be told to be
+    /// this host's, the kernel's event for a socket that is exactly the client's end (its address,
+    /// port and connected remote end) still names the client, in whatever namespace it ran: a
+    /// container whose last process ended shows its addresses nowhere else. `None` when nothing
+    /// owns the local end.
     pub fn lookup_flow(
         &mut self,
         tcp: bool,
         client: SocketAddr,
         server: SocketAddr,
     ) -> Option<Attribution> {
-        match self.local_end(client, server) {
-            Some((local, remote)) => self.lookup(tcp, local, remote),
-            None => {
-                self.stats.lookups += 1;
-                self.stats.no_local_end += 1;
-                self.stats.not_found += 1;
-                None
-            }
+        if let Some((local, remote)) = self.local_end(client, server) {
+            return self.lookup(tcp, local, remote);
         }
+        self.stats.lookups += 1;
+        if let Some(s) = self.sightings.find_exact(tcp, client, server) {
+            let process = Arc::clone(&s.process);
+            self.stats.by_event += 1;
+            self.stats.in_other_namespaces += 1;
+            return Some(Attribution {
+                process,
+                how: How::Event,
+            });
+        }
+        self.stats.no_local_end += 1;
+        self.stats.not_found += 1;
+        None
     }
 
-    /// Which end of a flow is this host's: an end whose address the capture's own namespace holds
-    /// comes first (the client's, when both are: a flow on loopback), then an end another namespace
-    /// of the host holds (a container behind a bridge the capture watches), the client's first.
-    /// `None` when neither end lives here. The other end is the far end, even when its socket sits on
-    /// the same host (a resolver in a neighbouring container, a proxy listening on its port).
+    /// Which end of a flow is this host's:
+    /// - the client's, when the capture's own namespace holds its address (both ends' on loopback);
+    /// - else the server's, when the capture's own namespace holds its address;
+    /// - else the client's, when another namespace of the host holds its address (a container
+    ///   behind a bridge the capture watches);
+    /// - else none. A server in another namespace is never taken for the local end when the
+    ///   client's address is nowhere to be seen: the client may be a container whose namespace no
+    ///   longer shows its addresses through /proc (its last process ended), and the server then
+    ///   its far end, in a neighbouring namespace.
+    ///
+    /// The other end is the far end, even when its socket sits on the same host (a resolver in a
+    /// neighbouring container, a proxy listening on its port): it is never looked up.
     pub fn local_end(
         &mut self,
         client: SocketAddr,
@@ -287,9 +304,8 @@ impl Attributor {
         match (c, s) {
             (Some(Home::Own), _) => Some((client, server)),
             (_, Some(Home::Own)) => Some((server, client)),
-            (Some(_), _) => Some((client, server)),
-            (None, Some(_)) => Some((server, client)),
-            (None, None) => None,
+            (Some(Home::Others(_)), _) => Some((client, server)),
+            (None, _) => None,
         }
     }
 
@@ -1419,6 +1435,12 @@ mod tests {
         // neither end on this host: nobody's
         assert_eq!(
             attributor.local_end(addr("198.51.100.7:1"), addr("203.0.113.9:2")),
+            None
+        );
+        // a client seen nowhere, to a server in the neighbour: the server may be its far end
+        assert_eq!(attributor.local_end(addr("172.31.0.2:50000"), tls), None);
+        assert_eq!(
+            attributor.lookup_flow(true, addr("172.31.0.2:50000"), tls),
             None
         );
         let stats = attributor.stats();

@@ -8,7 +8,7 @@
 //! socket, the remote end. The latest sighting wins: a port the kernel gave again to a new socket
 //! belongs to the newest one.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -28,6 +28,8 @@ pub struct Sighting {
     pub local: SocketAddr,
     /// Its remote end, when it was connected.
     pub remote: Option<SocketAddr>,
+    /// When the kernel reported it (CLOCK_MONOTONIC, ns): the latest of two sightings wins.
+    pub at_mono_ns: u64,
     /// The process, as read when the sighting arrived, or as the event alone described it when the
     /// process had already ended.
     pub process: Arc<ProcessInfo>,
@@ -39,6 +41,8 @@ type Key = (u64, bool, u16);
 #[derive(Default)]
 pub struct Sightings {
     by_port: HashMap<Key, Vec<Sighting>>,
+    /// Every namespace a sighting came from.
+    namespaces: HashSet<u64>,
     order: VecDeque<Key>,
     /// Sightings dropped because the store was full.
     pub evicted: u64,
@@ -73,6 +77,7 @@ impl Sightings {
             }
         }
         let key = (s.netns, s.tcp, s.local.port());
+        self.namespaces.insert(s.netns);
         self.order.push_back(key);
         self.by_port.entry(key).or_default().push(s);
     }
@@ -101,6 +106,27 @@ impl Sightings {
     }
 }
 
+impl Sightings {
+    /// The latest sighting, in any namespace, of a connected socket that is exactly the end
+    /// `local` of a flow with `remote`: its own address (not a wildcard), port and remote end. Such
+    /// a socket is that end's, wherever it ran.
+    pub fn find_exact(
+        &self,
+        tcp: bool,
+        local: SocketAddr,
+        remote: SocketAddr,
+    ) -> Option<&Sighting> {
+        let canonical = |a: SocketAddr| SocketAddr::new(a.ip().to_canonical(), a.port());
+        let (local, remote) = (canonical(local), canonical(remote));
+        self.namespaces
+            .iter()
+            .filter_map(|&ns| self.by_port.get(&(ns, tcp, local.port())))
+            .flat_map(|list| list.iter())
+            .filter(|s| canonical(s.local) == local && s.remote.map(canonical) == Some(remote))
+            .max_by_key(|s| s.at_mono_ns)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -122,6 +148,7 @@ mod tests {
             tcp: true,
             local: local.parse().unwrap(),
             remote: remote.map(|r| r.parse().unwrap()),
+            at_mono_ns: u64::from(pid),
             process: process(pid, "p"),
         }
     }
@@ -150,6 +177,42 @@ mod tests {
         // another remote end on the same port is another socket
         let elsewhere = "203.0.113.12:443".parse().unwrap();
         assert!(s.find(1, true, local, elsewhere).is_none());
+    }
+
+    #[test]
+    fn an_exact_sighting_names_the_client_in_any_namespace() {
+        let mut s = Sightings::new();
+        // a wildcard socket is no proof of whose end this is
+        s.add(sighting(7, "0.0.0.0:40000", None, 10));
+        assert!(
+            s.find_exact(
+                true,
+                "172.31.0.2:40000".parse().unwrap(),
+                "203.0.113.11:443".parse().unwrap()
+            )
+            .is_none()
+        );
+        s.add(sighting(
+            7,
+            "172.31.0.2:40000",
+            Some("203.0.113.11:443"),
+            11,
+        ));
+        // the far end's socket, exact from its own side, is not the client's
+        s.add(sighting(
+            9,
+            "203.0.113.11:443",
+            Some("172.31.0.2:40000"),
+            12,
+        ));
+        let found = s
+            .find_exact(
+                true,
+                "172.31.0.2:40000".parse().unwrap(),
+                "203.0.113.11:443".parse().unwrap(),
+            )
+            .unwrap();
+        assert_eq!((found.netns, found.process.pid), (7, 11));
     }
 
     #[test]

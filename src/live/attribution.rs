@@ -75,29 +75,27 @@ impl FlowAttribution {
             .into_iter()
             .map(|flow| Pending { flow, since: now })
             .collect();
-        if fresh || finish || self.fresh_events || self.pending.iter().any(|p| self.due(p, now)) {
+        if fresh
+            || finish
+            || self.fresh_events
+            || self.pending.iter().any(|p| self.due(p, now, true))
+        {
             look.append(&mut self.pending);
         }
         self.fresh_events = false;
         let mut waiting = Vec::new();
         for p in look {
-            if self
+            let end_known = self
                 .attributor
                 .local_end(p.flow.client, p.flow.server)
-                .is_none()
-            {
-                // neither end lives here: nothing to wait for
-                self.attributor
-                    .lookup_flow(p.flow.tcp, p.flow.client, p.flow.server);
-                continue;
-            }
+                .is_some();
             let found = self
                 .attributor
                 .lookup_flow(p.flow.tcp, p.flow.client, p.flow.server);
             let proof = found.as_ref().is_some_and(|a| !a.how.guess());
             let settled = proof
                 || finish
-                || self.due(&p, now)
+                || self.due(&p, now, end_known)
                 || waiting.len() + self.pending.len() >= PENDING_MAX;
             if settled {
                 if let Some(who) = found {
@@ -110,13 +108,15 @@ impl FlowAttribution {
         self.pending.append(&mut waiting);
     }
 
-    /// Whether a waiting flow has waited long enough: the socket tables were read after it began,
-    /// and, when events run, its event had the time to arrive.
-    fn due(&self, p: &Pending, now: Instant) -> bool {
-        let read_after = self
-            .attributor
-            .tables_read_at()
-            .is_some_and(|at| at >= p.since);
+    /// Whether a waiting flow has waited long enough: the socket tables were read after it began
+    /// (when an end of it is this host's: otherwise no table can show it), and, when events run,
+    /// its event had the time to arrive.
+    fn due(&self, p: &Pending, now: Instant, end_known: bool) -> bool {
+        let read_after = !end_known
+            || self
+                .attributor
+                .tables_read_at()
+                .is_some_and(|at| at >= p.since);
         let waited = now.saturating_duration_since(p.since);
         read_after && (!self.events || waited >= EVENT_WAIT)
     }
