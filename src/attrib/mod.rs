@@ -152,6 +152,48 @@ impl ProcessInfo {
     }
 }
 
+/// What limits attribution on this host, in words for the report: /proc mounted with `hidepid`
+/// hides other users' processes from a reader without CAP_SYS_PTRACE.
+pub fn limits(proc_root: &Path) -> Vec<String> {
+    let Ok(info) = read_limited(&proc_root.join("self").join("mountinfo"), 4 * 1024 * 1024) else {
+        return vec![format!(
+            "{}/self/mountinfo cannot be read: whether /proc hides processes is unknown",
+            proc_root.display()
+        )];
+    };
+    let traced = caps::has_cap(None, caps::CapSet::Effective, caps::Capability::CAP_SYS_PTRACE)
+        .unwrap_or(false);
+    let mount_point = proc_root.to_string_lossy();
+    hidepid(&String::from_utf8_lossy(&info), &mount_point)
+        .filter(|_| !traced)
+        .map(|mode| {
+            format!(
+                "/proc is mounted with hidepid={mode} and telltale lacks CAP_SYS_PTRACE: other users' processes are hidden, and their flows stay unknown (run as root, or keep CAP_SYS_PTRACE)"
+            )
+        })
+        .into_iter()
+        .collect()
+}
+
+/// The `hidepid` mode of the proc mount at `mount_point`, from a mountinfo text, when it hides
+/// anything (`1`, `2`, `noaccess`, `invisible`).
+pub fn hidepid(mountinfo: &str, mount_point: &str) -> Option<String> {
+    mountinfo.lines().find_map(|line| {
+        let (mount, rest) = line.split_once(" - ")?;
+        let point = mount.split_whitespace().nth(4)?;
+        let mut fields = rest.split_whitespace();
+        let (fstype, _source, options) = (fields.next()?, fields.next()?, fields.next()?);
+        if point != mount_point || fstype != "proc" {
+            return None;
+        }
+        options
+            .split(',')
+            .find_map(|o| o.strip_prefix("hidepid="))
+            .filter(|m| !matches!(*m, "0" | "off"))
+            .map(str::to_string)
+    })
+}
+
 /// Reads at most `max` bytes of a file.
 fn read_limited(path: &Path, max: u64) -> std::io::Result<Vec<u8>> {
     let mut bytes = Vec::new();
@@ -199,6 +241,26 @@ mod tests {
             process(Some(unnamed)).label(),
             "Plex Media Server (podman: 3f2a9c1b2d4e)"
         );
+    }
+
+    #[test]
+    fn tells_when_proc_hides_processes() {
+        let hidden = "22 1 0:21 / /proc rw,nosuid,nodev,noexec,relatime shared:12 - proc proc rw,hidepid=invisible\n";
+        assert_eq!(hidepid(hidden, "/proc").as_deref(), Some("invisible"));
+        let two = "22 1 0:21 / /proc rw,relatime - proc proc rw,gid=4,hidepid=2\n";
+        assert_eq!(hidepid(two, "/proc").as_deref(), Some("2"));
+        let open = "22 1 0:21 / /proc rw,relatime - proc proc rw\n";
+        assert_eq!(hidepid(open, "/proc"), None);
+        let off = "22 1 0:21 / /proc rw,relatime - proc proc rw,hidepid=0\n";
+        assert_eq!(hidepid(off, "/proc"), None);
+        // another proc mount (a container's) is not the one read
+        assert_eq!(hidepid(hidden, "/host/proc"), None);
+        assert_eq!(hidepid("garbage\n", "/proc"), None);
+        // this machine's own /proc: a note only when it hides something
+        let notes = limits(Path::new("/proc"));
+        assert!(notes.iter().all(|n| n.contains("hidepid")), "{notes:?}");
+        let missing = limits(Path::new("/nonexistent-proc"));
+        assert!(missing[0].contains("cannot be read"), "{missing:?}");
     }
 
     #[test]

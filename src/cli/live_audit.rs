@@ -163,6 +163,7 @@ pub fn run(
         dropped_by_kernel: kernel,
         dropped_by_interface: iface,
         dropped_by_queue: queue_drops.load(Ordering::Relaxed),
+        attribution: attribution.then(|| attributor.report()),
     };
     let (mut result, store) = pipeline.finish_with_evidence();
     let packets = result.counters.packets;

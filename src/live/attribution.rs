@@ -10,6 +10,7 @@
 use std::time::{Duration, Instant};
 
 use crate::attrib::Attributor;
+use crate::report::model::LiveAttribution;
 use crate::pipeline::{NewFlow, Pipeline};
 
 /// Flows waiting for a second lookup at most; beyond, a flow is settled at once with what it has.
@@ -33,6 +34,10 @@ pub struct FlowAttribution {
     events: bool,
     /// Events taken since the pending flows were last looked up.
     fresh_events: bool,
+    /// Why kernel events do not run, when they do not.
+    events_unavailable: Option<String>,
+    /// The capture's own network namespace, as read when attribution began.
+    netns: Option<u64>,
 }
 
 impl FlowAttribution {
@@ -42,6 +47,29 @@ impl FlowAttribution {
             pending: Vec::new(),
             events: false,
             fresh_events: false,
+            events_unavailable: None,
+            netns: crate::attrib::netns::namespace_of(std::path::Path::new("/proc"), "self"),
+        }
+    }
+
+    /// Kernel events do not feed this attribution, and why.
+    pub fn without_events(mut self, why: String) -> FlowAttribution {
+        self.events_unavailable = Some(why);
+        self
+    }
+
+    /// How flows were tied to processes, for the report's live section.
+    pub fn report(&self) -> LiveAttribution {
+        LiveAttribution {
+            mechanism: if self.events { "events+proc" } else { "proc" }.into(),
+            events_unavailable: self.events_unavailable.clone(),
+            tracepoints: Vec::new(),
+            tracepoints_missing: Vec::new(),
+            events: 0,
+            events_lost: 0,
+            netns: self.netns,
+            stats: self.attributor.stats(),
+            notes: crate::attrib::limits(std::path::Path::new("/proc")),
         }
     }
 

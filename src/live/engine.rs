@@ -11,6 +11,7 @@ use super::source::{CaptureMsg, ToPipeline};
 use crate::cli::output::{Destination, write_reports};
 use crate::pipeline::Pipeline;
 use crate::report::Format;
+use crate::live::attribution::FlowAttribution;
 use crate::report::model::{Context, FlowReport, Input, LiveCapture, OptOut, Report, RulesInfo};
 use crate::rules::Rules;
 use std::collections::HashMap;
@@ -51,7 +52,7 @@ pub struct Engine {
     rate_mark: (Instant, u64),
     started: Instant,
     /// Process attribution, for a live capture on this host.
-    attributor: Option<crate::live::attribution::FlowAttribution>,
+    attributor: Option<FlowAttribution>,
     scope: crate::rules::scope::AuditScope,
     baseline: Option<crate::report::baseline::Baseline>,
     /// The server's settings file, watched for changes while the session runs.
@@ -117,7 +118,7 @@ impl Engine {
         if attributor.is_some() {
             self.pipeline.track_new_flows();
         }
-        self.attributor = attributor.map(crate::live::attribution::FlowAttribution::new);
+        self.attributor = attributor.map(FlowAttribution::new);
         self.scope = scope;
         self
     }
@@ -392,6 +393,7 @@ impl Engine {
                 dropped_by_kernel: self.drops.kernel.unwrap_or(0),
                 dropped_by_interface: self.drops.interface.unwrap_or(0),
                 dropped_by_queue: self.drops.queue,
+                attribution: self.attributor.as_ref().map(FlowAttribution::report),
             }),
             _ => None,
         };

@@ -1052,6 +1052,9 @@ fn write_scope(o: &mut String, r: &Report) -> std::fmt::Result {
             "<dt>Dropped</dt><dd>{} by the kernel, {} by the interface, {} by telltale's queue</dd>",
             l.dropped_by_kernel, l.dropped_by_interface, l.dropped_by_queue
         )?;
+        if let Some(a) = &l.attribution {
+            writeln!(o, "<dt>Processes</dt><dd>{}</dd>", escape(&a.describe()))?;
+        }
     }
     match &r.baseline {
         None => writeln!(

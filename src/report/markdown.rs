@@ -132,6 +132,9 @@ fn write_report(o: &mut String, r: &Report) -> std::fmt::Result {
             l.dropped_by_interface,
             l.dropped_by_queue
         )?;
+        if let Some(a) = &l.attribution {
+            writeln!(o, "- Attribution: {}", md(&a.describe()))?;
+        }
     }
     writeln!(o, "- telltale {}", r.tool.version)?;
     for w in &r.warnings {

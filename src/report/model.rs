@@ -97,6 +97,70 @@ pub struct LiveCapture {
     pub dropped_by_kernel: u64,
     pub dropped_by_interface: u64,
     pub dropped_by_queue: u64,
+    /// How flows were tied to processes, when that was tried (a capture on this host).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attribution: Option<LiveAttribution>,
+}
+
+/// How a live capture tied flows to processes: which mechanisms ran, why one did not, and what each
+/// found.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct LiveAttribution {
+    /// `events+proc` (the kernel's socket events, with /proc for what they miss) or `proc`.
+    pub mechanism: String,
+    /// Why the kernel's socket events did not run, when they did not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub events_unavailable: Option<String>,
+    /// The tracepoints the events came from, and those missing (with why).
+    pub tracepoints: Vec<String>,
+    pub tracepoints_missing: Vec<String>,
+    /// Events read, and events the kernel could not hand over (its buffer was full).
+    pub events: u64,
+    pub events_lost: u64,
+    /// The capture's own network namespace (the inode of `net:[N]`), when it could be read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub netns: Option<u64>,
+    /// What the lookups found.
+    pub stats: crate::attrib::AttribStats,
+    /// Anything that limits what attribution can see (/proc mounted with hidepid, say).
+    pub notes: Vec<String>,
+}
+
+impl LiveAttribution {
+    /// One line for people: which mechanism ran, and what it found.
+    pub fn describe(&self) -> String {
+        let s = &self.stats;
+        let mechanism = match self.mechanism.as_str() {
+            "events+proc" => format!(
+                "the kernel's socket events ({}) and /proc",
+                self.tracepoints.join(", ")
+            ),
+            _ => "/proc only".to_string(),
+        };
+        let mut line = format!(
+            "processes found by {mechanism}: {} by event, {} by socket, {} by a guess (listener), {} unknown",
+            s.by_event, s.by_socket, s.by_listener, s.not_found
+        );
+        if let Some(why) = &self.events_unavailable {
+            line.push_str(&format!("; socket events did not run: {why}"));
+        }
+        if !self.tracepoints_missing.is_empty() {
+            line.push_str(&format!(
+                "; missing tracepoints: {}",
+                self.tracepoints_missing.join(", ")
+            ));
+        }
+        if self.events_lost > 0 {
+            line.push_str(&format!(
+                "; {} events lost to a full kernel buffer",
+                self.events_lost
+            ));
+        }
+        for n in &self.notes {
+            line.push_str(&format!("; {n}"));
+        }
+        line
+    }
 }
 
 #[derive(Clone, Debug, Serialize)]
