@@ -268,9 +268,23 @@ elif [ "$(id -u)" -ne 0 ]; then
   replay_line="replay: skipped (network namespaces need root)"
 else
   command -v tcpreplay >/dev/null 2>&1 || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tcpreplay >/dev/null
-  say "replaying server-1m.pcapng at full speed into telltale audit -i ..."
+  say "replaying server-1m.pcapng at full speed into telltale audit -i, with and without attribution ..."
   replay_line=$(TELLTALE="$telltale" scripts/replay.sh "$server") || replay_status=$?
+  bare_line=$(TELLTALE="$telltale" REPLAY_ARGS=--no-attribution scripts/replay.sh "$server") || replay_status=$?
+  # attribution's cost: telltale's CPU seconds with it, against the same replay without it
+  cpu_of() { sed -n 's/.*telltale cpu \([0-9.]*\) s.*/\1/p' <<<"$1"; }
+  with=$(cpu_of "${replay_line:-}")
+  without=$(cpu_of "${bare_line:-}")
+  if [ -n "$with" ] && [ -n "$without" ]; then
+    cost_line=$(awk -v w="$with" -v o="$without" \
+      'BEGIN {printf "attribution costs %.2f s of CPU against %.2f s without it: %.2fx (target <= 1.05x)", w, o, (o > 0 ? w / o : 0)}')
+  fi
 fi
-{ echo; echo "${replay_line:-replay: failed (status $replay_status)}"; } | tee -a "$report"
+{
+  echo
+  echo "${replay_line:-replay: failed (status $replay_status)}"
+  [ -z "${bare_line:-}" ] || echo "$bare_line"
+  [ -z "${cost_line:-}" ] || echo "$cost_line"
+} | tee -a "$report"
 say "(also in ${report#"$root"/})"
 [ "$replay_status" -eq 0 ] || die "the live replay failed (status $replay_status): telltale's queue dropped packets, or the replay did not run"

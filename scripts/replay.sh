@@ -19,7 +19,8 @@
 # away on exit, whatever happens. Needs root, iproute2 and tcpreplay.
 #
 # Environment: TELLTALE (the binary; default target/release/telltale, which `make bench`
-# builds), REPLAY_LIMIT (seconds telltale may run at most, default 600).
+# builds), REPLAY_LIMIT (seconds telltale may run at most, default 600), REPLAY_ARGS (more
+# arguments for telltale, e.g. --no-attribution).
 set -euo pipefail
 
 say() { printf '%s\n' "$*" >&2; }
@@ -80,8 +81,9 @@ end_up "$rx_ns" "$rx_if"
 
 # --- 2. telltale -----------------------------------------------------------------------------
 # The report goes to standard output, which this shell opens: telltale may give up root.
+# shellcheck disable=SC2086 # REPLAY_ARGS is a list of words
 ip netns exec "$rx_ns" "$telltale" audit -i "$rx_if" --duration "${limit}s" --scope host \
-  --opt-out on --format json >"$work/report.json" 2>"$work/telltale.err" &
+  --opt-out on --format json ${REPLAY_ARGS:-} >"$work/report.json" 2>"$work/telltale.err" &
 tt_pid=$!
 for _ in $(seq 1 100); do
   grep -q "capturing on" "$work/telltale.err" && break
@@ -131,8 +133,10 @@ queue=$(field dropped_by_queue)
 kernel=$(field dropped_by_kernel)
 iface=$(field dropped_by_interface)
 [ -n "$counted" ] && [ -n "$queue" ] && [ -n "$kernel" ] || die "the report has no live drop counts"
-echo "replay $(basename "$capture"): tcpreplay sent $sent packets (${failed:-0} failed, ${rate:-?} pps);" \
-  "telltale counted $counted; dropped: queue $queue, kernel $kernel, interface ${iface:-0}, veth $veth"
+ticks=$(getconf CLK_TCK)
+cpu_s=$(awk -v t="$last" -v hz="$ticks" 'BEGIN { printf "%.2f", t / hz }')
+echo "replay $(basename "$capture")${REPLAY_ARGS:+ ($REPLAY_ARGS)}: tcpreplay sent $sent packets (${failed:-0} failed, ${rate:-?} pps);" \
+  "telltale counted $counted; dropped: queue $queue, kernel $kernel, interface ${iface:-0}, veth $veth; telltale cpu ${cpu_s} s"
 if [ "$queue" -ne 0 ]; then
   say "replay: telltale's own queue dropped $queue packets"
   exit 1

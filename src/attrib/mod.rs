@@ -161,8 +161,12 @@ pub fn limits(proc_root: &Path) -> Vec<String> {
             proc_root.display()
         )];
     };
-    let traced = caps::has_cap(None, caps::CapSet::Effective, caps::Capability::CAP_SYS_PTRACE)
-        .unwrap_or(false);
+    let traced = caps::has_cap(
+        None,
+        caps::CapSet::Effective,
+        caps::Capability::CAP_SYS_PTRACE,
+    )
+    .unwrap_or(false);
     let mount_point = proc_root.to_string_lossy();
     hidepid(&String::from_utf8_lossy(&info), &mount_point)
         .filter(|_| !traced)

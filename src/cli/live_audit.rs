@@ -88,7 +88,7 @@ pub fn run(
         pipeline.keep_evidence();
     }
     let mut attributor = FlowAttribution::new(Attributor::new());
-    let attribution = attributor.attributor.available();
+    let attribution = !a.no_attribution && attributor.attributor.available();
     if attribution {
         pipeline.track_new_flows();
     }

@@ -130,6 +130,10 @@ pub struct AuditArgs {
     /// Put the interface in promiscuous mode (a mirror port, another machine's traffic).
     #[arg(long, requires = "interface")]
     pub promisc: bool,
+    /// Do not tie flows to processes (no /proc, no kernel events): every process is unknown, and
+    /// `--scope server` then keeps every flow.
+    #[arg(long, requires = "interface")]
+    pub no_attribution: bool,
     /// The most flows held live at once; beyond it the longest-idle are evicted (counted in the report).
     /// At most N/2 ended flows are kept whole; beyond that the oldest, unflagged first, are summarised
     /// in groups of alike flows, every one still counted.
@@ -219,6 +223,10 @@ pub struct WatchArgs {
     /// Put the interface in promiscuous mode (to see other machines' traffic on a mirror port).
     #[arg(long, conflicts_with = "read")]
     pub promisc: bool,
+    /// Do not tie flows to processes (no /proc, no kernel events): every process is unknown, and
+    /// `--scope server` then keeps every flow.
+    #[arg(long, conflicts_with = "read")]
+    pub no_attribution: bool,
     /// Replay a capture file instead (`-` reads standard input), paced by its timestamps.
     #[arg(short, long, value_name = "CAPTURE")]
     pub read: Option<PathBuf>,

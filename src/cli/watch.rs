@@ -83,7 +83,14 @@ pub fn run_watch(a: &WatchArgs) -> Result<i32, Failure> {
         }
     };
     require_terminal("watch")?;
-    session(source, start, judging, a.report.clone(), a.bell)
+    session(
+        source,
+        start,
+        judging,
+        a.report.clone(),
+        a.bell,
+        !a.no_attribution,
+    )
 }
 
 pub fn run_demo_tui(d: &DemoArgs) -> Result<i32, Failure> {
@@ -101,6 +108,7 @@ pub fn run_demo_tui(d: &DemoArgs) -> Result<i32, Failure> {
         judging,
         d.report.clone(),
         d.bell,
+        false,
     )
 }
 
@@ -132,6 +140,7 @@ fn session(
     judging: Judging,
     report: Option<PathBuf>,
     bell: bool,
+    attribute: bool,
 ) -> Result<i32, Failure> {
     let prefs_path = watched_prefs(&judging);
     let opt_out_choice = judging.opt_out_choice.clone();
@@ -152,7 +161,7 @@ fn session(
         judging.opt_out.clone(),
         RulesInfo::from_rules(&judging.rules),
     );
-    let live = matches!(source, Source::Live { .. });
+    let live = matches!(source, Source::Live { .. }) && attribute;
     let attributor = live
         .then(crate::attrib::Attributor::new)
         .filter(|a| a.available());

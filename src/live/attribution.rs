@@ -10,8 +10,8 @@
 use std::time::{Duration, Instant};
 
 use crate::attrib::Attributor;
-use crate::report::model::LiveAttribution;
 use crate::pipeline::{NewFlow, Pipeline};
+use crate::report::model::LiveAttribution;
 
 /// Flows waiting for a second lookup at most; beyond, a flow is settled at once with what it has.
 const PENDING_MAX: usize = 65_536;
