@@ -97,7 +97,7 @@ impl Feed {
                     }
                     msg = back;
                     std::thread::sleep(pause);
-                    pause = (pause * 2).min(MAX_PAUSE);
+                    pause = pause.saturating_mul(2).min(MAX_PAUSE);
                 }
             }
         }
@@ -122,7 +122,10 @@ pub fn spawn_replay(mut reader: CaptureReader, speed: Option<f64>, feed: Feed) -
                 let Some(p) = reader.next_packet() else { break };
                 if let Some(speed) = speed.filter(|s| *s > 0.0) {
                     let t0 = *first.get_or_insert(p.ts);
-                    let due = Duration::from_secs_f64((p.ts.seconds_since(t0) / speed).max(0.0));
+                    // `max` also turns NaN into 0; what is then too large for a Duration
+                    // waits until the replay is stopped
+                    let secs = (p.ts.seconds_since(t0) / speed).max(0.0);
+                    let due = Duration::try_from_secs_f64(secs).unwrap_or(Duration::MAX);
                     if due > wall_start.elapsed() {
                         // hand over what is ready, then wait for this packet's time
                         if !batch.is_empty() {
@@ -131,10 +134,15 @@ pub fn spawn_replay(mut reader: CaptureReader, speed: Option<f64>, feed: Feed) -
                                 Batch::with_capacity(),
                             )));
                         }
-                        while alive && !feed.stopping() && due > wall_start.elapsed() {
-                            std::thread::sleep(
-                                (due - wall_start.elapsed()).min(Duration::from_millis(50)),
-                            );
+                        // one reading of the clock per look: it moves on between two
+                        // readings, so `due` less a later one than the reading compared
+                        // may be negative
+                        loop {
+                            let left = due.saturating_sub(wall_start.elapsed());
+                            if !alive || feed.stopping() || left.is_zero() {
+                                break;
+                            }
+                            std::thread::sleep(left.min(Duration::from_millis(50)));
                         }
                     }
                 }
@@ -460,6 +468,54 @@ mod tests {
         assert_eq!(feed.queue_drops.load(Ordering::Relaxed), 7);
         assert_eq!(packets(rx.recv().unwrap()), 2);
         assert!(rx.try_recv().is_err(), "the given-up batch was not sent");
+    }
+
+    /// A little-endian microsecond pcap of empty Ethernet frames, one at each second given.
+    fn pcap_at(seconds: &[u32]) -> Vec<u8> {
+        let mut v = Vec::new();
+        v.extend(0xA1B2_C3D4u32.to_le_bytes());
+        v.extend(2u16.to_le_bytes());
+        v.extend(4u16.to_le_bytes());
+        for field in [0u32, 0, 262_144, 1] {
+            v.extend(field.to_le_bytes());
+        }
+        for s in seconds {
+            for field in [*s, 0, 60, 60] {
+                v.extend(field.to_le_bytes());
+            }
+            v.extend([0u8; 60]);
+        }
+        v
+    }
+
+    #[test]
+    fn a_wait_too_long_for_a_duration_lasts_until_the_stop() {
+        // the second packet is due so far on that the wait overflows a Duration (which
+        // once panicked the replay thread)
+        let bytes = pcap_at(&[0, 4_000_000_000]);
+        let reader = CaptureReader::from_reader_with(
+            "paced.pcap",
+            Box::new(std::io::Cursor::new(bytes)),
+            crate::capture::file::InputDigest::Skip,
+        )
+        .unwrap();
+        let (feed, rx) = feed(8);
+        let replay = spawn_replay(reader, Some(1e-300), feed.clone());
+        // what was due is handed over before the wait
+        let first = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+        assert_eq!(packets(first), 1);
+        feed.stop.store(true, Ordering::Relaxed);
+        replay
+            .join()
+            .expect("the replay thread ended without a panic");
+        let rest: Vec<ToPipeline> = rx.try_iter().collect();
+        assert!(
+            matches!(
+                rest.last(),
+                Some(ToPipeline::Capture(CaptureMsg::Finished { warning: None }))
+            ),
+            "{rest:?}"
+        );
     }
 
     #[test]
