@@ -4,11 +4,11 @@
 //! `watch -r` restore the terminal and write the report. A panic injected into any of
 //! telltale's threads (`TELLTALE_FAULT`) ends the run by itself: the shell's prompt comes
 //! back to a terminal that echoes again, the exit status is 3, one line names the
-//! thread, and the report holds the flows seen until then.
+//! thread, and the report holds the flows seen until then; `audit -i lo` too (as root).
 //!
 //! Every test runs while busy loops keep every core loaded: races between telltale's
-//! threads show only there. Without tmux they are skipped with a message, and fail
-//! under CI.
+//! threads show only there. Without tmux (or root, for capture) they are skipped with a
+//! message, and fail under CI.
 
 mod common;
 
@@ -638,5 +638,75 @@ fn a_panic_in_the_ui_restores_the_terminal_and_writes_the_report() {
             .as_array()
             .unwrap()
             .is_empty()
+    );
+}
+
+/// `audit -i lo` with `fault`, fed datagrams on loopback until it ends; a `--duration`
+/// far beyond the test's patience, so that only the panic can have ended it.
+fn live_audit_ends_on_a_panic(name: &str, thread: &str, outcome: &str, warning: &str) {
+    if !have_tmux() {
+        return;
+    }
+    if !common::is_root() {
+        common::cannot_run("audit -i lo needs root to capture (CI runs as root)");
+        return;
+    }
+    let _load = Load::start();
+    let sink = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = sink.local_addr().unwrap().port();
+    let fault = format!("panic:{thread}");
+    let run = InShell::run(
+        name,
+        &format!(
+            "env TELLTALE_FAULT={fault} {BIN} audit -i lo -f 'udp port {port}' --scope host --duration 10m --format json -o {{dir}}/live.json"
+        ),
+    );
+    let source = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let started = Instant::now();
+    let pane = loop {
+        for _ in 0..20 {
+            source.send_to(b"telltale", ("127.0.0.1", port)).unwrap();
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let pane = run.t.all();
+        if pane.contains("EXITED:") {
+            break pane;
+        }
+        assert!(
+            started.elapsed() < PATIENCE,
+            "the audit did not end:\n{pane}"
+        );
+    };
+    shows_the_panic(&pane, thread, &fault, outcome);
+    run.terminal_restored();
+    let v = run.report("live.json");
+    has_flows_and_warns(&v, warning);
+    assert!(
+        v["flows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["server"]["port"] == port),
+        "the datagrams' flow is missing: {v}"
+    );
+}
+
+#[test]
+fn a_panicking_capture_thread_ends_a_live_audit_with_its_report() {
+    live_audit_ends_on_a_panic(
+        "capture",
+        "telltale-capture",
+        "the report covers what was captured until then",
+        "the capture failed: the telltale-capture thread stopped on an internal error (a bug)",
+    );
+}
+
+#[test]
+fn a_panic_in_the_live_audits_loop_still_writes_its_report() {
+    live_audit_ends_on_a_panic(
+        "audit-loop",
+        "main",
+        "the report may be incomplete",
+        "the audit stopped on an internal error (a bug)",
     );
 }
