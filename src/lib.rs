@@ -7,6 +7,9 @@
 //! → `report` (JSON, Markdown), or live → `tui` (the terminal UI, fed snapshots by `live`). `pipeline` ties the stages together; `cli` is the
 //! binary's edge. Nothing here sends a packet or looks anything up.
 #![forbid(unsafe_code)]
+// A time subtraction that can go negative panics; this one once killed the replay thread
+// on a busy machine. Saturate or check instead.
+#![deny(clippy::unchecked_time_subtraction)]
 
 pub mod attrib;
 pub mod capture;

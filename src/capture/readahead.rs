@@ -134,8 +134,9 @@ impl Drop for ReadAhead {
         }
         let (_, closed) = sync_channel(0);
         drop(std::mem::replace(&mut self.rx, closed));
-        let deadline = std::time::Instant::now() + std::time::Duration::from_millis(200);
-        while self.threads.iter().any(|t| !t.is_finished()) && std::time::Instant::now() < deadline
+        let started = std::time::Instant::now();
+        while self.threads.iter().any(|t| !t.is_finished())
+            && started.elapsed() < std::time::Duration::from_millis(200)
         {
             std::thread::sleep(std::time::Duration::from_millis(1));
         }

@@ -1,12 +1,17 @@
 //! `telltale audit -i IFACE [--duration D]`: a live capture with no terminal UI, for cron
 //! and systemd. It captures until the duration ends or SIGINT/SIGTERM arrives, then
 //! writes the same reports as an offline audit, with what libpcap and telltale dropped.
+//! A panic ends it too, with the report written as far as the audit got and the exit
+//! status [`EXIT_INTERNAL`](super::EXIT_INTERNAL): the capture thread's through the
+//! panic hook's flag (`live::fault`), which the loop looks at; the loop's own is caught,
+//! and the report made from the pipeline as the panic left it.
 
 use super::audit::Judging;
 use super::output::{Outputs, write_outputs};
 use super::{AuditArgs, EXIT_CLEAN, EXIT_ERROR, EXIT_FLAGGED, Failure};
 use crate::attrib::Attributor;
 use crate::live::attribution::FlowAttribution;
+use crate::live::fault;
 use crate::live::source::{CaptureMsg, Feed, ToPipeline, open_live, spawn_live};
 use crate::pipeline::Pipeline;
 use crate::report::evidence::Evidence;
@@ -14,6 +19,7 @@ use crate::report::model::{Context, Input, LiveCapture, Report, RulesInfo};
 use crate::report::text;
 use crate::rules::Matcher;
 use crate::rules::scope;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{RecvTimeoutError, sync_channel};
@@ -128,28 +134,43 @@ pub fn run(
             ToPipeline::Capture(CaptureMsg::Failed(why)) => failure = Some(why),
             _ => {}
         };
-    loop {
-        if stop_requested.load(Ordering::Relaxed)
-            || duration.is_some_and(|d| started.elapsed() >= d)
-        {
-            break;
+    // `TELLTALE_FAULT=panic:main`: this loop panics once some packets are audited
+    let fault = fault::injected("main");
+    let pumped = catch_unwind(AssertUnwindSafe(|| {
+        loop {
+            if stop_requested.load(Ordering::Relaxed)
+                || duration.is_some_and(|d| started.elapsed() >= d)
+                || fault::panicked().is_some()
+            {
+                break;
+            }
+            match rx.recv_timeout(Duration::from_millis(200)) {
+                Ok(msg) => handle(msg, &mut pipeline, &mut attributor),
+                Err(RecvTimeoutError::Timeout) if attribution => {
+                    attributor.run(&mut pipeline, false)
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+            if fault && pipeline.counters().packets >= fault::FAULT_AFTER_PACKETS {
+                panic!("injected fault (TELLTALE_FAULT=panic:main)");
+            }
         }
-        match rx.recv_timeout(Duration::from_millis(200)) {
-            Ok(msg) => handle(msg, &mut pipeline, &mut attributor),
-            Err(RecvTimeoutError::Timeout) if attribution => attributor.run(&mut pipeline, false),
-            Err(RecvTimeoutError::Timeout) => {}
-            Err(RecvTimeoutError::Disconnected) => break,
-        }
-    }
+    }));
     let last_drops = running.stop();
-    // what the capture thread sent before it stopped is still audited
-    while let Ok(msg) = rx.try_recv() {
-        handle(msg, &mut pipeline, &mut attributor);
-    }
-    if attribution {
-        // the flows still waiting for their process get what is known now
-        attributor.run(&mut pipeline, true);
-    }
+    // what the capture thread sent before it stopped is still audited, unless the
+    // pipeline is what failed; the flows still waiting for their process then get what is
+    // known now
+    let audited = pumped.is_ok()
+        && catch_unwind(AssertUnwindSafe(|| {
+            while let Ok(msg) = rx.try_recv() {
+                handle(msg, &mut pipeline, &mut attributor);
+            }
+            if attribution {
+                attributor.run(&mut pipeline, true);
+            }
+        }))
+        .is_ok();
     // libpcap's counters as read when the capture stopped (their message may not have fit
     // in the queue)
     if let Some(d) = last_drops {
@@ -173,6 +194,12 @@ pub fn run(
         warnings.push(format!(
             "the capture failed: {why}; the report covers what was captured before"
         ));
+    }
+    if !audited {
+        warnings.push(
+            "the audit stopped on an internal error (a bug): this report covers what it had audited by then, and may be incomplete"
+                .into(),
+        );
     }
     let mut report = Report::build(
         result,
@@ -199,7 +226,16 @@ pub fn run(
     for w in &report.warnings {
         eprintln!("telltale: warning: {}", text::neutralise(w));
     }
-    write_outputs(&report, evidence.as_ref(), dest)?;
+    let written = write_outputs(&report, evidence.as_ref(), dest);
+    if let Some(thread) = fault::panicked() {
+        let outcome = match &written {
+            Err(f) => format!("the report could not be written: {}", f.message),
+            Ok(()) if !audited => "the report may be incomplete".to_string(),
+            Ok(()) => "the report covers what was captured until then".to_string(),
+        };
+        return Err(Failure::internal(&thread, &outcome));
+    }
+    written?;
     Ok(if report.flagged() > 0 {
         EXIT_FLAGGED
     } else {

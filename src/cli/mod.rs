@@ -19,6 +19,9 @@ pub const EXIT_CLEAN: i32 = 0;
 pub const EXIT_FLAGGED: i32 = 1;
 /// Exit status: the audit could not be done.
 pub const EXIT_ERROR: i32 = 2;
+/// Exit status: an internal error (a bug): a thread panicked. Whatever report the run
+/// was writing was written as far as it got (`live::fault`).
+pub const EXIT_INTERNAL: i32 = 3;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -39,7 +42,7 @@ pub struct Cli {
 pub enum Command {
     /// Audit capture files and write a report.
     #[command(
-        after_help = "Exit status: 0 nothing flagged, 1 at least one flow flagged, 2 the audit could not be done."
+        after_help = "Exit status: 0 nothing flagged, 1 at least one flow flagged, 2 the audit could not be done, 3 an internal error (a bug)."
     )]
     Audit(AuditArgs),
     /// List the interfaces telltale can capture on, with their addresses and the default route's.
@@ -75,7 +78,7 @@ pub enum Command {
     /// Check an audit bundle (`audit --format all -o DIR`) against its manifest: every file's
     /// SHA-256, and that none is missing.
     #[command(
-        after_help = "Exit status: 0 every file matches, 1 a file changed or is missing, 2 no readable manifest."
+        after_help = "Exit status: 0 every file matches, 1 a file changed or is missing, 2 no readable manifest, 3 an internal error (a bug)."
     )]
     Verify {
         /// The bundle's folder (holding manifest.json).
@@ -278,9 +281,23 @@ impl Failure {
             code: EXIT_ERROR,
         }
     }
+
+    /// The one line after a panic: the thread that panicked, what became of the report
+    /// (`outcome`, after a semicolon), and a request for a bug report. The panic's own
+    /// message is printed above it, once the terminal is back.
+    pub fn internal(thread: &str, outcome: &str) -> Failure {
+        Failure {
+            message: format!(
+                "internal error: thread '{thread}' panicked; {outcome}; this is a bug in telltale, please report it with the panic message above"
+            ),
+            code: EXIT_INTERNAL,
+        }
+    }
 }
 
 pub fn main() -> i32 {
+    // before any thread starts: every panic is noted, and a live session ended (`live::fault`)
+    crate::live::fault::install_hook();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
@@ -293,13 +310,25 @@ pub fn main() -> i32 {
             return code;
         }
     };
-    match run(cli) {
-        Ok(code) => code,
-        Err(f) => {
-            eprintln!("telltale: {}", f.message);
-            f.code
+    // A panic that reaches this far (the live sessions catch their own) has written
+    // nothing: the standard hook has printed its message, this adds the one line. A
+    // command that went on after a helper thread's panic (a reading thread, say) ends
+    // with the same line and status.
+    let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(cli)));
+    let panicked = crate::live::fault::panicked;
+    let failure = match ran {
+        Ok(Ok(code)) => match panicked() {
+            None => return code,
+            Some(thread) => Failure::internal(&thread, "what was written may be incomplete"),
+        },
+        Ok(Err(f)) => f,
+        Err(_) => {
+            let thread = panicked().unwrap_or_else(|| "main".into());
+            Failure::internal(&thread, "no report was written")
         }
-    }
+    };
+    eprintln!("telltale: {}", failure.message);
+    failure.code
 }
 
 /// Gives up privileges, saying so on standard error when it cannot (the run goes on).

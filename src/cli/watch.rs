@@ -1,19 +1,20 @@
 //! `telltale watch` and `telltale demo`: a live session. The capture thread (libpcap, a
 //! replayed file, or the demo), the pipeline thread and the terminal UI, joined by
-//! bounded channels; on every way out (quit, SIGINT, SIGTERM, SIGHUP, a panic) the
-//! terminal is restored and the `--report` is written.
+//! bounded channels; on every way out (quit, SIGINT, SIGTERM, SIGHUP, a panic in any
+//! thread) the terminal is restored and the `--report` is written. After a panic one
+//! line names the thread, and the exit status is [`EXIT_INTERNAL`].
 
 use super::audit::{Judging, demo_reader};
-use super::{DemoArgs, EXIT_CLEAN, EXIT_ERROR, Failure, WatchArgs};
+use super::{DemoArgs, EXIT_CLEAN, EXIT_ERROR, EXIT_INTERNAL, Failure, WatchArgs};
 use crate::capture::file::{CaptureReader, InputDigest};
-use crate::live::engine::{Engine, ReportPlan};
+use crate::live::engine::{Ended, Engine, ReportPlan};
 use crate::live::snapshot::{Snapshot, Source};
 use crate::live::source::{Feed, Running, ToPipeline, open_live, spawn_live, spawn_replay};
-use crate::live::{Event, iface};
+use crate::live::{Event, fault, iface};
 use crate::pipeline::{Caps, Pipeline};
 use crate::report::model::RulesInfo;
 use crate::rules::Matcher;
-use crate::tui::run::{Ending, forward_signals, install_panic_hook, run};
+use crate::tui::run::{Ending, forward_signals, run};
 use crate::tui::{App, UiOptions};
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -180,7 +181,7 @@ fn session(
     .with_baseline(judging.baseline.clone())
     .with_prefs_watch(prefs_path, &opt_out_choice);
     let engine_out = events_tx.clone();
-    let engine_thread: JoinHandle<Option<String>> = std::thread::Builder::new()
+    let engine_thread: JoinHandle<Ended> = std::thread::Builder::new()
         .name("telltale-pipeline".into())
         .spawn(move || engine.run(pipeline_rx, engine_out))
         .map_err(|e| Failure::usage(format!("cannot start the pipeline thread: {e}")))?;
@@ -192,7 +193,6 @@ fn session(
     };
     forward_signals(events_tx.clone())
         .map_err(|e| Failure::usage(format!("cannot watch for signals: {e}")))?;
-    install_panic_hook();
 
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     let app = App::new(Arc::new(initial), UiOptions { no_color, bell });
@@ -201,20 +201,36 @@ fn session(
     }));
 
     // Whatever ended the session: stop the capture, let the pipeline write the report.
+    // (A capture thread that panicked has ended already; the pipeline catches its own
+    // panic and writes what it can.)
     capture_thread.stop();
     let _ = to_pipeline.send(ToPipeline::Stop);
-    let written = engine_thread.join().ok().flatten();
-    if let Some(msg) = written {
-        eprintln!("telltale: {msg}");
+    let ended = engine_thread.join().unwrap_or(Ended {
+        written: report
+            .as_ref()
+            .map(|_| Err("the report could not be written: the pipeline thread failed".into())),
+        panicked: true,
+    });
+    if let Some(Ok(said) | Err(said)) = &ended.written {
+        eprintln!("telltale: {said}");
+    }
+    let failed = fault::panicked()
+        .or_else(|| matches!(ui, Err(_) | Ok(Ok(Ending::Panicked))).then(|| "main".into()));
+    if let Some(thread) = failed {
+        let outcome = match &ended.written {
+            None => "no --report was asked for",
+            Some(Err(_)) => "no report was written",
+            Some(Ok(_)) if ended.panicked => "the report may be incomplete",
+            Some(Ok(_)) => "the report covers what was audited until then",
+        };
+        return Err(Failure::internal(&thread, outcome));
     }
     match ui {
         Ok(Ok(Ending::Quit | Ending::PipelineEnded)) => Ok(EXIT_CLEAN),
         Ok(Ok(Ending::Signal(sig))) => Ok(128 + sig),
         Ok(Err(e)) => Err(Failure::usage(format!("the terminal failed: {e}"))),
-        Err(_) => Err(Failure {
-            message: "the terminal UI stopped on an internal error (see above)".into(),
-            code: EXIT_ERROR,
-        }),
+        // a panic, answered above
+        Ok(Ok(Ending::Panicked)) | Err(_) => Ok(EXIT_INTERNAL),
     }
 }
 

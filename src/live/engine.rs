@@ -3,9 +3,11 @@
 //! (never waiting for the UI: a snapshot the UI has no room for is skipped, the next one
 //! replaces it), builds a report when asked and hands it to a writer thread (so that
 //! rendering and disk never hold up the packets), and writes the final report when it
-//! stops.
+//! stops. A panic of its own ends its loop, not the thread: the final report is still
+//! written, from the pipeline as the panic left it or else from the last snapshot.
 
 use super::Event;
+use super::fault;
 use super::snapshot::{CaptureState, Drops, Snapshot, Source};
 use super::source::{CaptureMsg, ToPipeline};
 use crate::cli::output::{Destination, write_reports};
@@ -15,7 +17,8 @@ use crate::report::Format;
 use crate::report::model::{Context, FlowReport, Input, LiveCapture, OptOut, Report, RulesInfo};
 use crate::rules::Rules;
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError};
@@ -60,6 +63,24 @@ pub struct Engine {
     packets_per_sec: f64,
     /// Writer threads of exports still running: joined before the engine ends.
     writers: Vec<std::thread::JoinHandle<()>>,
+    /// The last snapshot published: the report's source of last resort should the
+    /// pipeline panic and be unable to make one.
+    last: Option<Arc<Snapshot>>,
+    /// The loop ended on a panic: reports say they may be incomplete.
+    panicked: bool,
+    /// `TELLTALE_FAULT=panic:telltale-pipeline`: panic once some packets are audited.
+    fault: bool,
+}
+
+/// How the pipeline thread ended.
+#[derive(Debug)]
+pub struct Ended {
+    /// What became of the final report, if one was asked for: where it was written, or
+    /// why it could not be.
+    pub written: Option<Result<String, String>>,
+    /// The pipeline thread panicked: the report was made from what the panic left, and
+    /// may be incomplete.
+    pub panicked: bool,
 }
 
 /// The settings file being watched, and how the opt-out was asked for.
@@ -106,6 +127,9 @@ impl Engine {
             prefs: None,
             packets_per_sec: 0.0,
             writers: Vec::new(),
+            last: None,
+            panicked: false,
+            fault: fault::injected("telltale-pipeline"),
         }
     }
 
@@ -192,9 +216,40 @@ impl Engine {
         r
     }
 
-    /// Runs until `Stop` (or until every sender is gone), publishing to `out`; returns
-    /// what became of the final report, if one was asked for.
-    pub fn run(mut self, rx: Receiver<ToPipeline>, out: SyncSender<Event>) -> Option<String> {
+    /// Runs until `Stop` (or until every sender is gone), publishing to `out`, then
+    /// writes the final report if one was asked for.
+    ///
+    /// A panic in the loop (a packet the pipeline chokes on, attribution, a snapshot) is
+    /// caught here rather than ending the thread: the panic hook has already set the
+    /// session ending, and the audit so far still deserves its report.
+    pub fn run(mut self, rx: Receiver<ToPipeline>, out: SyncSender<Event>) -> Ended {
+        self.panicked = catch_unwind(AssertUnwindSafe(|| self.pump(&rx, &out))).is_err();
+        // nothing more is read: a capture thread waiting for room stops waiting
+        drop(rx);
+        // the flows still waiting for their process get what is known now
+        if !self.panicked
+            && let Some(a) = self.attributor.as_mut()
+        {
+            let pipeline = &mut self.pipeline;
+            self.panicked = catch_unwind(AssertUnwindSafe(|| a.run(pipeline, true))).is_err();
+        }
+        let written = self
+            .plan
+            .on_exit
+            .clone()
+            .map(|path| self.final_report(&path));
+        // an export under way is finished before the session ends
+        for w in self.writers.drain(..) {
+            let _ = w.join();
+        }
+        let _ = out.try_send(Event::Stopped);
+        Ended {
+            written,
+            panicked: self.panicked,
+        }
+    }
+
+    fn pump(&mut self, rx: &Receiver<ToPipeline>, out: &SyncSender<Event>) {
         let mut last = Instant::now();
         let mut dirty = true;
         loop {
@@ -203,7 +258,7 @@ impl Engine {
                     self.on_capture(msg);
                     dirty = true;
                 }
-                Ok(ToPipeline::Export { dir }) => self.export(dir, &out),
+                Ok(ToPipeline::Export { dir }) => self.export(dir, out),
                 Ok(ToPipeline::Stop) | Err(RecvTimeoutError::Disconnected) => break,
                 Err(RecvTimeoutError::Timeout) => {
                     // flows waiting for their process are settled even when no packet comes
@@ -223,6 +278,7 @@ impl Engine {
                 last = Instant::now();
                 if dirty || self.state == CaptureState::Running {
                     let snap = Arc::new(self.snapshot());
+                    self.last = Some(snap.clone());
                     match out.try_send(Event::Snapshot(snap)) {
                         // a busy UI misses this one; the next carries everything
                         Ok(()) | Err(TrySendError::Full(_)) => dirty = false,
@@ -231,20 +287,19 @@ impl Engine {
                 }
             }
         }
-        if let Some(a) = self.attributor.as_mut() {
-            a.run(&mut self.pipeline, true);
+    }
+
+    /// The final report. After a panic the pipeline may be left half-way through a
+    /// packet: should making the report from it panic as well, the last snapshot is
+    /// what remains.
+    fn final_report(&self, path: &Path) -> Result<String, String> {
+        if !self.panicked {
+            return self.write_final(path);
         }
-        let written = self
-            .plan
-            .on_exit
-            .clone()
-            .map(|path| self.write_final(&path));
-        // an export under way is finished before the session ends
-        for w in self.writers.drain(..) {
-            let _ = w.join();
+        match catch_unwind(AssertUnwindSafe(|| self.write_final(path))) {
+            Ok(said) => said,
+            Err(_) => self.write_last_snapshot(path),
         }
-        let _ = out.try_send(Event::Stopped);
-        written
     }
 
     fn on_capture(&mut self, msg: CaptureMsg) {
@@ -258,6 +313,9 @@ impl Engine {
                 }
                 if let Some(a) = self.attributor.as_mut() {
                     a.run(&mut self.pipeline, false);
+                }
+                if self.fault && self.pipeline.counters().packets >= fault::FAULT_AFTER_PACKETS {
+                    panic!("injected fault (TELLTALE_FAULT=panic:telltale-pipeline)");
                 }
             }
             CaptureMsg::Stats { kernel, interface } => {
@@ -367,12 +425,25 @@ impl Engine {
 
     /// The report of everything so far.
     pub fn report(&self) -> Report {
-        let result = self.pipeline.result_so_far();
+        let mut result = self.pipeline.result_so_far();
+        let scope = crate::rules::scope::apply(&self.scope, &mut result.flows);
+        let ctx = self.context(result.counters.packets, scope);
+        Report::build(result, ctx)
+    }
+
+    /// What a report says besides its flows and counters.
+    fn context(&self, packets: u64, scope: crate::rules::scope::ScopeReport) -> Context {
         let mut warnings = self.warnings.clone();
         if let CaptureState::Failed(why) = &self.state {
             warnings.push(format!(
                 "the capture failed: {why}; the report covers what was read before"
             ));
+        }
+        if self.panicked {
+            warnings.push(
+                "the pipeline stopped on an internal error (a bug): this report covers what it had audited by then, and may be incomplete"
+                    .into(),
+            );
         }
         let input = Input {
             path: self.source.describe(),
@@ -382,7 +453,7 @@ impl Engine {
             },
             sha256: None,
             bytes: 0,
-            packets: result.counters.packets,
+            packets,
             cut_short: None,
         };
         let live = match &self.source {
@@ -397,22 +468,40 @@ impl Engine {
             }),
             _ => None,
         };
-        let mut result = result;
-        let scope = crate::rules::scope::apply(&self.scope, &mut result.flows);
-        Report::build(
-            result,
-            Context {
-                inputs: vec![input],
-                live,
-                scope,
-                baseline: self.baseline.clone(),
-                settings: None,
-                rules: RulesInfo::from_rules(&self.rules),
-                opt_out: self.opt_out.clone(),
-                generated_at: crate::time::now(),
-                warnings,
-            },
-        )
+        Context {
+            inputs: vec![input],
+            live,
+            scope,
+            baseline: self.baseline.clone(),
+            settings: None,
+            rules: RulesInfo::from_rules(&self.rules),
+            opt_out: self.opt_out.clone(),
+            generated_at: crate::time::now(),
+            warnings,
+        }
+    }
+
+    /// The report the last snapshot gives: its flows as the view showed them (the
+    /// newest at most [`SNAPSHOT_EVERY`] old), without the names the capture revealed or
+    /// the ended flows beyond the view's cap.
+    fn report_from_snapshot(&self, snap: &Snapshot) -> Report {
+        let flows: Vec<FlowReport> = snap.flows.iter().map(|f| (**f).clone()).collect();
+        let result = crate::pipeline::AuditResult {
+            flows: Vec::new(),
+            groups: Vec::new(),
+            inventory: crate::names::inventory::Inventory::new(0),
+            counters: snap.counters.clone(),
+            first_ts: None,
+            last_ts: snap.capture_time,
+        };
+        // the snapshot's flows are those in scope already; what it left out is not kept
+        let scope = crate::rules::scope::apply(&self.scope, &mut Vec::new());
+        let mut ctx = self.context(snap.counters.packets, scope);
+        ctx.warnings.push(
+            "made from the live view's last snapshot: the names revealed and the flows beyond the view's cap are missing"
+                .into(),
+        );
+        Report::from_flow_reports(flows, result, ctx)
     }
 
     /// Writes the whole audit bundle so far into a new folder. The report is built here,
@@ -445,24 +534,41 @@ impl Engine {
     }
 
     /// The report at the end of the session; the capture has stopped by then.
-    fn write_final(&self, path: &std::path::Path) -> String {
-        let report = self.report();
-        let by_ext = match path.extension().and_then(|e| e.to_str()) {
-            Some("json") => Some(Format::Json),
-            Some("md") => Some(Format::Markdown),
-            _ => None,
-        };
-        let dest: Vec<(Format, Destination)> = match by_ext {
-            Some(f) => vec![(f, Destination::File(path.to_path_buf()))],
-            None => [Format::Json, Format::Markdown]
-                .into_iter()
-                .map(|f| (f, Destination::File(path.join(f.file_name()))))
-                .collect(),
-        };
-        match write_reports(&report, &dest) {
-            Ok(()) => format!("report written to {}", path.display()),
-            Err(e) => format!("the report could not be written: {}", e.message),
+    fn write_final(&self, path: &Path) -> Result<String, String> {
+        write_report(&self.report(), path)
+    }
+
+    /// The final report from the last snapshot published, for when the pipeline cannot
+    /// make one.
+    fn write_last_snapshot(&self, path: &Path) -> Result<String, String> {
+        match &self.last {
+            Some(snap) => write_report(&self.report_from_snapshot(snap), path),
+            None => Err(
+                "the report could not be written: the pipeline failed before its first snapshot"
+                    .into(),
+            ),
         }
+    }
+}
+
+/// Writes a final report to `path` (a `.json` or `.md` file, or else a folder for both);
+/// the message for the user.
+fn write_report(report: &Report, path: &Path) -> Result<String, String> {
+    let by_ext = match path.extension().and_then(|e| e.to_str()) {
+        Some("json") => Some(Format::Json),
+        Some("md") => Some(Format::Markdown),
+        _ => None,
+    };
+    let dest: Vec<(Format, Destination)> = match by_ext {
+        Some(f) => vec![(f, Destination::File(path.to_path_buf()))],
+        None => [Format::Json, Format::Markdown]
+            .into_iter()
+            .map(|f| (f, Destination::File(path.join(f.file_name()))))
+            .collect(),
+    };
+    match write_reports(report, &dest) {
+        Ok(()) => Ok(format!("report written to {}", path.display())),
+        Err(e) => Err(format!("the report could not be written: {}", e.message)),
     }
 }
 
@@ -496,19 +602,14 @@ mod tests {
     use crate::pipeline::Caps;
     use crate::rules::verdict::{Consent, VerdictKind};
 
-    #[test]
-    fn the_view_keeps_its_ended_flows_within_the_cap_flagged_ones_last_to_go() {
+    fn demo_engine(caps: Caps, plan: ReportPlan) -> Engine {
         let rules = crate::rules::load::load("plex").expect("the built-in rules load");
-        let caps = Caps {
-            flow_records: 8,
-            ..Caps::default()
-        };
         let pipeline = Pipeline::new(
             Arc::new(crate::rules::Matcher::new(rules.clone())),
             Consent::new(true),
             caps,
         );
-        let mut engine = Engine::new(
+        Engine::new(
             pipeline,
             rules,
             Source::Demo { speed: 1.0 },
@@ -517,8 +618,102 @@ mod tests {
                 source: "test".into(),
             },
             Arc::new(AtomicU64::new(0)),
-            ReportPlan::default(),
+            plan,
+        )
+    }
+
+    fn report_at(path: &Path) -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(path).expect("the report was written"))
+            .expect("the report is JSON")
+    }
+
+    #[test]
+    fn a_panic_in_the_loop_still_writes_the_final_report() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("final.json");
+        let plan = ReportPlan {
+            on_exit: Some(path.clone()),
+        };
+        let mut engine = demo_engine(Caps::default(), plan);
+        // as TELLTALE_FAULT=panic:telltale-pipeline does
+        engine.fault = true;
+        let (tx, rx) = std::sync::mpsc::sync_channel(4);
+        let (out, _events) = std::sync::mpsc::sync_channel(64);
+        let mut reader = crate::cli::audit::demo_reader().expect("the demo capture opens");
+        let mut batch = crate::live::batch::Batch::with_capacity();
+        while (batch.len() as u64) < fault::FAULT_AFTER_PACKETS {
+            batch.push(&reader.next_packet().expect("the demo has packets enough"));
+        }
+        tx.send(ToPipeline::Capture(CaptureMsg::Batch(batch)))
+            .unwrap();
+        // no Stop is sent: the panic alone ends the loop
+        let ended = engine.run(rx, out);
+        assert!(ended.panicked);
+        assert_eq!(
+            ended.written,
+            Some(Ok(format!("report written to {}", path.display())))
         );
+        let v = report_at(&path);
+        assert!(!v["flows"].as_array().unwrap().is_empty());
+        assert_eq!(v["counters"]["packets"], fault::FAULT_AFTER_PACKETS);
+        let warnings = v["warnings"].to_string();
+        assert!(warnings.contains("may be incomplete"), "{warnings}");
+        drop(tx);
+    }
+
+    #[test]
+    fn without_a_pipeline_the_last_snapshot_makes_the_report() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("final.json");
+        let mut engine = demo_engine(Caps::default(), ReportPlan::default());
+        assert!(
+            engine.write_last_snapshot(&path).is_err(),
+            "no snapshot yet"
+        );
+        let mut reader = crate::cli::audit::demo_reader().expect("the demo capture opens");
+        for _ in 0..400 {
+            engine
+                .pipeline
+                .process(&reader.next_packet().expect("the demo has packets"));
+        }
+        let snap = Arc::new(engine.snapshot());
+        engine.last = Some(snap.clone());
+        engine.panicked = true;
+        // more packets after the snapshot: the report shows the snapshot, not them
+        while let Some(p) = reader.next_packet() {
+            engine.pipeline.process(&p);
+        }
+        assert!(engine.write_last_snapshot(&path).is_ok());
+        let v = report_at(&path);
+        assert_eq!(v["schema"], "telltale.report/1");
+        let ids: Vec<u64> = v["flows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["id"].as_u64().unwrap())
+            .collect();
+        let shown: Vec<u64> = snap.flows.iter().map(|f| f.id).collect();
+        assert_eq!(ids, shown);
+        assert_eq!(v["counters"]["packets"], 400);
+        let flagged: u64 = snap
+            .flows
+            .iter()
+            .filter(|f| f.verdict.kind == VerdictKind::Flagged)
+            .count() as u64;
+        assert!(flagged > 0, "the demo's first 400 packets flag a flow");
+        assert_eq!(v["summary"]["verdicts"]["flagged"]["flows"], flagged);
+        let warnings = v["warnings"].to_string();
+        assert!(warnings.contains("last snapshot"), "{warnings}");
+        assert!(warnings.contains("may be incomplete"), "{warnings}");
+    }
+
+    #[test]
+    fn the_view_keeps_its_ended_flows_within_the_cap_flagged_ones_last_to_go() {
+        let caps = Caps {
+            flow_records: 8,
+            ..Caps::default()
+        };
+        let mut engine = demo_engine(caps, ReportPlan::default());
         let mut reader = crate::cli::audit::demo_reader().expect("the demo capture opens");
         while let Some(p) = reader.next_packet() {
             engine.pipeline.process(&p);

@@ -1,11 +1,13 @@
 //! Live audits: packets from a live interface, a replayed file or the demo flow through
 //! a capture thread (`source`) in batches (`batch`) into the pipeline thread (`engine`),
 //! which alone owns the flow table and publishes immutable snapshots (`snapshot`) for
-//! the terminal UI. Bounded channels join them; the UI never slows the capture.
+//! the terminal UI. Bounded channels join them; the UI never slows the capture. A panic
+//! in any thread ends the session cleanly (`fault`).
 
 pub mod attribution;
 pub mod batch;
 pub mod engine;
+pub mod fault;
 pub mod iface;
 pub mod snapshot;
 pub mod source;
@@ -25,4 +27,6 @@ pub enum Event {
     Input(crossterm::event::Event),
     /// SIGINT, SIGTERM or SIGHUP.
     Signal(i32),
+    /// A thread panicked: the session ends (`fault`).
+    Panicked,
 }

@@ -14,12 +14,14 @@
 //! too, and loses nothing.
 
 use super::batch::Batch;
+use super::fault;
 use crate::capture::LinkType;
 use crate::capture::RawPacket;
 use crate::capture::file::CaptureReader;
 use crate::time::Timestamp;
 use nix::poll::{PollFd, PollFlags, poll};
 use std::os::fd::AsFd;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{SyncSender, TrySendError};
@@ -97,7 +99,7 @@ impl Feed {
                     }
                     msg = back;
                     std::thread::sleep(pause);
-                    pause = (pause * 2).min(MAX_PAUSE);
+                    pause = pause.saturating_mul(2).min(MAX_PAUSE);
                 }
             }
         }
@@ -110,56 +112,88 @@ impl Feed {
 }
 
 /// Replays a capture at `speed` times its own pace (`None`: as fast as it can be read).
-pub fn spawn_replay(mut reader: CaptureReader, speed: Option<f64>, feed: Feed) -> JoinHandle<()> {
+pub fn spawn_replay(reader: CaptureReader, speed: Option<f64>, feed: Feed) -> JoinHandle<()> {
     std::thread::Builder::new()
         .name("telltale-replay".into())
         .spawn(move || {
-            let wall_start = Instant::now();
-            let mut first: Option<Timestamp> = None;
-            let mut batch = Batch::with_capacity();
-            let mut alive = true;
-            while alive && !feed.stopping() {
-                let Some(p) = reader.next_packet() else { break };
-                if let Some(speed) = speed.filter(|s| *s > 0.0) {
-                    let t0 = *first.get_or_insert(p.ts);
-                    let due = Duration::from_secs_f64((p.ts.seconds_since(t0) / speed).max(0.0));
-                    if due > wall_start.elapsed() {
-                        // hand over what is ready, then wait for this packet's time
-                        if !batch.is_empty() {
-                            alive = feed.send(CaptureMsg::Batch(std::mem::replace(
-                                &mut batch,
-                                Batch::with_capacity(),
-                            )));
-                        }
-                        while alive && !feed.stopping() && due > wall_start.elapsed() {
-                            std::thread::sleep(
-                                (due - wall_start.elapsed()).min(Duration::from_millis(50)),
-                            );
-                        }
-                    }
-                }
-                batch.push(&p);
-                if batch.is_full() {
-                    alive = feed.send(CaptureMsg::Batch(std::mem::replace(
-                        &mut batch,
-                        Batch::with_capacity(),
-                    )));
-                }
+            if catch_unwind(AssertUnwindSafe(|| replay(reader, speed, &feed))).is_err() {
+                tell_of_panic(&feed);
             }
-            if !batch.is_empty() {
-                feed.send(CaptureMsg::Batch(batch));
-            }
-            let warning = reader.truncation().map(|t| {
-                format!(
-                    "{} was cut short at byte {}: {}",
-                    reader.name(),
-                    t.offset,
-                    t.what
-                )
-            });
-            feed.send(CaptureMsg::Finished { warning });
         })
         .unwrap_or_else(|e| panic!("cannot start the replay thread: {e}"))
+}
+
+fn replay(mut reader: CaptureReader, speed: Option<f64>, feed: &Feed) {
+    let fault = fault::injected("telltale-replay");
+    let mut passed_on = 0u64;
+    // hands the batch so far to the pipeline; false when the pipeline is gone
+    let mut flush = |batch: &mut Batch| {
+        let full = std::mem::replace(batch, Batch::with_capacity());
+        passed_on += full.len() as u64;
+        let alive = feed.send(CaptureMsg::Batch(full));
+        if fault && passed_on >= fault::FAULT_AFTER_PACKETS {
+            panic!("injected fault (TELLTALE_FAULT=panic:telltale-replay)");
+        }
+        alive
+    };
+    let wall_start = Instant::now();
+    let mut first: Option<Timestamp> = None;
+    let mut batch = Batch::with_capacity();
+    let mut alive = true;
+    while alive && !feed.stopping() {
+        let Some(p) = reader.next_packet() else { break };
+        if let Some(speed) = speed.filter(|s| *s > 0.0) {
+            let t0 = *first.get_or_insert(p.ts);
+            // `max` also turns NaN into 0; what is then too large for a Duration waits
+            // until the replay is stopped
+            let secs = (p.ts.seconds_since(t0) / speed).max(0.0);
+            let due = Duration::try_from_secs_f64(secs).unwrap_or(Duration::MAX);
+            if due > wall_start.elapsed() {
+                // hand over what is ready, then wait for this packet's time
+                if !batch.is_empty() {
+                    alive = flush(&mut batch);
+                }
+                // one reading of the clock per look: it moves on between two readings,
+                // so `due` less a later one than the reading compared may be negative
+                loop {
+                    let left = due.saturating_sub(wall_start.elapsed());
+                    if !alive || feed.stopping() || left.is_zero() {
+                        break;
+                    }
+                    std::thread::sleep(left.min(Duration::from_millis(50)));
+                }
+            }
+        }
+        batch.push(&p);
+        if batch.is_full() {
+            alive = flush(&mut batch);
+        }
+    }
+    if !batch.is_empty() {
+        flush(&mut batch);
+    }
+    let warning = reader.truncation().map(|t| {
+        format!(
+            "{} was cut short at byte {}: {}",
+            reader.name(),
+            t.offset,
+            t.what
+        )
+    });
+    feed.send(CaptureMsg::Finished { warning });
+}
+
+/// After a capture thread's panic: tells the pipeline that the capture stopped, so that
+/// the report says it covers only what came before. (The panic hook has already set the
+/// session ending.)
+fn tell_of_panic(feed: &Feed) {
+    let thread = std::thread::current()
+        .name()
+        .unwrap_or("capture")
+        .to_string();
+    feed.hand_over(CaptureMsg::Failed(format!(
+        "the {thread} thread stopped on an internal error (a bug)"
+    )));
 }
 
 /// Why live capture could not start, in words that say what to do.
@@ -312,82 +346,9 @@ pub fn spawn_live(mut cap: pcap::Capture<pcap::Active>, feed: Feed) -> Running {
     let thread = std::thread::Builder::new()
         .name("telltale-capture".into())
         .spawn(move || {
-            let link = LinkType(u32::try_from(cap.get_datalink().0).unwrap_or(u32::MAX));
-            let mut cap = match cap.setnonblock() {
-                Ok(cap) => cap,
-                Err(e) => {
-                    let why = format!("the capture could not be read without blocking: {e}");
-                    feed.hand_over(CaptureMsg::Failed(why));
-                    return;
-                }
-            };
-            // reads libpcap's counters, keeps them for `stop`, and sends them on if the
-            // queue has room (otherwise a later reading will)
-            let read_stats = |cap: &mut pcap::Capture<pcap::Active>| {
-                let Ok(s) = cap.stats() else { return };
-                let now = PcapDrops {
-                    kernel: u64::from(s.dropped),
-                    interface: u64::from(s.if_dropped),
-                };
-                *thread_drops.lock().unwrap_or_else(PoisonError::into_inner) = Some(now);
-                let msg = CaptureMsg::Stats {
-                    kernel: now.kernel,
-                    interface: now.interface,
-                };
-                let _ = feed.tx.try_send(ToPipeline::Capture(msg));
-            };
-            let mut batch = Batch::with_capacity();
-            let mut batch_started = Instant::now();
-            let mut last_stats = Instant::now();
-            let mut alive = true;
-            while alive && !feed.stopping() {
-                match cap.next_packet() {
-                    Ok(p) => {
-                        if batch.is_empty() {
-                            batch_started = Instant::now();
-                        }
-                        let h = p.header;
-                        batch.push(&RawPacket {
-                            ts: Timestamp::from_secs_nanos(h.ts.tv_sec, h.ts.tv_usec),
-                            link,
-                            data: p.data,
-                            orig_len: h.len,
-                            interface: 0,
-                        });
-                    }
-                    // nothing ready: what there is goes now, then wait for the kernel
-                    Err(pcap::Error::TimeoutExpired) => {
-                        if !batch.is_empty() {
-                            alive =
-                                feed.deliver(std::mem::replace(&mut batch, Batch::with_capacity()));
-                        }
-                        let mut ready = [PollFd::new(cap.as_fd(), PollFlags::POLLIN)];
-                        // an interrupted or failed wait only means looking again sooner
-                        let _ = poll(&mut ready, IDLE_WAIT_MS);
-                    }
-                    Err(_) if feed.stopping() => break,
-                    Err(e) => {
-                        if !batch.is_empty() {
-                            feed.deliver(std::mem::take(&mut batch));
-                        }
-                        read_stats(&mut cap);
-                        feed.hand_over(CaptureMsg::Failed(format!("the capture stopped: {e}")));
-                        return;
-                    }
-                }
-                let stale = batch_started.elapsed() >= Duration::from_millis(50);
-                if batch.is_full() || (!batch.is_empty() && stale) {
-                    alive = feed.deliver(std::mem::replace(&mut batch, Batch::with_capacity()));
-                }
-                if last_stats.elapsed() >= Duration::from_secs(1) {
-                    last_stats = Instant::now();
-                    read_stats(&mut cap);
-                }
+            if catch_unwind(AssertUnwindSafe(|| capture(cap, &feed, &thread_drops))).is_err() {
+                tell_of_panic(&feed);
             }
-            if !batch.is_empty() {
-                feed.deliver(batch);
-            }
-            read_stats(&mut cap);
         })
         .unwrap_or_else(|e| panic!("cannot start the capture thread: {e}"));
     Running {
@@ -396,6 +357,95 @@ pub fn spawn_live(mut cap: pcap::Capture<pcap::Active>, feed: Feed) -> Running {
         breaker: Some(breaker),
         drops,
     }
+}
+
+fn capture(cap: pcap::Capture<pcap::Active>, feed: &Feed, thread_drops: &Mutex<Option<PcapDrops>>) {
+    let link = LinkType(u32::try_from(cap.get_datalink().0).unwrap_or(u32::MAX));
+    let mut cap = match cap.setnonblock() {
+        Ok(cap) => cap,
+        Err(e) => {
+            let why = format!("the capture could not be read without blocking: {e}");
+            feed.hand_over(CaptureMsg::Failed(why));
+            return;
+        }
+    };
+    // reads libpcap's counters, keeps them for `stop`, and sends them on if the
+    // queue has room (otherwise a later reading will)
+    let read_stats = |cap: &mut pcap::Capture<pcap::Active>| {
+        let Ok(s) = cap.stats() else { return };
+        let now = PcapDrops {
+            kernel: u64::from(s.dropped),
+            interface: u64::from(s.if_dropped),
+        };
+        *thread_drops.lock().unwrap_or_else(PoisonError::into_inner) = Some(now);
+        let msg = CaptureMsg::Stats {
+            kernel: now.kernel,
+            interface: now.interface,
+        };
+        let _ = feed.tx.try_send(ToPipeline::Capture(msg));
+    };
+    let fault = fault::injected("telltale-capture");
+    let mut passed_on = 0u64;
+    // hands a batch to the pipeline; false when the pipeline is gone
+    let mut deliver = |batch: Batch| {
+        passed_on += batch.len() as u64;
+        let alive = feed.deliver(batch);
+        if fault && passed_on >= fault::FAULT_AFTER_PACKETS {
+            panic!("injected fault (TELLTALE_FAULT=panic:telltale-capture)");
+        }
+        alive
+    };
+    let mut batch = Batch::with_capacity();
+    let mut batch_started = Instant::now();
+    let mut last_stats = Instant::now();
+    let mut alive = true;
+    while alive && !feed.stopping() {
+        match cap.next_packet() {
+            Ok(p) => {
+                if batch.is_empty() {
+                    batch_started = Instant::now();
+                }
+                let h = p.header;
+                batch.push(&RawPacket {
+                    ts: Timestamp::from_secs_nanos(h.ts.tv_sec, h.ts.tv_usec),
+                    link,
+                    data: p.data,
+                    orig_len: h.len,
+                    interface: 0,
+                });
+            }
+            // nothing ready: what there is goes now, then wait for the kernel
+            Err(pcap::Error::TimeoutExpired) => {
+                if !batch.is_empty() {
+                    alive = deliver(std::mem::replace(&mut batch, Batch::with_capacity()));
+                }
+                let mut ready = [PollFd::new(cap.as_fd(), PollFlags::POLLIN)];
+                // an interrupted or failed wait only means looking again sooner
+                let _ = poll(&mut ready, IDLE_WAIT_MS);
+            }
+            Err(_) if feed.stopping() => break,
+            Err(e) => {
+                if !batch.is_empty() {
+                    deliver(std::mem::take(&mut batch));
+                }
+                read_stats(&mut cap);
+                feed.hand_over(CaptureMsg::Failed(format!("the capture stopped: {e}")));
+                return;
+            }
+        }
+        let stale = batch_started.elapsed() >= Duration::from_millis(50);
+        if batch.is_full() || (!batch.is_empty() && stale) {
+            alive = deliver(std::mem::replace(&mut batch, Batch::with_capacity()));
+        }
+        if last_stats.elapsed() >= Duration::from_secs(1) {
+            last_stats = Instant::now();
+            read_stats(&mut cap);
+        }
+    }
+    if !batch.is_empty() {
+        deliver(batch);
+    }
+    read_stats(&mut cap);
 }
 
 #[cfg(test)]
@@ -460,6 +510,54 @@ mod tests {
         assert_eq!(feed.queue_drops.load(Ordering::Relaxed), 7);
         assert_eq!(packets(rx.recv().unwrap()), 2);
         assert!(rx.try_recv().is_err(), "the given-up batch was not sent");
+    }
+
+    /// A little-endian microsecond pcap of empty Ethernet frames, one at each second given.
+    fn pcap_at(seconds: &[u32]) -> Vec<u8> {
+        let mut v = Vec::new();
+        v.extend(0xA1B2_C3D4u32.to_le_bytes());
+        v.extend(2u16.to_le_bytes());
+        v.extend(4u16.to_le_bytes());
+        for field in [0u32, 0, 262_144, 1] {
+            v.extend(field.to_le_bytes());
+        }
+        for s in seconds {
+            for field in [*s, 0, 60, 60] {
+                v.extend(field.to_le_bytes());
+            }
+            v.extend([0u8; 60]);
+        }
+        v
+    }
+
+    #[test]
+    fn a_wait_too_long_for_a_duration_lasts_until_the_stop() {
+        // the second packet is due so far on that the wait overflows a Duration (which
+        // once panicked the replay thread)
+        let bytes = pcap_at(&[0, 4_000_000_000]);
+        let reader = CaptureReader::from_reader_with(
+            "paced.pcap",
+            Box::new(std::io::Cursor::new(bytes)),
+            crate::capture::file::InputDigest::Skip,
+        )
+        .unwrap();
+        let (feed, rx) = feed(8);
+        let replay = spawn_replay(reader, Some(1e-300), feed.clone());
+        // what was due is handed over before the wait
+        let first = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+        assert_eq!(packets(first), 1);
+        feed.stop.store(true, Ordering::Relaxed);
+        replay
+            .join()
+            .expect("the replay thread ended without a panic");
+        let rest: Vec<ToPipeline> = rx.try_iter().collect();
+        assert!(
+            matches!(
+                rest.last(),
+                Some(ToPipeline::Capture(CaptureMsg::Finished { warning: None }))
+            ),
+            "{rest:?}"
+        );
     }
 
     #[test]

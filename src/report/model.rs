@@ -429,9 +429,21 @@ impl RulesInfo {
 impl Report {
     /// The report of an audit. Takes the result so that each flow's own memory is freed
     /// as its report is made: at the end of a long audit both would not fit side by side.
-    pub fn build(result: AuditResult, ctx: Context) -> Report {
+    pub fn build(mut result: AuditResult, ctx: Context) -> Report {
         let mut flows: Vec<FlowReport> = Vec::with_capacity(result.flows.len());
-        flows.extend(result.flows.into_iter().map(|f| FlowReport::from_flow(&f)));
+        let kept = std::mem::take(&mut result.flows);
+        flows.extend(kept.into_iter().map(|f| FlowReport::from_flow(&f)));
+        Report::from_flow_reports(flows, result, ctx)
+    }
+
+    /// [`Report::build`] from flows already made into reports (`result.flows` is not
+    /// read): a live session whose pipeline thread panicked still has the flows of its
+    /// last snapshot, and no pipeline left to ask.
+    pub fn from_flow_reports(
+        mut flows: Vec<FlowReport>,
+        result: AuditResult,
+        ctx: Context,
+    ) -> Report {
         let baseline = ctx.baseline.as_ref().map(|b| b.mark(&mut flows));
         let mut verdicts: BTreeMap<VerdictKind, Totals> = BTreeMap::new();
         let mut cats: BTreeMap<(VerdictKind, String), Totals> = BTreeMap::new();

@@ -1,10 +1,13 @@
 //! The UI runner: puts the terminal in raw mode on the alternate screen, runs the one
 //! event loop (terminal input, snapshots and messages from the pipeline thread, signals)
 //! over [`App::update`] and [`App::view`], and leaves the terminal as it found it after
-//! a quit, a signal or a panic.
+//! a quit, a signal or a panic. A panic in any thread ends the loop: the UI's own through
+//! its unwinding, another thread's through the panic hook, which wakes the loop and
+//! leaves the terminal to it (`live::fault`).
 
 use super::{App, Command, UiEvent};
 use crate::live::Event;
+use crate::live::fault;
 use crate::live::source::ToPipeline;
 use crossterm::event::{DisableMouseCapture, EnableMouseCapture, Event as TermEvent, KeyEventKind};
 use crossterm::terminal::{
@@ -27,6 +30,8 @@ pub enum Ending {
     Signal(i32),
     /// The pipeline thread ended by itself.
     PipelineEnded,
+    /// Another thread panicked (`live::fault` names it).
+    Panicked,
 }
 
 /// Restores the terminal: raw mode off, main screen back, cursor shown, mouse released.
@@ -38,15 +43,6 @@ pub fn restore_terminal() {
     let _ = out.flush();
 }
 
-/// Restores the terminal before any panic message is printed.
-pub fn install_panic_hook() {
-    let previous = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        restore_terminal();
-        previous(info);
-    }));
-}
-
 /// Forwards SIGINT, SIGTERM and SIGHUP into the event loop.
 pub fn forward_signals(tx: SyncSender<Event>) -> io::Result<()> {
     use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
@@ -54,7 +50,11 @@ pub fn forward_signals(tx: SyncSender<Event>) -> io::Result<()> {
     std::thread::Builder::new()
         .name("telltale-signals".into())
         .spawn(move || {
+            let fault = fault::injected("telltale-signals");
             for sig in signals.forever() {
+                if fault {
+                    panic!("injected fault (TELLTALE_FAULT=panic:telltale-signals)");
+                }
                 if tx.send(Event::Signal(sig)).is_err() {
                     break;
                 }
@@ -87,12 +87,15 @@ pub fn run(
     export_dir: impl Fn() -> PathBuf,
 ) -> io::Result<Ending> {
     enable_raw_mode()?;
+    // from here on a panic elsewhere wakes this loop and leaves the terminal to it;
+    // dropped on every way out, the claim puts the terminal back
+    let wake = events_tx.clone();
+    let _claim = fault::claim_screen(restore_terminal, move || {
+        let _ = wake.try_send(Event::Panicked);
+    });
     let mut out: Stdout = io::stdout();
-    if let Err(e) = execute!(out, EnterAlternateScreen, EnableMouseCapture, cursor::Hide) {
-        restore_terminal();
-        return Err(e);
-    }
-    let result = (|| -> io::Result<Ending> {
+    execute!(out, EnterAlternateScreen, EnableMouseCapture, cursor::Hide)?;
+    (|| -> io::Result<Ending> {
         let mut terminal = Terminal::new(CrosstermBackend::new(io::stdout()))?;
         terminal.clear()?;
         forward_input(events_tx)?;
@@ -102,6 +105,10 @@ pub fn run(
         // terminal and writes the report (tests/tui_tmux.rs).
         let inject_panic = std::env::var_os("TELLTALE_FAULT").is_some_and(|v| v == "ui-panic");
         loop {
+            // the wake-up may have found the queue full: the flag is looked at too
+            if fault::panicked().is_some() {
+                return Ok(Ending::Panicked);
+            }
             let first = match events.recv_timeout(Duration::from_millis(250)) {
                 Ok(ev) => Some(ev),
                 Err(RecvTimeoutError::Timeout) => None,
@@ -128,6 +135,7 @@ pub fn run(
                     Event::Snapshot(s) => app.update(UiEvent::Snapshot(s)),
                     Event::Message(m) => app.update(UiEvent::Message(m)),
                     Event::Stopped => return Ok(Ending::PipelineEnded),
+                    Event::Panicked => return Ok(Ending::Panicked),
                     Event::Signal(sig) => return Ok(Ending::Signal(sig)),
                     Event::Input(TermEvent::Key(k)) if k.kind == KeyEventKind::Press => {
                         app.update(UiEvent::Key(k))
@@ -155,7 +163,5 @@ pub fn run(
             }
             terminal.draw(|f| app.view(f))?;
         }
-    })();
-    restore_terminal();
-    result
+    })()
 }

@@ -76,3 +76,51 @@ pub fn telltale(args: &[&str], stdin: Option<&[u8]>, limit: Duration) -> Output 
         }
     }
 }
+
+/// A test that cannot run here: under CI (`CI` set) that is a failure, since CI has
+/// everything the tests need; elsewhere the test says it was skipped and why.
+pub fn cannot_run(why: &str) {
+    let ci = std::env::var_os("CI").is_some_and(|v| !v.is_empty());
+    assert!(!ci, "cannot run under CI: {why}");
+    eprintln!("SKIPPED: {why}");
+}
+
+/// Whether the tests run as root (live capture needs it).
+pub fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+/// Busy loops, one per core (two at least), for as long as it lives: races between
+/// telltale's threads show on a loaded machine, where a thread can be held up between
+/// two lines. Killed when dropped, a failing test's too.
+pub struct Load {
+    loops: Vec<std::process::Child>,
+}
+
+impl Load {
+    pub fn start() -> Load {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get().max(2));
+        let loops = (0..cores)
+            .map(|_| {
+                Command::new("sh")
+                    .args(["-c", "while :; do :; done"])
+                    .stdin(Stdio::null())
+                    .spawn()
+                    .expect("start a busy loop")
+            })
+            .collect();
+        Load { loops }
+    }
+}
+
+impl Drop for Load {
+    fn drop(&mut self) {
+        for child in &mut self.loops {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
