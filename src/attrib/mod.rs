@@ -11,7 +11,9 @@
 //! - `fds.rs`: socket inode → pid, from the /proc/PID/fd links;
 //! - `process.rs`: a process's name, executable, command line, uid and start time;
 //! - `container.rs`: cgroup → runtime and id; names and images from Docker's and Podman's files;
-//! - `attributor.rs`: the [`Attributor`], which matches a flow to a socket and keeps the caches.
+//! - `attributor.rs`: the [`Attributor`], which matches a flow to a socket and keeps the caches;
+//! - `ebpf/`: an eBPF [`ebpf::EventSource`] that has the kernel name a socket's owner when it connects
+//!   or first sends, for processes that exit before /proc can be read.
 //!
 //! This module is an edge: it reads files, and is called by the live capture loop when a new flow
 //! appears. Where there is no /proc (other systems) it finds nothing, and says so through
@@ -25,6 +27,7 @@
 
 mod attributor;
 pub mod container;
+pub mod ebpf;
 pub mod fds;
 pub mod netns;
 pub mod process;
