@@ -625,3 +625,78 @@ fn a_kernel_without_btf_is_reported() {
         assert!(e.reason.contains("/nonexistent/vmlinux is missing"), "{e}");
     }
 }
+
+#[test]
+fn refused_connections_are_named_and_earlier_ones_counted() {
+    let _serial = serial();
+    let test = "refused_connections_are_named_and_earlier_ones_counted";
+    if !nix::unistd::geteuid().is_root() {
+        return cannot_run(test, "needs root");
+    }
+    if Command::new("python3").arg("-V").output().is_err() {
+        return cannot_run(test, "python3 is not installed");
+    }
+    // A connection left in SYN_SENT (its listener's queue is full, so its SYN is dropped) before
+    // the source starts; closed after. Then one refused (no listener), after.
+    let script = r#"
+import os, socket, sys
+l = socket.socket(); l.bind(("127.0.0.1", 0)); l.listen(0)
+first = socket.create_connection(l.getsockname())
+waiting = socket.socket(); waiting.setblocking(False)
+try:
+    waiting.connect(l.getsockname())
+except BlockingIOError:
+    pass
+print("READY", flush=True)
+sys.stdin.readline()
+waiting.close()
+closed = socket.socket(); closed.bind(("127.0.0.1", 0)); port = closed.getsockname()[1]; closed.close()
+refused = socket.socket()
+try:
+    refused.connect(("127.0.0.1", port))
+except ConnectionRefusedError:
+    pass
+print("DONE", os.getpid(), refused.getsockname()[1], port, flush=True)
+"#;
+    let mut child = ChildGuard(
+        Command::new("python3")
+            .args(["-c", script])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut lines = BufReader::new(child.0.stdout.take().unwrap()).lines();
+    assert_eq!(lines.next().unwrap().unwrap(), "READY");
+    let Some(mut source) = source_or_skip(test) else {
+        return;
+    };
+    let before = source.stats().connects_unseen;
+    writeln!(child.0.stdin.take().unwrap(), "go").unwrap();
+    let done = lines.next().unwrap().unwrap();
+    let f: Vec<u32> = done
+        .split_whitespace()
+        .skip(1)
+        .map(|x| x.parse().unwrap())
+        .collect();
+    let (pid, local_port, refused_port) = (f[0], f[1] as u16, f[2] as u16);
+    assert!(child.0.wait().unwrap().success());
+
+    let is_refused = |e: &SocketEvent| {
+        e.kind == EventKind::Connect
+            && e.local.port() == local_port
+            && e.remote.map(|r| r.port()) == Some(refused_port)
+    };
+    let mut events = Vec::new();
+    drain_until(&mut source, &mut events, |ev| ev.iter().any(is_refused));
+    let e = events
+        .iter()
+        .find(|e| is_refused(e))
+        .expect("no event for the refused connection");
+    assert_eq!(e.pid, pid);
+    assert!(
+        source.stats().connects_unseen > before,
+        "{:?}",
+        source.stats()
+    );
+}

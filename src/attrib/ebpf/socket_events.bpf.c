@@ -80,7 +80,6 @@ struct sock_common {
 	__be32 skc_rcv_saddr;
 	__u32 skc_portpair;
 	__be16 skc_dport;
-	__u16 skc_num;
 	unsigned short skc_family;
 	struct {
 		struct net *net;
@@ -100,6 +99,13 @@ struct sock {
 	struct sock_common __sk_common;
 	__u16 sk_protocol;
 	struct socket *sk_socket;
+} __attribute__((preserve_access_index));
+
+/* The local port is read from inet_sport, not skc_num: a socket that closes gives its port back
+ * (skc_num = 0) before the tracepoint of its CLOSE transition, while inet_sport keeps it. */
+struct inet_sock {
+	struct sock sk;
+	__be16 inet_sport;
 } __attribute__((preserve_access_index));
 
 struct qstr {
@@ -272,6 +278,11 @@ static __always_inline int fill_proc(struct proc_info *p)
 	return 1;
 }
 
+static __always_inline __u16 local_port(const struct sock *sk)
+{
+	return bpf_ntohs(BPF_CORE_READ((const struct inet_sock *)sk, inet_sport));
+}
+
 /* Fills `s` from the socket. Called once its local port is chosen. */
 static __always_inline void fill_sock(struct sock_info *s, const struct sock *sk, __u16 family,
 				      __u16 protocol)
@@ -279,7 +290,7 @@ static __always_inline void fill_sock(struct sock_info *s, const struct sock *sk
 	s->netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
 	s->family = family;
 	s->protocol = protocol;
-	s->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	s->lport = local_port(sk);
 	s->rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
 	__builtin_memset(s->laddr, 0, sizeof(s->laddr));
 	__builtin_memset(s->raddr, 0, sizeof(s->raddr));
@@ -320,13 +331,14 @@ int on_set_state(struct bpf_raw_tracepoint_args *ctx)
 	if (oldstate == TCP_SYN_SENT) {
 		struct proc_info *p = bpf_map_lookup_elem(&pending, &key);
 		if (!p) {
-			/* Connected before the probe started, or pushed out of `pending`. */
-			count(COUNTER_CONNECT_UNSEEN);
+			/* Connecting since before the probe started, or pushed out of `pending`. The
+			 * kernel's own sockets were left out on purpose, and are not counted. */
+			if (user_socket(sk))
+				count(COUNTER_CONNECT_UNSEEN);
 		} else {
 			__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
 			/* No local port: the connect failed before its SYN left (no port free). */
-			__u16 lport = BPF_CORE_READ(sk, __sk_common.skc_num);
-			if (lport != 0 && (family == AF_INET || family == AF_INET6)) {
+			if (local_port(sk) != 0 && (family == AF_INET || family == AF_INET6)) {
 				struct socket_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 				if (!e) {
 					count(COUNTER_RING_FULL);
