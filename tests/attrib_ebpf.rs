@@ -700,3 +700,81 @@ print("DONE", os.getpid(), refused.getsockname()[1], port, flush=True)
         source.stats()
     );
 }
+
+/// Not run by default: what the source costs a sender. `cargo test --release --test attrib_ebpf
+/// cost -- --ignored --nocapture` prints the CPU time the sending thread spent (from
+/// /proc/thread-self/schedstat, so that the other threads' do not count) on 100,000 UDP sends on
+/// one socket (the common case: a map lookup and two small reads each), and on 10,000 sockets
+/// that each send once (an event each), with the source and without, the best of 5 rounds that
+/// alternate.
+#[test]
+#[ignore]
+fn cost() {
+    let _serial = serial();
+    if !nix::unistd::geteuid().is_root() {
+        return cannot_run("cost", "needs root");
+    }
+    // Never read: once its buffer is full, datagrams are dropped, at the same cost in both runs.
+    let receiver = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let to = receiver.local_addr().unwrap();
+    let cpu_ns = || -> u64 {
+        let s = std::fs::read_to_string("/proc/thread-self/schedstat").unwrap();
+        s.split_whitespace().next().unwrap().parse().unwrap()
+    };
+    let measure = |f: &dyn Fn()| {
+        let t = cpu_ns();
+        f();
+        Duration::from_nanos(cpu_ns() - t)
+    };
+    let one_socket = || {
+        let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+        for _ in 0..100_000 {
+            s.send_to(b"x", to).unwrap();
+        }
+    };
+    let many_sockets = || {
+        for _ in 0..10_000 {
+            let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+            s.send_to(b"x", to).unwrap();
+        }
+    };
+    let mut without = (Duration::MAX, Duration::MAX);
+    let mut with = (Duration::MAX, Duration::MAX);
+    let mut stats = Vec::new();
+    for _ in 0..5 {
+        without.0 = without.0.min(measure(&one_socket));
+        without.1 = without.1.min(measure(&many_sockets));
+        let Some(mut source) = source_or_skip("cost") else {
+            return;
+        };
+        // The reader on the other core, as telltale's would be.
+        let stop = Arc::new(AtomicBool::new(false));
+        let reader = {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let mut events = Vec::new();
+                while !stop.load(Ordering::Relaxed) {
+                    source.drain(&mut events);
+                    events.clear();
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                source.drain(&mut events);
+                source.stats()
+            })
+        };
+        with.0 = with.0.min(measure(&one_socket));
+        with.1 = with.1.min(measure(&many_sockets));
+        stop.store(true, Ordering::Relaxed);
+        stats.push(reader.join().unwrap());
+    }
+    eprintln!(
+        "100,000 sends on one socket: {:?} without, {:?} with ({:.3}x)\n\
+         10,000 sockets sending once: {:?} without, {:?} with ({:.3}x)\n{stats:?}",
+        without.0,
+        with.0,
+        with.0.as_secs_f64() / without.0.as_secs_f64(),
+        without.1,
+        with.1,
+        with.1.as_secs_f64() / without.1.as_secs_f64(),
+    );
+}
