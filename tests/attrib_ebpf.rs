@@ -706,7 +706,7 @@ print("DONE", os.getpid(), refused.getsockname()[1], port, flush=True)
 /// /proc/thread-self/schedstat, so that the other threads' do not count) on 100,000 UDP sends on
 /// one socket (the common case: a map lookup and two small reads each), and on 10,000 sockets
 /// that each send once (an event each), with the source and without, the best of 5 rounds that
-/// alternate.
+/// alternate; and how long start() took.
 #[test]
 #[ignore]
 fn cost() {
@@ -741,12 +741,15 @@ fn cost() {
     let mut without = (Duration::MAX, Duration::MAX);
     let mut with = (Duration::MAX, Duration::MAX);
     let mut stats = Vec::new();
+    let mut starts = Vec::new();
     for _ in 0..5 {
         without.0 = without.0.min(measure(&one_socket));
         without.1 = without.1.min(measure(&many_sockets));
+        let t = Instant::now();
         let Some(mut source) = source_or_skip("cost") else {
             return;
         };
+        starts.push(t.elapsed());
         // The reader on the other core, as telltale's would be.
         let stop = Arc::new(AtomicBool::new(false));
         let reader = {
@@ -769,7 +772,8 @@ fn cost() {
     }
     eprintln!(
         "100,000 sends on one socket: {:?} without, {:?} with ({:.3}x)\n\
-         10,000 sockets sending once: {:?} without, {:?} with ({:.3}x)\n{stats:?}",
+         10,000 sockets sending once: {:?} without, {:?} with ({:.3}x)\n\
+         start(): {starts:?}\n{stats:?}",
         without.0,
         with.0,
         with.0.as_secs_f64() / without.0.as_secs_f64(),
