@@ -13,8 +13,11 @@
 //!   socket's addresses at its next transition, ESTABLISHED or CLOSE (at SYN_SENT the local port is
 //!   not chosen yet). Every outgoing TCP connection, even one refused.
 //! - `sock:sock_send_length` gives [`EventKind::FirstSend`]: the first send on each IPv4 or IPv6 TCP
-//!   or UDP socket, after it (an unconnected UDP socket is bound by then). UDP, and the sockets a
-//!   server accepted. It is sent again when another process sends on the socket, or its ports change.
+//!   or UDP socket, after it (an unconnected UDP socket is bound by then): UDP, and the sockets a
+//!   server accepted. Not for a connection already reported by its connect. Sent again when another
+//!   process sends on the socket (one inherited or passed on; the last four senders of a socket are
+//!   remembered, so forked workers taking turns on it are reported once each), or when its ports
+//!   change (connected since).
 //!
 //! The kernel's own sockets (NFS, SMB and iSCSI clients) are left out: they have no process, and
 //! whichever process was current would be a wrong answer.
@@ -75,7 +78,8 @@ pub enum EventKind {
     /// An outgoing TCP connection (`sock:inet_sock_set_state`), with the process that called
     /// connect().
     Connect,
-    /// The first send on a TCP or UDP socket (`sock:sock_send_length`), with the process that sent.
+    /// The first send on a TCP or UDP socket by a process (`sock:sock_send_length`), with that
+    /// process; none for a connection its [`EventKind::Connect`] already reported.
     FirstSend,
 }
 

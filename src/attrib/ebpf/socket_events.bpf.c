@@ -11,8 +11,8 @@
  *   interrupted) its addresses are complete: the event is sent with the owner kept earlier.
  * - sock_send_length: fires in process context after every send on a socket (send, sendto,
  *   sendmsg, sendmmsg, write), so an unconnected UDP socket is bound by then. The first send seen
- *   on a socket is sent as an event; `sent` remembers the socket so that bulk traffic costs a map
- *   lookup and two small reads per send.
+ *   on a socket is sent as an event, unless its connect was; `sent` remembers the socket so that
+ *   bulk traffic costs a map lookup and a few small reads per send.
  *
  * Every record lost to a full ring is counted in `counters`, which userspace reads.
  *
@@ -51,6 +51,7 @@ typedef __u32 __wsum;
 #define AF_INET6 10
 #define IPPROTO_TCP 6
 #define IPPROTO_UDP 17
+#define TCP_ESTABLISHED 1
 #define TCP_SYN_SENT 2
 #define TCP_CLOSE 7
 #define PF_KTHREAD 0x00200000
@@ -178,13 +179,16 @@ _Static_assert(__builtin_offsetof(struct socket_event, proc) == 56, "record.rs l
 _Static_assert(__builtin_offsetof(struct proc_info, comm) == 40, "record.rs layout");
 _Static_assert(__builtin_offsetof(struct proc_info, exe) == 56, "record.rs layout");
 
-/* What `sent` keeps of a socket: whose it was, and its ports, when its first send was reported.
- * A different process sending on it (a socket passed on, or inherited) is reported again; so is a
- * different port pair, which is either the same socket connected since, or a new socket the
- * allocator placed where a closed one was. */
+/* What `sent` keeps of a socket: its ports when it was first reported, and the last processes
+ * reported sending on it. Another process sending on it (a socket inherited, or passed on) is
+ * reported once; processes taking turns on a shared socket (forked workers) cost nothing more
+ * while there are at most SEEN_TGIDS of them. A different port pair is either the same socket
+ * connected since, or a new socket the allocator placed where a closed one was: reported anew. */
+#define SEEN_TGIDS 4
 struct seen {
-	__u32 tgid;
 	__u32 portpair;
+	__u32 next; /* the slot the next process takes */
+	__u32 tgid[SEEN_TGIDS];
 };
 
 /* Indexes into `counters`; record.rs names them. */
@@ -241,6 +245,13 @@ static __always_inline void count(__u32 which)
 	__u64 *n = bpf_map_lookup_elem(&counters, &which);
 	if (n)
 		__sync_fetch_and_add(n, 1);
+}
+
+/* Marks a socket reported for one process, with its ports. */
+static __always_inline void remember(__u64 key, __u32 portpair, __u32 tgid)
+{
+	struct seen now = { .portpair = portpair, .next = 1, .tgid = { tgid } };
+	bpf_map_update_elem(&sent, &key, &now, BPF_ANY_);
 }
 
 /* Whether a socket belongs to a process: one opened through socket() or accept() has a file. The
@@ -348,6 +359,11 @@ int on_set_state(struct bpf_raw_tracepoint_args *ctx)
 					fill_sock(&e->sock, sk, family, protocol);
 					bpf_probe_read_kernel(&e->proc, sizeof(e->proc), p);
 					bpf_ringbuf_submit(e, 0);
+					/* Its owner is known: its first send need not say it again. */
+					if (newstate == TCP_ESTABLISHED)
+						remember(key,
+							 BPF_CORE_READ(sk, __sk_common.skc_portpair),
+							 p->tgid);
 				}
 			}
 			bpf_map_delete_elem(&pending, &key);
@@ -377,14 +393,21 @@ int on_send(struct bpf_raw_tracepoint_args *ctx)
 		return 0;
 
 	__u64 key = (__u64)sk;
-	struct seen now = {
-		.tgid = bpf_get_current_pid_tgid() >> 32,
-		.portpair = BPF_CORE_READ(sk, __sk_common.skc_portpair),
-	};
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	__u32 portpair = BPF_CORE_READ(sk, __sk_common.skc_portpair);
 	struct seen *before = bpf_map_lookup_elem(&sent, &key);
-	if (before && before->tgid == now.tgid && before->portpair == now.portpair)
-		return 0;
-	bpf_map_update_elem(&sent, &key, &now, BPF_ANY_);
+	if (before && before->portpair == portpair) {
+		for (int i = 0; i < SEEN_TGIDS; i++)
+			if (before->tgid[i] == tgid)
+				return 0;
+		/* Another process: remembered in place of the oldest (races between CPUs cost at
+		 * most one more event). */
+		__u32 slot = before->next & (SEEN_TGIDS - 1);
+		before->tgid[slot] = tgid;
+		before->next = slot + 1;
+	} else {
+		remember(key, portpair, tgid);
+	}
 
 	if (!user_socket(sk))
 		return 0;
