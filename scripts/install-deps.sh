@@ -3,11 +3,12 @@
 # libpcap (to build), tmux (the tests that drive the real terminal UI), strace (the test that
 # proves telltale sends nothing), tshark (the tests that open the evidence as Wireshark would),
 # chromium and a font (the test that renders the HTML report headless), tcpreplay (the test that
-# replays a capture at full speed into a live audit).
+# replays a capture at full speed into a live audit), clang and libbpf-dev (to compile the eBPF
+# program of src/attrib/ebpf: without them telltale still builds, with eBPF attribution off).
 # Debian and Ubuntu only (apt); elsewhere it says what to install.
 set -euo pipefail
 
-packages=(libpcap-dev pkg-config tmux strace tshark chromium fonts-dejavu-core tcpreplay)
+packages=(libpcap-dev pkg-config tmux strace tshark chromium fonts-dejavu-core tcpreplay clang libbpf-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

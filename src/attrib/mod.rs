@@ -14,7 +14,9 @@
 //! - `addrs.rs`: which namespace holds which address, so that only a flow's own local end is ever
 //!   looked up, never its far end (a neighbouring container, a proxy on the far end's port);
 //! - `sightings.rs`: sockets the kernel reported as they were used (eBPF events), kept for lookups;
-//! - `attributor.rs`: the [`Attributor`], which matches a flow to a socket and keeps the caches.
+//! - `attributor.rs`: the [`Attributor`], which matches a flow to a socket and keeps the caches;
+//! - `ebpf/`: an eBPF [`ebpf::EventSource`] that has the kernel name a socket's owner when it connects
+//!   or first sends, for processes that exit before /proc can be read.
 //!
 //! This module is an edge: it reads files, and is called by the live capture loop when a new flow
 //! appears. Where there is no /proc (other systems) it finds nothing, and says so through
@@ -29,6 +31,7 @@
 pub mod addrs;
 mod attributor;
 pub mod container;
+pub mod ebpf;
 pub mod fds;
 pub mod netns;
 pub mod process;
