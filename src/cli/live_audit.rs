@@ -73,6 +73,13 @@ pub fn run(
         message: e.to_string(),
         code: EXIT_ERROR,
     })?;
+    // Attribution's kernel events are loaded while the privilege to load them is still held
+    // (CAP_BPF and CAP_PERFMON, or root); they are not kept after.
+    let mut attributor = FlowAttribution::new(Attributor::new());
+    let attribution = !a.no_attribution && attributor.attributor.available();
+    if attribution {
+        attributor = attributor.with_kernel_events();
+    }
     // the handle is open: nothing else needs privilege (before any thread starts)
     let dropped = super::drop_privileges(crate::privilege::Need::Attribution);
 
@@ -93,8 +100,6 @@ pub fn run(
     if dest.wants_evidence() {
         pipeline.keep_evidence();
     }
-    let mut attributor = FlowAttribution::new(Attributor::new());
-    let attribution = !a.no_attribution && attributor.attributor.available();
     if attribution {
         pipeline.track_new_flows();
     }

@@ -7,6 +7,7 @@
 use super::audit::{Judging, demo_reader};
 use super::{DemoArgs, EXIT_CLEAN, EXIT_ERROR, EXIT_INTERNAL, Failure, WatchArgs};
 use crate::capture::file::{CaptureReader, InputDigest};
+use crate::live::attribution::FlowAttribution;
 use crate::live::engine::{Ended, Engine, ReportPlan};
 use crate::live::snapshot::{Snapshot, Source};
 use crate::live::source::{Feed, Running, ToPipeline, open_live, spawn_live, spawn_replay};
@@ -46,6 +47,7 @@ pub fn parse_speed(s: &str) -> Result<Option<f64>, Failure> {
 
 pub fn run_watch(a: &WatchArgs) -> Result<i32, Failure> {
     let judging = Judging::from_args(&a.judge)?;
+    let mut attribution = None;
     let (source, start) = match &a.read {
         Some(path) => {
             // a replay's view and exports quote no digest: reading is all it needs
@@ -72,6 +74,11 @@ pub fn run_watch(a: &WatchArgs) -> Result<i32, Failure> {
                     message: e.to_string(),
                     code: EXIT_ERROR,
                 })?;
+            // attribution's kernel events load while the privilege to load them is held
+            attribution = (!a.no_attribution)
+                .then(crate::attrib::Attributor::new)
+                .filter(|a| a.available())
+                .map(|a| FlowAttribution::new(a).with_kernel_events());
             // the handle is open: nothing else needs privilege (before any thread starts)
             super::drop_privileges(crate::privilege::Need::Attribution);
             (
@@ -90,7 +97,7 @@ pub fn run_watch(a: &WatchArgs) -> Result<i32, Failure> {
         judging,
         a.report.clone(),
         a.bell,
-        !a.no_attribution,
+        attribution,
     )
 }
 
@@ -109,7 +116,7 @@ pub fn run_demo_tui(d: &DemoArgs) -> Result<i32, Failure> {
         judging,
         d.report.clone(),
         d.bell,
-        false,
+        None,
     )
 }
 
@@ -141,7 +148,7 @@ fn session(
     judging: Judging,
     report: Option<PathBuf>,
     bell: bool,
-    attribute: bool,
+    attribution: Option<FlowAttribution>,
 ) -> Result<i32, Failure> {
     let prefs_path = watched_prefs(&judging);
     let opt_out_choice = judging.opt_out_choice.clone();
@@ -162,11 +169,7 @@ fn session(
         judging.opt_out.clone(),
         RulesInfo::from_rules(&judging.rules),
     );
-    let live = matches!(source, Source::Live { .. }) && attribute;
-    let attributor = live
-        .then(crate::attrib::Attributor::new)
-        .filter(|a| a.available());
-    let scope = judging.scope(attributor.is_some());
+    let scope = judging.scope(attribution.is_some());
     let engine = Engine::new(
         pipeline,
         judging.rules.clone(),
@@ -177,7 +180,7 @@ fn session(
             on_exit: report.clone(),
         },
     )
-    .with_attribution(attributor, scope)
+    .with_attribution(attribution, scope)
     .with_baseline(judging.baseline.clone())
     .with_prefs_watch(prefs_path, &opt_out_choice);
     let engine_out = events_tx.clone();

@@ -9,7 +9,10 @@
 
 use std::time::{Duration, Instant};
 
-use crate::attrib::Attributor;
+use std::sync::Arc;
+
+use crate::attrib::ebpf::{EventSource, SocketEvent};
+use crate::attrib::{Attributor, ProcessInfo, Sighting, process};
 use crate::pipeline::{NewFlow, Pipeline};
 use crate::report::model::LiveAttribution;
 
@@ -36,6 +39,12 @@ pub struct FlowAttribution {
     fresh_events: bool,
     /// Why kernel events do not run, when they do not.
     events_unavailable: Option<String>,
+    /// The kernel's socket events, when they run.
+    source: Option<EventSource>,
+    /// Events taken from the source, reused between calls.
+    taken: Vec<SocketEvent>,
+    /// Clock ticks per second, to compare an event's process start with /proc's.
+    clk_tck: u64,
     /// The capture's own network namespace, as read when attribution began.
     netns: Option<u64>,
 }
@@ -48,8 +57,67 @@ impl FlowAttribution {
             events: false,
             fresh_events: false,
             events_unavailable: None,
+            source: None,
+            taken: Vec::new(),
+            clk_tck: clock_ticks(),
             netns: crate::attrib::netns::namespace_of(std::path::Path::new("/proc"), "self"),
         }
+    }
+
+    /// Starts the kernel's socket events when they can run; otherwise says why not in the report.
+    /// Call before privileges are dropped: loading the programs needs CAP_BPF and CAP_PERFMON
+    /// (or root), which are given up right after.
+    pub fn with_kernel_events(self) -> FlowAttribution {
+        match EventSource::start() {
+            Ok(source) => self.with_event_source(source),
+            Err(why) => self.without_events(why.reason),
+        }
+    }
+
+    /// Takes events from `source`: flows then wait for them.
+    pub fn with_event_source(mut self, source: EventSource) -> FlowAttribution {
+        self.source = Some(source);
+        self.events = true;
+        self
+    }
+
+    /// Moves the kernel's new events into the attributor, each with its process as /proc shows it
+    /// now (the same process: its start time must match the event's), or as the event alone
+    /// describes it when the process has already ended. True when there were any.
+    fn take_events(&mut self) -> bool {
+        let Some(source) = self.source.as_mut() else {
+            return false;
+        };
+        self.taken.clear();
+        if source.drain(&mut self.taken) == 0 {
+            return false;
+        }
+        for e in self.taken.drain(..) {
+            let process = match self
+                .attributor
+                .process_if_same(e.pid, e.start_time_ticks(self.clk_tck))
+            {
+                // a process caught exiting (a zombie) shows its comm but no executable: the
+                // event's executable name completes a name the kernel cut
+                Some(p) if p.exe.is_none() && e.exe_name.is_some() => {
+                    let mut whole = (*p).clone();
+                    whole.name =
+                        process::program_name(p.name.as_bytes(), e.exe_name.as_deref(), &p.cmdline);
+                    Arc::new(whole)
+                }
+                Some(p) => p,
+                None => Arc::new(ended_process(&e)),
+            };
+            self.attributor.add_sighting(Sighting {
+                netns: e.netns,
+                tcp: e.tcp,
+                local: e.local,
+                remote: e.remote,
+                at_mono_ns: e.at_mono_ns,
+                process,
+            });
+        }
+        true
     }
 
     /// Kernel events do not feed this attribution, and why.
@@ -60,13 +128,22 @@ impl FlowAttribution {
 
     /// How flows were tied to processes, for the report's live section.
     pub fn report(&self) -> LiveAttribution {
+        let stats = self.source.as_ref().map(EventSource::stats);
         LiveAttribution {
             mechanism: if self.events { "events+proc" } else { "proc" }.into(),
             events_unavailable: self.events_unavailable.clone(),
-            tracepoints: Vec::new(),
-            tracepoints_missing: Vec::new(),
-            events: 0,
-            events_lost: 0,
+            tracepoints: self
+                .source
+                .as_ref()
+                .map(|s| s.attached().to_vec())
+                .unwrap_or_default(),
+            tracepoints_missing: self
+                .source
+                .as_ref()
+                .map(|s| s.missing().to_vec())
+                .unwrap_or_default(),
+            events: stats.map_or(0, |s| s.events),
+            events_lost: stats.map_or(0, |s| s.lost_ring_full),
             netns: self.netns,
             stats: self.attributor.stats(),
             notes: crate::attrib::limits(std::path::Path::new("/proc")),
@@ -93,6 +170,9 @@ impl FlowAttribution {
     /// Ties the flows that just began to their processes, while their sockets still exist, and
     /// looks again at those waiting. `finish` settles every waiting flow now (the capture ended).
     pub fn run(&mut self, pipeline: &mut Pipeline, finish: bool) {
+        if self.take_events() {
+            self.fresh_events = true;
+        }
         let new = pipeline.take_new_flows();
         if new.is_empty() && self.pending.is_empty() {
             return;
@@ -147,5 +227,67 @@ impl FlowAttribution {
                 .is_some_and(|at| at >= p.since);
         let waited = now.saturating_duration_since(p.since);
         read_after && (!self.events || waited >= EVENT_WAIT)
+    }
+}
+
+/// A process that ended before /proc could be read, as its event describes it: its name (the
+/// executable's file name where the kernel's 15-byte name cut it), pid and uid. Its executable's
+/// path, command line and container are unknown.
+fn ended_process(e: &SocketEvent) -> ProcessInfo {
+    ProcessInfo {
+        pid: e.pid,
+        name: process::program_name(e.comm.as_bytes(), e.exe_name.as_deref(), &[]),
+        exe: None,
+        cmdline: Vec::new(),
+        uid: Some(e.uid),
+        container: None,
+    }
+}
+
+/// sysconf(_SC_CLK_TCK): the unit of /proc/PID/stat's start time (100 on Linux).
+fn clock_ticks() -> u64 {
+    nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
+        .ok()
+        .flatten()
+        .and_then(|t| u64::try_from(t).ok())
+        .filter(|&t| t > 0)
+        .unwrap_or(100)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_ended_process_is_named_by_its_executable() {
+        let e = SocketEvent {
+            at_mono_ns: 1,
+            kind: crate::attrib::ebpf::EventKind::Connect,
+            netns: 4026531840,
+            tcp: true,
+            local: "192.168.77.2:40000".parse().unwrap(),
+            remote: Some("203.0.113.11:443".parse().unwrap()),
+            pid: 4242,
+            tid: 4250,
+            uid: 997,
+            cgroup_id: 1,
+            comm: "Plex Media Serv".into(),
+            exe_name: Some("Plex Media Server".into()),
+            start_boottime_ns: 5_000_000_000,
+        };
+        let p = ended_process(&e);
+        assert_eq!(
+            (p.pid, p.name.as_str(), p.uid),
+            (4242, "Plex Media Server", Some(997))
+        );
+        assert_eq!(p.exe, None);
+        // a comm that is not cut stays as it is
+        let short = SocketEvent {
+            comm: "curl".into(),
+            exe_name: Some("curl".into()),
+            ..e
+        };
+        assert_eq!(ended_process(&short).name, "curl");
+        assert!(clock_ticks() >= 100);
     }
 }

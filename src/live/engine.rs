@@ -136,13 +136,13 @@ impl Engine {
     /// Attributes flows to processes (live capture on this host), and audits `scope`.
     pub fn with_attribution(
         mut self,
-        attributor: Option<crate::attrib::Attributor>,
+        attributor: Option<FlowAttribution>,
         scope: crate::rules::scope::AuditScope,
     ) -> Engine {
         if attributor.is_some() {
             self.pipeline.track_new_flows();
         }
-        self.attributor = attributor.map(FlowAttribution::new);
+        self.attributor = attributor;
         self.scope = scope;
         self
     }
