@@ -146,3 +146,54 @@ fn an_unknown_interface_and_a_missing_terminal_are_explained() {
         "{err}"
     );
 }
+
+/// Where the kernel's socket events cannot run (here: no BTF where it is looked for), a live
+/// audit still ties flows by /proc, and its report says which mechanism ran and why the other
+/// did not.
+#[test]
+fn without_btf_the_report_says_why_events_did_not_run() {
+    if !is_root() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "under CI this test needs root"
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(BIN)
+        .args(["audit", "-i", "lo", "--duration", "2s", "--scope", "host"])
+        .args(["--format", "json,md", "-o", dir.path().to_str().unwrap()])
+        .env("TELLTALE_BTF", dir.path().join("no-such-btf"))
+        .output()
+        .expect("telltale");
+    assert!(
+        matches!(out.status.code(), Some(0 | 1)),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let found: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    let pick = |ext: &str| {
+        found
+            .iter()
+            .find(|p| p.extension().is_some_and(|e| e == ext))
+            .cloned()
+            .unwrap_or_else(|| panic!("no .{ext} report in {found:?}"))
+    };
+    let (json, md) = (pick("json"), pick("md"));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let a = &report["live"]["attribution"];
+    assert_eq!(a["mechanism"], "proc", "{a}");
+    let why = a["events_unavailable"].as_str().unwrap();
+    assert!(why.contains("no-such-btf") || why.contains("BTF"), "{why}");
+    assert_eq!(a["tracepoints"].as_array().unwrap().len(), 0);
+    let text = std::fs::read_to_string(&md).unwrap();
+    assert!(
+        text.contains("- Attribution: processes found by /proc only")
+            && text.contains("socket events did not run"),
+        "{text}"
+    );
+}

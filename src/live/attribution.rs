@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use std::sync::Arc;
 
-use crate::attrib::ebpf::{EventSource, SocketEvent};
+use crate::attrib::ebpf::{EventSource, Options, SocketEvent};
 use crate::attrib::{Attributor, ProcessInfo, Sighting, process};
 use crate::pipeline::{NewFlow, Pipeline};
 use crate::report::model::LiveAttribution;
@@ -67,8 +67,13 @@ impl FlowAttribution {
     /// Starts the kernel's socket events when they can run; otherwise says why not in the report.
     /// Call before privileges are dropped: loading the programs needs CAP_BPF and CAP_PERFMON
     /// (or root), which are given up right after.
+    /// `TELLTALE_BTF` names the kernel's BTF where it is not at /sys/kernel/btf/vmlinux.
     pub fn with_kernel_events(self) -> FlowAttribution {
-        match EventSource::start() {
+        let mut options = Options::default();
+        if let Some(btf) = std::env::var_os("TELLTALE_BTF") {
+            options.btf = btf.into();
+        }
+        match EventSource::start_with(&options) {
             Ok(source) => self.with_event_source(source),
             Err(why) => self.without_events(why.reason),
         }
