@@ -333,6 +333,7 @@ mod tests {
         f.id = u64::from(i);
         f.verdict = Some(Verdict {
             kind,
+            class: None,
             category: "unexplained".into(),
             rule: None,
             also: vec![],

@@ -298,6 +298,7 @@ impl FlowReport {
     pub fn from_flow(f: &Flow) -> FlowReport {
         let verdict = f.verdict.clone().unwrap_or_else(|| Verdict {
             kind: VerdictKind::Flagged,
+            class: Some(crate::rules::verdict::VerdictClass::CannotJudge),
             category: "unexplained".into(),
             rule: None,
             also: Vec::new(),

@@ -107,6 +107,7 @@ pub fn apply(
                 allowed_bytes.is_some_and(|a| sent > a) || allowed_flows.is_some_and(|a| count > a);
             if crossed && let Some(v) = f.verdict.as_mut() {
                 v.kind = VerdictKind::Flagged;
+                v.class = Some(crate::rules::verdict::VerdictClass::OverBudget);
                 v.reason = format!("{figures}; {}", v.reason);
                 flagged += 1;
             }

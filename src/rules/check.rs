@@ -24,6 +24,22 @@ fn covers(a: &HostPattern, b: &HostPattern) -> bool {
         (HostPattern::Suffix(_), HostPattern::Exact(y)) => a.matches(y),
         (HostPattern::Suffix(x), HostPattern::Suffix(y)) => x == y || a.matches(y),
         (HostPattern::Exact(_), HostPattern::Suffix(_)) => false,
+        (HostPattern::Labels(x), HostPattern::Labels(y)) => x == y,
+        (HostPattern::Labels(_), HostPattern::Exact(y)) => a.matches(y),
+        (HostPattern::Suffix(x), HostPattern::Labels(y)) => {
+            // the plain labels at the end of `y` lie under `x`, with a label before them
+            let plain: Vec<&str> = y
+                .iter()
+                .rev()
+                .take_while(|l| !l.contains('*'))
+                .map(String::as_str)
+                .collect();
+            let tail: Vec<&str> = plain.into_iter().rev().collect();
+            let tail = tail.join(".");
+            (tail == *x && y.len() > x.split('.').count()) || a.matches(&tail)
+        }
+        (HostPattern::Labels(_), HostPattern::Suffix(_))
+        | (HostPattern::Exact(_), HostPattern::Labels(_)) => false,
     }
 }
 

@@ -158,6 +158,21 @@ pub fn parse(file: &str, text: &str) -> Result<Rules, RulesError> {
             ));
         }
     }
+    let mut vendor_domains = Vec::new();
+    for d in &doc.server.domains {
+        match HostPattern::parse(d.get_ref()) {
+            Some(HostPattern::Exact(name)) => vendor_domains.push(name),
+            _ => {
+                return Err(ctx.error(
+                    d.span(),
+                    format!(
+                        "`{}` is not a domain; expected a name such as \"plex.tv\" (it covers its sub-domains)",
+                        d.get_ref()
+                    ),
+                ));
+            }
+        }
+    }
     let opted_out_when = ctx.conditions(&doc.settings.opted_out_when)?;
     let opted_in_when = ctx.conditions(&doc.settings.opted_in_when)?;
     Ok(Rules {
@@ -180,6 +195,7 @@ pub fn parse(file: &str, text: &str) -> Result<Rules, RulesError> {
         sha256: hex(&Sha256::digest(text.as_bytes())),
         server_processes: doc.server.processes,
         server_ports: doc.server.ports.iter().map(|p| *p.get_ref()).collect(),
+        vendor_domains,
         server: doc.server.name,
         description: doc.description,
         categories: doc.categories,

@@ -44,11 +44,14 @@ impl RuleKind {
     }
 }
 
-/// A host name pattern: exact (`plex.tv`) or every sub-domain (`*.plex.direct`).
+/// A host name pattern: exact (`plex.tv`), every sub-domain (`*.plex.direct`), or labels with
+/// wildcards in them (`pubsub*.pop.*.plex.bz`: as many labels as the pattern, each matching its
+/// own; a `*` within a label stands for any run of characters, a label `*` for any one label).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum HostPattern {
     Exact(String),
     Suffix(String),
+    Labels(Vec<String>),
 }
 
 impl HostPattern {
@@ -58,13 +61,27 @@ impl HostPattern {
             Some(rest) => (true, rest.to_string()),
             None => (false, t),
         };
-        let label_ok = |l: &str| {
+        let label_ok = |l: &str, star: bool| {
             !l.is_empty()
                 && l.len() <= 63
-                && l.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+                && l.chars().all(|c| {
+                    c.is_ascii_alphanumeric() || c == '-' || c == '_' || (star && c == '*')
+                })
+                && l.matches('*').count() <= 1
         };
-        if name.is_empty() || name.len() > 253 || !name.split('.').all(label_ok) {
+        if name.is_empty() || name.len() > 253 {
+            return None;
+        }
+        if !wild && name.contains('*') {
+            // labels with wildcards: at least two plain labels at the end (no `*.*.tv`)
+            let labels: Vec<String> = name.split('.').map(str::to_string).collect();
+            let plain_tail = labels.iter().rev().take_while(|l| !l.contains('*')).count();
+            if plain_tail < 2 || !labels.iter().all(|l| label_ok(l, true)) {
+                return None;
+            }
+            return Some(HostPattern::Labels(labels));
+        }
+        if !name.split('.').all(|l| label_ok(l, false)) {
             return None;
         }
         Some(if wild {
@@ -82,6 +99,25 @@ impl HostPattern {
                     && name.ends_with(s.as_str())
                     && name.as_bytes().get(name.len() - s.len() - 1) == Some(&b'.')
             }
+            HostPattern::Labels(labels) => {
+                let parts: Vec<&str> = name.split('.').collect();
+                parts.len() == labels.len()
+                    && parts.iter().zip(labels).all(|(p, l)| label_matches(l, p))
+            }
+        }
+    }
+}
+
+/// One label of a pattern against one label of a name: `*` is any run of characters (empty too,
+/// but a label `*` alone must match a whole, non-empty label).
+fn label_matches(pattern: &str, label: &str) -> bool {
+    match pattern.split_once('*') {
+        None => pattern == label,
+        Some(("", "")) => !label.is_empty(),
+        Some((head, tail)) => {
+            label.len() >= head.len() + tail.len()
+                && label.starts_with(head)
+                && label.ends_with(tail)
         }
     }
 }
@@ -91,6 +127,7 @@ impl std::fmt::Display for HostPattern {
         match self {
             HostPattern::Exact(h) => f.write_str(h),
             HostPattern::Suffix(s) => write!(f, "*.{s}"),
+            HostPattern::Labels(l) => f.write_str(&l.join(".")),
         }
     }
 }
@@ -126,6 +163,9 @@ pub struct Rules {
     /// The server's processes, by program name, and the ports it listens on.
     pub server_processes: Vec<String>,
     pub server_ports: Vec<u16>,
+    /// The vendor's own domains (lower-case): a host under one that no rule explains is the
+    /// vendor's, with no declared purpose.
+    pub vendor_domains: Vec<String>,
     pub description: Option<String>,
     pub categories: BTreeMap<String, String>,
     pub local_networks: Vec<IpNet>,
@@ -209,6 +249,8 @@ pub struct Matcher {
     pub rules: Rules,
     exact: HashMap<String, Vec<usize>>,
     suffix: HashMap<String, Vec<usize>>,
+    /// Patterns with wildcards inside labels, few: checked one by one.
+    labels: Vec<(HostPattern, usize)>,
     /// Rules that match by address or port alone (no host patterns).
     by_other: Vec<usize>,
     /// Rules with host patterns and addresses too: checked by address as well.
@@ -221,11 +263,13 @@ impl Matcher {
         let mut suffix: HashMap<String, Vec<usize>> = HashMap::new();
         let mut by_other = Vec::new();
         let mut with_addresses = Vec::new();
+        let mut labels = Vec::new();
         for (i, r) in rules.rules.iter().enumerate() {
             for h in &r.hosts {
                 match h {
                     HostPattern::Exact(n) => exact.entry(n.clone()).or_default().push(i),
                     HostPattern::Suffix(s) => suffix.entry(s.clone()).or_default().push(i),
+                    HostPattern::Labels(_) => labels.push((h.clone(), i)),
                 }
             }
             if r.hosts.is_empty() {
@@ -238,6 +282,7 @@ impl Matcher {
             rules,
             exact,
             suffix,
+            labels,
             by_other,
             with_addresses,
         }
@@ -261,6 +306,11 @@ impl Matcher {
                     v.iter().for_each(|&i| push(i, Some(name), &mut hits));
                 }
                 rest = tail;
+            }
+            for (pattern, i) in &self.labels {
+                if pattern.matches(name) {
+                    push(*i, Some(name), &mut hits);
+                }
             }
         }
         for &i in self.by_other.iter().chain(&self.with_addresses) {
@@ -304,5 +354,21 @@ mod tests {
         assert!(HostPattern::parse("pl ex.tv").is_none());
         assert!(HostPattern::parse("*").is_none());
         assert!(HostPattern::parse("a.*.tv").is_none());
+        assert!(HostPattern::parse("*.*.tv").is_none());
+        assert!(HostPattern::parse("a**b.plex.bz").is_none());
+        // plex.bz by role: pubsub and proxy nodes in points of presence, metadata hosts
+        let pubsub = HostPattern::parse("pubsub*.pop.*.plex.bz").unwrap();
+        assert!(pubsub.matches("pubsub12.pop.ams1.plex.bz"));
+        assert!(pubsub.matches("pubsub.pop.ams1.plex.bz"));
+        assert!(!pubsub.matches("proxy12.pop.ams1.plex.bz"));
+        assert!(!pubsub.matches("pubsub12.pop.plex.bz"));
+        assert!(!pubsub.matches("pubsub12.pop.ams1.x.plex.bz"));
+        let meta = HostPattern::parse("meta*.plex.bz").unwrap();
+        assert!(meta.matches("meta3.plex.bz"));
+        assert!(!meta.matches("a.meta3.plex.bz"));
+        assert_eq!(meta.to_string(), "meta*.plex.bz");
+        let tail = HostPattern::parse("*-edge.example.com").unwrap();
+        assert!(tail.matches("ams-edge.example.com"));
+        assert!(!tail.matches("ams-edgy.example.com"));
     }
 }

@@ -62,6 +62,10 @@ pub struct ServerDoc {
     /// The ports the server listens on.
     #[serde(default)]
     pub ports: Vec<Spanned<u16>>,
+    /// The vendor's own domains: a host under one that no rule explains is the vendor's, with no
+    /// declared purpose (not a third party).
+    #[serde(default)]
+    pub domains: Vec<Spanned<String>>,
 }
 
 /// How the server's own settings bear on the rules.

@@ -31,6 +31,11 @@ impl VerdictKind {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Verdict {
     pub kind: VerdictKind,
+    /// What kind of leaving flow this is, for a flow that left without a declared exception in
+    /// force (flagged, or allowed because the owner has not opted out); `None` for declared and
+    /// local flows.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub class: Option<VerdictClass>,
     /// The category of the rule that decided it; `local` or `unexplained` when none did.
     pub category: String,
     /// The id of the rule that decided it.
@@ -41,6 +46,72 @@ pub struct Verdict {
     pub also: Vec<String>,
     /// Why, in words.
     pub reason: String,
+}
+
+/// Why a flow that left is not explained by a declared exception in force: the kinds a reader
+/// must tell apart, in every format, in the TUI's filter (`class:`) and in the summary.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VerdictClass {
+    /// A known data-collection endpoint (a `[[collection]]` rule).
+    Collection,
+    /// The vendor's own host (under one of the `[server] domains`) with no declared purpose.
+    VendorUndeclared,
+    /// A third party that no rule explains.
+    ThirdParty,
+    /// It cannot be judged: no name was seen, only the outer name of an Encrypted Client Hello,
+    /// or a QUIC Initial that could not be read.
+    CannotJudge,
+    /// A protocol that belongs on the local network reached the internet.
+    LocalOnly,
+    /// A declared exception matched, but the owner's settings turn it off.
+    TurnedOff,
+    /// A declared exception's flow beyond the budget the rules give it.
+    OverBudget,
+}
+
+impl VerdictClass {
+    pub const ALL: [VerdictClass; 7] = [
+        VerdictClass::Collection,
+        VerdictClass::VendorUndeclared,
+        VerdictClass::ThirdParty,
+        VerdictClass::CannotJudge,
+        VerdictClass::LocalOnly,
+        VerdictClass::TurnedOff,
+        VerdictClass::OverBudget,
+    ];
+
+    /// The name in reports and filters (`class:vendor_undeclared`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VerdictClass::Collection => "collection",
+            VerdictClass::VendorUndeclared => "vendor_undeclared",
+            VerdictClass::ThirdParty => "third_party",
+            VerdictClass::CannotJudge => "cannot_judge",
+            VerdictClass::LocalOnly => "local_only",
+            VerdictClass::TurnedOff => "turned_off",
+            VerdictClass::OverBudget => "over_budget",
+        }
+    }
+
+    /// In words, for people.
+    pub fn describe(self) -> &'static str {
+        match self {
+            VerdictClass::Collection => "a known collection endpoint",
+            VerdictClass::VendorUndeclared => "the vendor's own host, with no declared purpose",
+            VerdictClass::ThirdParty => "a third party that no rule explains",
+            VerdictClass::CannotJudge => {
+                "cannot be judged (no name, only an encrypted hello's outer name, or an unread QUIC Initial)"
+            }
+            VerdictClass::LocalOnly => "a local-only protocol on the internet",
+            VerdictClass::TurnedOff => "a declared exception the owner's settings turn off",
+            VerdictClass::OverBudget => "a declared exception beyond its budget",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<VerdictClass> {
+        VerdictClass::ALL.into_iter().find(|c| c.as_str() == text)
+    }
 }
 
 /// The owner's data-sharing choice, and the server's settings when they were read.
@@ -92,6 +163,7 @@ pub fn judge(flow: &Flow, matcher: &Matcher, consent: &Consent) -> Verdict {
         let category = first_of(RuleKind::LocalOnly)
             .map_or_else(|| "local".to_string(), |(r, _)| r.category.clone());
         return Verdict {
+            class: None,
             kind: VerdictKind::Local,
             category,
             rule: first_of(RuleKind::LocalOnly).map(|(r, _)| r.id.clone()),
@@ -125,6 +197,7 @@ pub fn judge(flow: &Flow, matcher: &Matcher, consent: &Consent) -> Verdict {
 
     if let Some((r, _)) = first_of(RuleKind::LocalOnly) {
         return Verdict {
+            class: None,
             kind: leaves,
             category: r.category.clone(),
             rule: Some(r.id.clone()),
@@ -158,6 +231,7 @@ pub fn judge(flow: &Flow, matcher: &Matcher, consent: &Consent) -> Verdict {
         );
         if let Some((allowed, why)) = in_force(r) {
             return Verdict {
+                class: (!allowed).then_some(VerdictClass::Collection),
                 kind: if allowed {
                     VerdictKind::Declared
                 } else {
@@ -174,6 +248,7 @@ pub fn judge(flow: &Flow, matcher: &Matcher, consent: &Consent) -> Verdict {
             };
         }
         return Verdict {
+            class: Some(VerdictClass::Collection),
             kind: leaves,
             category: r.category.clone(),
             rule: Some(r.id.clone()),
@@ -210,6 +285,7 @@ pub fn judge(flow: &Flow, matcher: &Matcher, consent: &Consent) -> Verdict {
             str::to_string,
         );
         return Verdict {
+            class: Some(VerdictClass::TurnedOff),
             kind: VerdictKind::Flagged,
             category: r.category.clone(),
             rule: Some(r.id.clone()),
@@ -257,6 +333,7 @@ pub fn judge(flow: &Flow, matcher: &Matcher, consent: &Consent) -> Verdict {
         }
         reason.push_str(transit);
         return Verdict {
+            class: None,
             kind: if consent.opted_out {
                 VerdictKind::Declared
             } else {
@@ -268,18 +345,75 @@ pub fn judge(flow: &Flow, matcher: &Matcher, consent: &Consent) -> Verdict {
             reason,
         };
     }
-    let why = if names.is_empty() {
-        "no name was seen on the wire for it, and no rule covers its address or port"
-    } else {
-        "no rule explains it"
-    };
+    let (class, why) = unexplained(flow, &names, matcher);
     Verdict {
+        class: Some(class),
         kind: leaves,
         category: "unexplained".to_string(),
         rule: None,
         also: Vec::new(),
         reason: format!("{who}: {why}; it left {consent_words}{transit}"),
     }
+}
+
+/// Whether `name` is `domain` or one of its sub-domains.
+pub fn in_domain(name: &str, domain: &str) -> bool {
+    name == domain
+        || name
+            .strip_suffix(domain)
+            .is_some_and(|head| head.ends_with('.'))
+}
+
+/// Why no rule explains a flow that left: it cannot be judged (no name, only an Encrypted Client
+/// Hello's outer name, an unread QUIC Initial and no other name), it is the vendor's own host with no
+/// declared purpose, or it is a third party. With the reason, in words.
+fn unexplained(flow: &Flow, names: &[&FlowName], matcher: &Matcher) -> (VerdictClass, String) {
+    let Some(first) = names.first() else {
+        let quic = if flow.seen.quic_undecryptable > 0 {
+            format!(
+                "its QUIC Initial could not be read{}, ",
+                flow.seen
+                    .quic_version
+                    .as_deref()
+                    .map_or(String::new(), |v| format!(" (version {v})"))
+            )
+        } else {
+            String::new()
+        };
+        return (
+            VerdictClass::CannotJudge,
+            format!(
+                "it cannot be judged: {quic}no name was seen on the wire for it, and no rule covers its address or port"
+            ),
+        );
+    };
+    if first.ech_outer {
+        return (
+            VerdictClass::CannotJudge,
+            format!(
+                "it cannot be judged: {} is only the public outer name of an Encrypted Client Hello, and the real destination is encrypted",
+                first.name
+            ),
+        );
+    }
+    let vendor = names.iter().find_map(|n| {
+        matcher
+            .rules
+            .vendor_domains
+            .iter()
+            .find(|d| in_domain(&n.name, d))
+            .map(|d| (n, d))
+    });
+    if let Some((n, domain)) = vendor {
+        return (
+            VerdictClass::VendorUndeclared,
+            format!(
+                "{} is {}'s own domain ({}), but no rule states what this host is for",
+                n.name, matcher.rules.server, domain
+            ),
+        );
+    }
+    (VerdictClass::ThirdParty, "no rule explains it".to_string())
 }
 
 /// The names the verdict is judged by: the flow's own (SNI, QUIC, Host) when it has
@@ -594,6 +728,66 @@ addresses = ["198.51.100.0/24"]
             "{}",
             v.reason
         );
-        assert_eq!(judge(&f, &matcher(), IN).kind, VerdictKind::Allowed);
+        assert_eq!(v.class, Some(VerdictClass::ThirdParty));
+        let allowed = judge(&f, &matcher(), IN);
+        assert_eq!(allowed.kind, VerdictKind::Allowed);
+        // allowed, since the owner shares, and still said to be a third party
+        assert_eq!(allowed.class, Some(VerdictClass::ThirdParty));
+    }
+
+    #[test]
+    fn flagged_flows_are_told_apart_by_class() {
+        let m = Matcher::new(crate::rules::load::load("plex").unwrap());
+        let class = |name: &str, source: NameSource, ech: bool| {
+            let mut f = flow(
+                Proto::Tcp,
+                "192.168.1.10:40000",
+                "192.0.2.77:443",
+                &[(name, source)],
+            );
+            f.names[0].ech_outer = ech;
+            let v = judge(&f, &m, OUT);
+            (v.kind, v.class, v.reason)
+        };
+        let (kind, c, _) = class("metrics.plex.tv", NameSource::TlsSni, false);
+        assert_eq!(
+            (kind, c),
+            (VerdictKind::Flagged, Some(VerdictClass::Collection))
+        );
+        // the vendor's own zone, a host no rule names
+        let (kind, c, why) = class("edge7.plex.bz", NameSource::TlsSni, false);
+        assert_eq!(
+            (kind, c),
+            (VerdictKind::Flagged, Some(VerdictClass::VendorUndeclared))
+        );
+        assert!(
+            why.contains("Plex Media Server's own domain (plex.bz)"),
+            "{why}"
+        );
+        // a name that only ends like the vendor's is not the vendor's
+        let (_, c, _) = class("notplex.tv", NameSource::TlsSni, false);
+        assert_eq!(c, Some(VerdictClass::ThirdParty));
+        // an Encrypted Client Hello's outer name says nothing of the destination
+        let (_, c, why) = class("cloudflare-ech.com", NameSource::TlsSni, true);
+        assert_eq!(c, Some(VerdictClass::CannotJudge));
+        assert!(why.contains("outer name"), "{why}");
+        // declared flows carry no class
+        let (kind, c, _) = class("plex.tv", NameSource::TlsSni, false);
+        assert_eq!((kind, c), (VerdictKind::Declared, None));
+        // a QUIC flow whose Initial could not be read, and nothing else named it
+        let mut quic = flow(Proto::Udp, "192.168.1.10:40000", "192.0.2.77:443", &[]);
+        quic.seen.quic_undecryptable = 2;
+        quic.seen.quic_version = Some("0x1a2a3a4a".into());
+        let v = judge(&quic, &m, OUT);
+        assert_eq!(v.class, Some(VerdictClass::CannotJudge));
+        assert!(
+            v.reason
+                .contains("QUIC Initial could not be read (version 0x1a2a3a4a)"),
+            "{}",
+            v.reason
+        );
+        for c in VerdictClass::ALL {
+            assert_eq!(VerdictClass::parse(c.as_str()), Some(c));
+        }
     }
 }
