@@ -53,8 +53,8 @@ impl Judging {
         a: &JudgeArgs,
         demo_settings: Option<crate::settings::Settings>,
     ) -> Result<Judging, Failure> {
-        let mut rules =
-            load::load(&a.rules).map_err(|e| Failure::usage(format!("invalid rules: {e}")))?;
+        let mut rules = load::load_layers(&a.rules)
+            .map_err(|e| Failure::usage(format!("invalid rules: {e}")))?;
         let scope = match (a.scope.as_deref(), a.server_ip) {
             (_, Some(ip)) => {
                 // the audited machine is local, wherever its address lies

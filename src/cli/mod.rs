@@ -162,9 +162,10 @@ pub struct AuditArgs {
 
 #[derive(clap::Args, Debug)]
 pub struct JudgeArgs {
-    /// Rules file: a built-in name (plex) or a path to a TOML rules file.
-    #[arg(long, value_name = "plex|PATH", default_value = "plex")]
-    pub rules: String,
+    /// Rules file: a built-in name (plex, jellyfin, emby) or a path to a TOML rules file. Give it again
+    /// to layer your own exceptions over the vendor's: `--rules plex --rules ./mine.toml`.
+    #[arg(long, value_name = "plex|PATH", default_value = "plex", action = clap::ArgAction::Append)]
+    pub rules: Vec<String>,
     /// The owner's data-sharing choice: `auto` reads it from the server's settings (the strictest reading,
     /// opted out, when they do not say); `on` (opted out) or `off` override them.
     #[arg(long = "opt-out", value_name = "auto|on|off", default_value = "auto")]
@@ -191,7 +192,7 @@ impl JudgeArgs {
     /// benchmarks and the demo's report judge).
     pub fn builtin(rules: &str, opt_out: &str) -> JudgeArgs {
         JudgeArgs {
-            rules: rules.into(),
+            rules: vec![rules.into()],
             opt_out: opt_out.into(),
             prefs: None,
             scope: None,

@@ -54,7 +54,7 @@ pub fn run_test(
     opt_out: &str,
 ) -> Result<i32, Failure> {
     let judging = Judging::from_args(&JudgeArgs {
-        rules: path.to_string_lossy().into_owned(),
+        rules: vec![path.to_string_lossy().into_owned()],
         opt_out: opt_out.into(),
         scope: Some("host".into()),
         server_ip: None,

@@ -178,6 +178,14 @@ pub struct RulesInfo {
     pub server: String,
     /// Every rule, in file order, with the flows it decided.
     pub rules: Vec<RuleUse>,
+    /// Every rules file, the vendor's first, then the owner's layers, with its SHA-256.
+    pub layers: Vec<RulesLayer>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct RulesLayer {
+    pub path: String,
+    pub sha256: String,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -191,6 +199,11 @@ pub struct RuleUse {
     /// Flows whose verdict this rule decided, and the bytes they sent out.
     pub flows: u64,
     pub bytes_out: u64,
+    /// The rules file that declared it.
+    pub file: String,
+    /// Where its hosts, ports and purpose come from.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sources: Vec<String>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -395,6 +408,16 @@ impl RulesInfo {
                     justification: x.justification.clone(),
                     flows: 0,
                     bytes_out: 0,
+                    file: x.layer.clone(),
+                    sources: x.sources.clone(),
+                })
+                .collect(),
+            layers: r
+                .layers
+                .iter()
+                .map(|(path, sha256)| RulesLayer {
+                    path: path.clone(),
+                    sha256: sha256.clone(),
                 })
                 .collect(),
         }

@@ -83,17 +83,36 @@ pub fn check(rules: &Rules) -> Vec<Warning> {
         let shadow = rules.rules.iter().enumerate().find(|(j, a)| {
             *j != i
                 && a.when.is_empty()
+                && a.only_when.is_empty()
                 && (rank(a.kind) < rank(b.kind)
                     || (rank(a.kind) == rank(b.kind) && *j < i && a.kind != RuleKind::Exception))
                 && rule_covers(a, b)
         });
         if let Some((_, a)) = shadow {
+            // across layers, say which file each rule is in
+            let files = if a.layer != b.layer {
+                format!(" (this rule is in {}, that one in {})", b.layer, a.layer)
+            } else {
+                String::new()
+            };
             out.push(Warning {
                 rule: b.id.clone(),
                 message: format!(
-                    "shadowed by rule {} ({}): it matches every flow this rule matches, and is judged first, so this rule never decides a verdict",
+                    "shadowed by rule {} ({}){files}: it matches every flow this rule matches, and is judged first, so this rule never decides a verdict",
                     a.id,
                     a.kind.table_name()
+                ),
+            });
+        }
+        if b.sources.is_empty() {
+            out.push(Warning {
+                rule: b.id.clone(),
+                message: format!(
+                    "no `source`: say where its hosts, ports and purpose come from (a URL or a publication), so a reader can check it{}",
+                    match rules.layers.first() {
+                        Some((base, _)) if *base != b.layer => format!(" (in {})", b.layer),
+                        _ => String::new(),
+                    }
                 ),
             });
         }
@@ -109,6 +128,16 @@ pub fn check(rules: &Rules) -> Vec<Warning> {
                     } else {
                         known.join(", ")
                     }
+                ),
+            });
+        }
+    }
+    for setting in rules.setting_defaults.keys() {
+        if !rules.setting_sources.contains_key(setting) {
+            out.push(Warning {
+                rule: "[settings]".into(),
+                message: format!(
+                    "the default of {setting} has no source in [settings] sources: say where the vendor's default comes from"
                 ),
             });
         }

@@ -61,18 +61,125 @@ impl fmt::Display for RulesError {
 
 impl std::error::Error for RulesError {}
 
-/// Reads rules named on the command line: a built-in name (`plex`) or a path.
+/// Reads rules named on the command line: a built-in name (`plex`) or a path, with the files it
+/// includes layered over it.
 pub fn load(spec: &str) -> Result<Rules, RulesError> {
-    if let Some((name, text)) = BUILTIN.iter().find(|(n, _)| *n == spec) {
-        return parse(&format!("builtin:{name}"), text);
-    }
-    load_path(Path::new(spec))
+    load_layers(&[spec.to_string()])
 }
 
-pub fn load_path(path: &Path) -> Result<Rules, RulesError> {
-    let label = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| RulesError {
-        file: label.clone(),
+/// At most this many files in one set of layers (includes of includes, cycles).
+pub const MAX_LAYERS: usize = 32;
+
+/// Reads rules in layers: the first names the vendor's rules (a built-in name or a path), each
+/// next one (`--rules plex --rules ./mine.toml`), and every file a layer includes (`include =
+/// ["mine.toml"]`, relative to the including file, after it), adds the owner's own rules over
+/// them. Rule ids must be unique across layers; each rule keeps the file that declared it.
+pub fn load_layers(specs: &[String]) -> Result<Rules, RulesError> {
+    let mut files: Vec<(String, String, Option<std::path::PathBuf>)> = Vec::new();
+    for spec in specs {
+        let (label, text, path) = read_spec(spec)?;
+        expand(label, text, path, &mut files, 0)?;
+    }
+    let mut merged: Option<Rules> = None;
+    for (label, text, _) in &files {
+        let layer = parse_layer(label, text, merged.is_none())?;
+        merged = Some(match merged {
+            None => layer,
+            Some(base) => merge(base, layer)?,
+        });
+    }
+    merged.ok_or_else(|| RulesError {
+        file: "--rules".into(),
+        line: 0,
+        column: 0,
+        message: "no rules file named".into(),
+        source_line: None,
+    })
+}
+
+/// A built-in file's text, or a file's.
+fn read_spec(spec: &str) -> Result<(String, String, Option<std::path::PathBuf>), RulesError> {
+    if let Some((name, text)) = BUILTIN.iter().find(|(n, _)| *n == spec) {
+        return Ok((format!("builtin:{name}"), (*text).to_string(), None));
+    }
+    let path = Path::new(spec);
+    Ok((spec.to_string(), read_file(path)?, Some(path.to_path_buf())))
+}
+
+/// Adds `label` and, after it, the files it includes, depth first.
+fn expand(
+    label: String,
+    text: String,
+    path: Option<std::path::PathBuf>,
+    files: &mut Vec<(String, String, Option<std::path::PathBuf>)>,
+    depth: usize,
+) -> Result<(), RulesError> {
+    let includes = includes_of(&label, &text)?;
+    let key = path.as_ref().and_then(|p| std::fs::canonicalize(p).ok());
+    let seen = files.iter().any(|(l, _, p)| {
+        *l == label
+            || (key.is_some() && p.as_ref().and_then(|p| std::fs::canonicalize(p).ok()) == key)
+    });
+    if seen {
+        // a file layered twice (an include cycle, or named twice): once is enough
+        return Ok(());
+    }
+    if files.len() >= MAX_LAYERS || depth > MAX_LAYERS {
+        return Err(RulesError {
+            file: label,
+            line: 0,
+            column: 0,
+            message: format!("more than {MAX_LAYERS} rules files layered; is an include looping?"),
+            source_line: None,
+        });
+    }
+    let dir = path
+        .as_ref()
+        .and_then(|p| p.parent())
+        .map(Path::to_path_buf);
+    files.push((label.clone(), text.clone(), path));
+    for inc in includes {
+        let ctx = Ctx {
+            file: &label,
+            text: &text,
+        };
+        let Some(dir) = &dir else {
+            return Err(ctx.error(
+                inc.span(),
+                "a built-in rules file cannot include another".into(),
+            ));
+        };
+        let target = dir.join(inc.get_ref());
+        let inc_text = read_file(&target).map_err(|e| {
+            ctx.error(
+                inc.span(),
+                format!("cannot include `{}`: {}", inc.get_ref(), e.message),
+            )
+        })?;
+        expand(
+            target.display().to_string(),
+            inc_text,
+            Some(target),
+            files,
+            depth + 1,
+        )?;
+    }
+    Ok(())
+}
+
+/// The `include` list of a rules text (the rest is read later).
+fn includes_of(label: &str, text: &str) -> Result<Vec<Spanned<String>>, RulesError> {
+    let ctx = Ctx { file: label, text };
+    let doc: RulesDoc = toml::from_str(text).map_err(|e| {
+        let span = e.span().unwrap_or(0..0);
+        ctx.error(span, e.message().trim_end().to_string())
+    })?;
+    Ok(doc.include)
+}
+
+fn read_file(path: &Path) -> Result<String, RulesError> {
+    std::fs::read_to_string(path).map_err(|e| RulesError {
+        file: path.display().to_string(),
         line: 0,
         column: 0,
         message: match e.kind() {
@@ -84,8 +191,63 @@ pub fn load_path(path: &Path) -> Result<Rules, RulesError> {
             _ => format!("cannot read the rules file: {e}"),
         },
         source_line: None,
-    })?;
-    parse(&label, &text)
+    })
+}
+
+pub fn load_path(path: &Path) -> Result<Rules, RulesError> {
+    load_layers(&[path.display().to_string()])
+}
+
+/// Lays `layer` over `base`: its rules after the base's, its categories, networks, defaults,
+/// processes, ports and domains added.
+fn merge(mut base: Rules, layer: Rules) -> Result<Rules, RulesError> {
+    for r in &layer.rules {
+        if let Some(first) = base.rules.iter().find(|b| b.id == r.id) {
+            return Err(RulesError {
+                file: layer.source.clone(),
+                line: 0,
+                column: 0,
+                message: format!(
+                    "rule id `{}` is already declared by {}; give the owner's rule an id of its own",
+                    r.id, first.layer
+                ),
+                source_line: None,
+            });
+        }
+    }
+    base.rules.extend(layer.rules);
+    for (k, v) in layer.categories {
+        base.categories.entry(k).or_insert(v);
+    }
+    base.local_networks.extend(layer.local_networks);
+    for (k, v) in layer.setting_defaults {
+        base.setting_defaults.entry(k).or_insert(v);
+    }
+    for (k, v) in layer.setting_sources {
+        base.setting_sources.entry(k).or_insert(v);
+    }
+    base.opted_out_when.extend(layer.opted_out_when);
+    base.opted_in_when.extend(layer.opted_in_when);
+    base.address_for.extend(layer.address_for);
+    base.url_host_for.extend(layer.url_host_for);
+    for p in layer.server_processes {
+        if !base.server_processes.contains(&p) {
+            base.server_processes.push(p);
+        }
+    }
+    for p in layer.server_ports {
+        if !base.server_ports.contains(&p) {
+            base.server_ports.push(p);
+        }
+    }
+    for d in layer.vendor_domains {
+        if !base.vendor_domains.contains(&d) {
+            base.vendor_domains.push(d);
+        }
+    }
+    base.source = format!("{} + {}", base.source, layer.source);
+    base.layers.extend(layer.layers);
+    Ok(base)
 }
 
 pub fn builtin_names() -> String {
@@ -96,8 +258,14 @@ pub fn builtin_names() -> String {
         .join(", ")
 }
 
-/// Parses and validates rules text; `file` labels errors.
+/// Parses and validates rules text; `file` labels errors. Its includes are not read (they need
+/// a path: see [`load_layers`]).
 pub fn parse(file: &str, text: &str) -> Result<Rules, RulesError> {
+    parse_layer(file, text, true)
+}
+
+/// Parses one layer; the first (`base`) must name its server.
+fn parse_layer(file: &str, text: &str, base: bool) -> Result<Rules, RulesError> {
     let ctx = Ctx { file, text };
     let doc: RulesDoc = toml::from_str(text).map_err(|e| {
         let span = e.span().unwrap_or(0..0);
@@ -134,10 +302,23 @@ pub fn parse(file: &str, text: &str) -> Result<Rules, RulesError> {
                     ),
                 ));
             }
-            rules.push(ctx.rule(kind, d)?);
+            let mut rule = ctx.rule(kind, d)?;
+            rule.layer = file.to_string();
+            rules.push(rule);
         }
     }
-    for p in &doc.server.ports {
+    let server = doc.server.unwrap_or_default();
+    let server_name = match (server.name, base) {
+        (Some(name), _) => name,
+        (None, false) => String::new(),
+        (None, true) => {
+            return Err(ctx.error(
+                0..0,
+                "this rules file names no server ([server] name = ...); an owner's file without one can only be layered over a vendor's rules, e.g. --rules plex --rules mine.toml".into(),
+            ));
+        }
+    };
+    for p in &server.ports {
         if *p.get_ref() == 0 {
             return Err(ctx.error(p.span(), "port 0 is not a port; expected 1 to 65535".into()));
         }
@@ -159,7 +340,7 @@ pub fn parse(file: &str, text: &str) -> Result<Rules, RulesError> {
         }
     }
     let mut vendor_domains = Vec::new();
-    for d in &doc.server.domains {
+    for d in &server.domains {
         match HostPattern::parse(d.get_ref()) {
             Some(HostPattern::Exact(name)) => vendor_domains.push(name),
             _ => {
@@ -193,10 +374,12 @@ pub fn parse(file: &str, text: &str) -> Result<Rules, RulesError> {
             .collect(),
         source: file.to_string(),
         sha256: hex(&Sha256::digest(text.as_bytes())),
-        server_processes: doc.server.processes,
-        server_ports: doc.server.ports.iter().map(|p| *p.get_ref()).collect(),
+        layers: vec![(file.to_string(), hex(&Sha256::digest(text.as_bytes())))],
+        setting_sources: doc.settings.sources,
+        server_processes: server.processes,
+        server_ports: server.ports.iter().map(|p| *p.get_ref()).collect(),
         vendor_domains,
-        server: doc.server.name,
+        server: server_name,
         description: doc.description,
         categories: doc.categories,
         local_networks,
@@ -371,6 +554,13 @@ impl Ctx<'_> {
             protocol: d.protocol,
             when,
             budget: d.budget.as_ref().map(|b| *b.get_ref()),
+            sources: d
+                .source
+                .clone()
+                .map(super::schema::Sources::into_vec)
+                .unwrap_or_default(),
+            only_when: self.conditions(&d.only_when)?,
+            layer: String::new(),
             direction: d.direction.unwrap_or(match kind {
                 // A local-only protocol is a finding whichever side opened the flow.
                 RuleKind::LocalOnly => Direction::Any,

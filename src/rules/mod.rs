@@ -150,14 +150,23 @@ pub struct Rule {
     pub when: conditions::When,
     /// For an exception: how much it may send.
     pub budget: Option<schema::BudgetDoc>,
+    /// Where its hosts, ports and purpose come from (URLs or publications).
+    pub sources: Vec<String>,
+    /// The settings under which the rule applies at all.
+    pub only_when: Vec<conditions::Condition>,
+    /// The rules file that declared it (`builtin:plex`, `./mine.toml`).
+    pub layer: String,
 }
 
 /// A validated rules file.
 #[derive(Clone, Debug)]
 pub struct Rules {
-    /// `builtin:plex` or the path given.
+    /// `builtin:plex` or the path given; with layers, every file joined by ` + `.
     pub source: String,
+    /// The first (base) file's SHA-256.
     pub sha256: String,
+    /// Every file, base first, with its SHA-256: the vendor's rules and the owner's layers.
+    pub layers: Vec<(String, String)>,
     /// The server software's name.
     pub server: String,
     /// The server's processes, by program name, and the ports it listens on.
@@ -171,6 +180,8 @@ pub struct Rules {
     pub local_networks: Vec<IpNet>,
     /// The server's defaults for settings its file leaves out.
     pub setting_defaults: BTreeMap<String, String>,
+    /// Where each default comes from, by setting.
+    pub setting_sources: BTreeMap<String, String>,
     /// How the settings say the owner opted out (any holds) or in (any holds).
     pub opted_out_when: Vec<conditions::Condition>,
     pub opted_in_when: Vec<conditions::Condition>,

@@ -34,8 +34,13 @@ use toml::Spanned;
 #[serde(deny_unknown_fields)]
 pub struct RulesDoc {
     pub schema: Spanned<i64>,
-    /// The server software these rules describe.
-    pub server: ServerDoc,
+    /// The server software these rules describe; a layer over another file (the owner's own
+    /// exceptions) may leave it out, or use it to add processes, ports and domains.
+    #[serde(default)]
+    pub server: Option<ServerDoc>,
+    /// Rules files layered over this one, relative to it: `include = ["mine.toml"]`.
+    #[serde(default)]
+    pub include: Vec<Spanned<String>>,
     #[serde(default)]
     pub description: Option<String>,
     #[serde(default)]
@@ -52,10 +57,12 @@ pub struct RulesDoc {
     pub local_only: Vec<RuleDoc>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServerDoc {
-    pub name: String,
+    /// Required in the first (base) layer.
+    #[serde(default)]
+    pub name: Option<String>,
     /// The server's processes, by program name (for `--scope server`).
     #[serde(default)]
     pub processes: Vec<String>,
@@ -87,6 +94,9 @@ pub struct SettingsDoc {
     /// Settings that hold a URL whose host belongs to a rule: `{ plexMetricsUrl = "metrics" }`.
     #[serde(default)]
     pub url_host_for: BTreeMap<String, Spanned<String>>,
+    /// Where each default comes from (a URL or a publication), by setting.
+    #[serde(default)]
+    pub sources: BTreeMap<String, String>,
 }
 
 /// How much a declared exception may send.
@@ -140,6 +150,31 @@ pub struct RuleDoc {
     /// For an exception: how much it may send.
     #[serde(default)]
     pub budget: Option<Spanned<BudgetDoc>>,
+    /// Where the rule's hosts, ports and purpose come from: a URL or a publication, or several.
+    #[serde(default)]
+    pub source: Option<Sources>,
+    /// Settings conditions under which the rule applies at all (all must hold): a collection
+    /// endpoint that a setting switches on (Emby's usage reports). With the settings unknown, it
+    /// applies.
+    #[serde(default)]
+    pub only_when: Vec<Spanned<String>>,
+}
+
+/// One source or several.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(untagged)]
+pub enum Sources {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl Sources {
+    pub fn into_vec(self) -> Vec<String> {
+        match self {
+            Sources::One(s) => vec![s],
+            Sources::Many(v) => v,
+        }
+    }
 }
 
 /// Where an exception comes from.

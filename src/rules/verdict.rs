@@ -156,7 +156,19 @@ pub fn judge(flow: &Flow, matcher: &Matcher, consent: &Consent) -> Verdict {
         },
         names: &name_strs,
     };
-    let matches = matcher.matches(&input);
+    let defaults = &matcher.rules.setting_defaults;
+    // rules that a setting switches off do not apply (with the settings unknown, they do)
+    let matches: Vec<_> = matcher
+        .matches(&input)
+        .into_iter()
+        .filter(|(r, _)| {
+            r.only_when.is_empty()
+                || consent
+                    .facts
+                    .as_deref()
+                    .is_none_or(|facts| r.only_when.iter().all(|c| c.eval(facts, defaults).0))
+        })
+        .collect();
     let first_of = |kind: RuleKind| matches.iter().find(|(r, _)| r.kind == kind).copied();
 
     if locality == Locality::Local {
@@ -211,7 +223,6 @@ pub fn judge(flow: &Flow, matcher: &Matcher, consent: &Consent) -> Verdict {
             ),
         };
     }
-    let defaults = &matcher.rules.setting_defaults;
     // With the server's settings known, a rule's conditions can be checked.
     let in_force = |r: &Rule| -> Option<(bool, String)> {
         let facts = consent.facts.as_deref()?;
@@ -223,8 +234,22 @@ pub fn judge(flow: &Flow, matcher: &Matcher, consent: &Consent) -> Verdict {
     };
     if let Some((r, name)) = first_of(RuleKind::Collection) {
         let matched = name.map_or_else(|| format!("address {}", flow.remote()), |n| n.to_string());
+        // a host that also serves declared exceptions: the flow is one of them or the collection
+        let shared: Vec<String> = matches
+            .iter()
+            .filter(|(o, _)| o.kind == RuleKind::Exception)
+            .map(|(o, _)| o.id.clone())
+            .collect();
+        let one_of = if shared.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "; the same host serves {} too, and without decrypting the flow it is one of them or the collection",
+                shared.join(", ")
+            )
+        };
         let what = format!(
-            "{who}: {matched} is a {} endpoint (rule {}{})",
+            "{who}: {matched} is a {} endpoint (rule {}{}){one_of}",
             r.category.replace('_', " "),
             r.id,
             note(r)
@@ -239,7 +264,7 @@ pub fn judge(flow: &Flow, matcher: &Matcher, consent: &Consent) -> Verdict {
                 },
                 category: r.category.clone(),
                 rule: Some(r.id.clone()),
-                also: Vec::new(),
+                also: shared,
                 reason: if allowed {
                     format!("{what}; the owner's settings allow it: {why}{transit}")
                 } else {
@@ -252,13 +277,8 @@ pub fn judge(flow: &Flow, matcher: &Matcher, consent: &Consent) -> Verdict {
             kind: leaves,
             category: r.category.clone(),
             rule: Some(r.id.clone()),
-            also: Vec::new(),
-            reason: format!(
-                "{who}: {matched} is a {} endpoint (rule {}{}); data collection {consent_words}{transit}",
-                r.category.replace('_', " "),
-                r.id,
-                note(r)
-            ),
+            also: shared,
+            reason: format!("{what}; data collection {consent_words}{transit}"),
         };
     }
     let matched: Vec<&(&Rule, Option<&str>)> = matches
@@ -318,7 +338,12 @@ pub fn judge(flow: &Flow, matcher: &Matcher, consent: &Consent) -> Verdict {
             Some(Basis::Function) => "traffic of a feature the owner uses",
             Some(Basis::Infrastructure) => "infrastructure any networked host uses",
         };
-        let mut reason = format!("{who}: {by} rule {} ({basis}){}", r.id, note(r));
+        let mut reason = format!(
+            "{who}: {by} rule {} ({basis}{}){}",
+            r.id,
+            declared_in(r, matcher),
+            note(r)
+        );
         if !also.is_empty() {
             reason.push_str(&format!(
                 "; the same host serves {} too, and without decrypting the flow it could be any of them",
@@ -444,6 +469,16 @@ fn describe(flow: &Flow, names: &[&FlowName]) -> String {
             )
         }
         None => format!("unnamed {}", flow.remote()),
+    }
+}
+
+/// `, declared in ./mine.toml` for a rule of the owner's own layer; nothing for the vendor's.
+fn declared_in(r: &Rule, matcher: &Matcher) -> String {
+    match matcher.rules.layers.first() {
+        Some((base, _)) if *base != r.layer && !r.layer.is_empty() => {
+            format!(", declared in {}", r.layer)
+        }
+        _ => String::new(),
     }
 }
 
