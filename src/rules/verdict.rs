@@ -209,7 +209,7 @@ pub fn judge(flow: &Flow, matcher: &Matcher, consent: &Consent) -> Verdict {
 
     if let Some((r, _)) = first_of(RuleKind::LocalOnly) {
         return Verdict {
-            class: None,
+            class: Some(VerdictClass::LocalOnly),
             kind: leaves,
             category: r.category.clone(),
             rule: Some(r.id.clone()),
@@ -770,6 +770,149 @@ addresses = ["198.51.100.0/24"]
         assert_eq!(allowed.class, Some(VerdictClass::ThirdParty));
     }
 
+    /// Hostnames from third-party lists of each vendor's hosts (v2fly's data/plex, AdGuard's
+    /// Plex service, Pi-hole Plex allowlists, pms-docker's SNI allowlist; Jellyfin's and Emby's
+    /// own code), each with the verdict it must get from the built-in rules while the owner has
+    /// opted out and the settings are unknown: the category of a declared flow, or the class of
+    /// a flagged one.
+    #[test]
+    fn third_party_host_lists_land_in_the_right_category() {
+        use VerdictClass::*;
+        enum Want {
+            Declared(&'static str),
+            Flagged(VerdictClass),
+        }
+        use Want::{Declared as D, Flagged as F};
+        let cases: &[(&str, &[(&str, Want)])] = &[
+            (
+                "plex",
+                &[
+                    ("plex.tv", D("updates")),
+                    ("clients.plex.tv", D("remote_discovery")),
+                    ("v4.plex.tv", D("remote_discovery")),
+                    ("v6.plex.tv", D("remote_discovery")),
+                    ("pubsub.plex.tv", D("cloud_sync")),
+                    ("pubsub.plex.bz", D("cloud_sync")),
+                    ("pubsub12.pop.fra1.plex.bz", D("cloud_sync")),
+                    ("proxy3.pop.ams1.plex.bz", D("relay")),
+                    ("meta2.plex.bz", D("metadata")),
+                    ("servers.plex.tv", D("components")),
+                    ("metadata.prod.hosting.plex.tv", D("metadata")),
+                    ("metadata.provider.plex.tv", D("metadata")),
+                    ("status.plex.tv", D("web_app")),
+                    ("resources-cdn.plexapp.com", D("web_app")),
+                    ("node.plexapp.com", D("web_app")),
+                    ("sonos.plex.tv", D("integrations")),
+                    ("1-2-3-4.abc123.plex.direct", D("remote_discovery")),
+                    ("metrics.plex.tv", F(Collection)),
+                    ("analytics.plex.tv", F(Collection)),
+                    // no public source says what these are for
+                    ("plex.services", F(VendorUndeclared)),
+                    ("edge.plex.services", F(VendorUndeclared)),
+                    ("unknown9.plex.bz", F(VendorUndeclared)),
+                    ("plex.com", F(VendorUndeclared)),
+                    ("tracker.example.net", F(ThirdParty)),
+                ],
+            ),
+            (
+                "jellyfin",
+                &[
+                    ("repo.jellyfin.org", D("plugins")),
+                    ("api.themoviedb.org", D("metadata")),
+                    ("raw.githubusercontent.com", D("metadata")),
+                    ("json.schedulesdirect.org", D("live_tv")),
+                    ("m.media-amazon.com", D("metadata")),
+                    ("labs.api.listenbrainz.org", D("metadata")),
+                    ("coverartarchive.org", D("plugins")),
+                    ("updates.jellyfin.org", F(VendorUndeclared)),
+                    ("tracker.example.net", F(ThirdParty)),
+                ],
+            ),
+            (
+                "emby",
+                &[
+                    ("connect.emby.media", D("connect")),
+                    ("api.github.com", D("updates")),
+                    ("emby.media", D("news")),
+                    ("fcm.googleapis.com", D("push")),
+                    ("api4.thetvdb.com", D("metadata")),
+                    // the usage reports' host: with the settings unknown, the reports may run
+                    ("mb3admin.com", F(Collection)),
+                    ("downloads.emby.tv", F(VendorUndeclared)),
+                ],
+            ),
+        ];
+        for (rules, hosts) in cases {
+            let m = Matcher::new(crate::rules::load::load(rules).unwrap());
+            for (host, want) in *hosts {
+                let f = flow(
+                    Proto::Tcp,
+                    "192.168.1.10:40000",
+                    "192.0.2.77:443",
+                    &[(host, NameSource::TlsSni)],
+                );
+                let v = judge(&f, &m, OUT);
+                match want {
+                    D(category) => assert!(
+                        v.kind == VerdictKind::Declared
+                            && v.category.split(" | ").any(|c| c == *category),
+                        "{rules}: {host}: wanted declared as {category}, got {:?} {} ({})",
+                        v.kind,
+                        v.category,
+                        v.reason
+                    ),
+                    F(class) => assert!(
+                        v.kind == VerdictKind::Flagged && v.class == Some(*class),
+                        "{rules}: {host}: wanted flagged as {class:?}, got {:?} {:?} ({})",
+                        v.kind,
+                        v.class,
+                        v.reason
+                    ),
+                }
+            }
+        }
+    }
+
+    /// Emby's usage reports: a collection endpoint while EnableAnonymousUsageReporting is on (one
+    /// of it and licensing, on the shared host), and plain licensing once the owner turns it off.
+    #[test]
+    fn emby_usage_reports_follow_their_setting() {
+        let m = Matcher::new(crate::rules::load::load("emby").unwrap());
+        let f = flow(
+            Proto::Tcp,
+            "192.168.1.10:40000",
+            "192.0.2.77:443",
+            &[("mb3admin.com", NameSource::TlsSni)],
+        );
+        let consent = |on: &str, opted_out: bool| Consent {
+            opted_out,
+            facts: Some(std::sync::Arc::new(crate::rules::conditions::Facts {
+                source: "system.xml".into(),
+                values: [("EnableAnonymousUsageReporting".to_string(), on.to_string())]
+                    .into_iter()
+                    .collect(),
+                signed_in: false,
+            })),
+        };
+        // on: the reports go out; the flow is the collection endpoint or licensing
+        let v = judge(&f, &m, &consent("true", true));
+        assert_eq!(v.rule.as_deref(), Some("emby_usage_ping"), "{}", v.reason);
+        assert_eq!(
+            (v.kind, v.class),
+            (VerdictKind::Flagged, Some(VerdictClass::Collection))
+        );
+        assert_eq!(v.also, ["licensing"]);
+        assert!(
+            v.reason.contains("one of them or the collection"),
+            "{}",
+            v.reason
+        );
+        // off: mb3admin.com is licensing alone, not a flag
+        let v = judge(&f, &m, &consent("false", true));
+        assert_eq!(v.rule.as_deref(), Some("licensing"), "{}", v.reason);
+        assert_eq!((v.kind, v.class), (VerdictKind::Declared, None));
+    }
+
     #[test]
     fn flagged_flows_are_told_apart_by_class() {
         let m = Matcher::new(crate::rules::load::load("plex").unwrap());
@@ -809,6 +952,9 @@ addresses = ["198.51.100.0/24"]
         // declared flows carry no class
         let (kind, c, _) = class("plex.tv", NameSource::TlsSni, false);
         assert_eq!((kind, c), (VerdictKind::Declared, None));
+        // GDM on the internet
+        let gdm = flow(Proto::Udp, "192.168.1.10:40000", "198.51.100.77:32414", &[]);
+        assert_eq!(judge(&gdm, &m, OUT).class, Some(VerdictClass::LocalOnly));
         // a QUIC flow whose Initial could not be read, and nothing else named it
         let mut quic = flow(Proto::Udp, "192.168.1.10:40000", "192.0.2.77:443", &[]);
         quic.seen.quic_undecryptable = 2;
