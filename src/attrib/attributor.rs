@@ -390,8 +390,14 @@ impl Attributor {
         }
         let mut found = match &home {
             Home::Own => {
-                let entries = self.own_tables(tcp);
-                candidates_in(0, tcp, &entries, local, remote)
+                self.read_own_tables(tcp);
+                let entries = self
+                    .own
+                    .get(usize::from(tcp))
+                    .and_then(Option::as_ref)
+                    .map(|(e, _)| e.as_slice())
+                    .unwrap_or_default();
+                candidates_in(0, tcp, entries, local, remote)
             }
             Home::Others(list) => self.foreign_candidates(tcp, list, local, remote),
         };
@@ -415,8 +421,8 @@ impl Attributor {
         None
     }
 
-    /// The own namespace's tables for one transport, read once a batch.
-    fn own_tables(&mut self, tcp: bool) -> Vec<SocketEntry> {
+    /// Reads the own namespace's tables for one transport, once a batch.
+    fn read_own_tables(&mut self, tcp: bool) {
         let slot = usize::from(tcp);
         if self.own.get(slot).is_some_and(Option::is_none) {
             let dir = self.proc_root.join("net");
@@ -429,11 +435,6 @@ impl Attributor {
                 *s = Some((entries, odd));
             }
         }
-        self.own
-            .get(slot)
-            .and_then(Option::as_ref)
-            .map(|(e, _)| e.clone())
-            .unwrap_or_default()
     }
 
     /// The namespaces and their addresses, read again when the last read is older than the rescan

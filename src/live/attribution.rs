@@ -27,6 +27,10 @@ pub const EVENT_WAIT: Duration = Duration::from_millis(1500);
 struct Pending {
     flow: NewFlow,
     since: Instant,
+    /// Whether an end of it lives on this host (else no socket table can show it).
+    end_known: bool,
+    /// Whether it was looked up in socket tables read after it began.
+    looked_fresh: bool,
 }
 
 /// Tying live flows to processes: the attributor, and the flows to look up again.
@@ -35,8 +39,6 @@ pub struct FlowAttribution {
     pending: Vec<Pending>,
     /// Whether kernel events feed the attributor: flows then wait for them.
     events: bool,
-    /// Events taken since the pending flows were last looked up.
-    fresh_events: bool,
     /// Why kernel events do not run, when they do not.
     events_unavailable: Option<String>,
     /// The kernel's socket events, when they run.
@@ -55,7 +57,6 @@ impl FlowAttribution {
             attributor,
             pending: Vec::new(),
             events: false,
-            fresh_events: false,
             events_unavailable: None,
             source: None,
             taken: Vec::new(),
@@ -88,15 +89,20 @@ impl FlowAttribution {
 
     /// Moves the kernel's new events into the attributor, each with its process as /proc shows it
     /// now (the same process: its start time must match the event's), or as the event alone
-    /// describes it when the process has already ended. True when there were any.
-    fn take_events(&mut self) -> bool {
+    /// describes it when the process has already ended. Returns the (transport, local port) pairs
+    /// they were about.
+    fn take_events(&mut self) -> Vec<(bool, u16)> {
         let Some(source) = self.source.as_mut() else {
-            return false;
+            return Vec::new();
         };
         self.taken.clear();
         if source.drain(&mut self.taken) == 0 {
-            return false;
+            return Vec::new();
         }
+        let mut ports: Vec<(bool, u16)> =
+            self.taken.iter().map(|e| (e.tcp, e.local.port())).collect();
+        ports.sort_unstable();
+        ports.dedup();
         for e in self.taken.drain(..) {
             let process = match self
                 .attributor
@@ -122,7 +128,7 @@ impl FlowAttribution {
                 process,
             });
         }
-        true
+        ports
     }
 
     /// Kernel events do not feed this attribution, and why.
@@ -155,16 +161,10 @@ impl FlowAttribution {
         }
     }
 
-    /// Flows wait for kernel events of their sockets (they arrive through
-    /// [`FlowAttribution::events_arrived`]).
+    /// Flows wait for kernel events of their sockets.
     pub fn with_events(mut self) -> FlowAttribution {
         self.events = true;
         self
-    }
-
-    /// New sightings were handed to the attributor: waiting flows are worth another look.
-    pub fn events_arrived(&mut self) {
-        self.fresh_events = true;
     }
 
     /// Flows still waiting.
@@ -175,61 +175,87 @@ impl FlowAttribution {
     /// Ties the flows that just began to their processes, while their sockets still exist, and
     /// looks again at those waiting. `finish` settles every waiting flow now (the capture ended).
     pub fn run(&mut self, pipeline: &mut Pipeline, finish: bool) {
-        if self.take_events() {
-            self.fresh_events = true;
-        }
+        let ports = self.take_events();
         let new = pipeline.take_new_flows();
         if new.is_empty() && self.pending.is_empty() {
             return;
         }
         let fresh = self.attributor.begin_batch();
         let now = Instant::now();
-        let mut look: Vec<Pending> = new
-            .into_iter()
-            .map(|flow| Pending { flow, since: now })
-            .collect();
-        if fresh
-            || finish
-            || self.fresh_events
-            || self.pending.iter().any(|p| self.due(p, now, true))
-        {
-            look.append(&mut self.pending);
-        }
-        self.fresh_events = false;
-        let mut waiting = Vec::new();
-        for p in look {
-            let end_known = self
-                .attributor
-                .local_end(p.flow.client, p.flow.server)
-                .is_some();
-            let found = self
-                .attributor
-                .lookup_flow(p.flow.tcp, p.flow.client, p.flow.server);
-            let proof = found.as_ref().is_some_and(|a| !a.how.guess());
-            let settled = proof
+        let mut kept = Vec::new();
+        // Waiting flows are looked at again only when something may have changed for them:
+        // their time is up, the socket tables were read again (for a flow with an end here that
+        // has not been looked up in tables read after it began), or an event came for one of
+        // their ports. In a quiet batch only the oldest, whose time may be up, are looked at.
+        let pending = std::mem::take(&mut self.pending);
+        let scan_all = finish || fresh || !ports.is_empty();
+        let mut rest = pending.into_iter();
+        for p in rest.by_ref() {
+            let due = self.due(&p, now);
+            let changed = due
                 || finish
-                || self.due(&p, now, end_known)
-                || waiting.len() + self.pending.len() >= PENDING_MAX;
-            if settled {
-                if let Some(who) = found {
-                    pipeline.attribute(&p.flow, who);
-                }
+                || (fresh && p.end_known && !p.looked_fresh)
+                || ports.contains(&(p.flow.tcp, p.flow.client.port()))
+                || ports.contains(&(p.flow.tcp, p.flow.server.port()));
+            if changed {
+                self.look(pipeline, p, now, finish, &mut kept);
             } else {
-                waiting.push(p);
+                kept.push(p);
+                if !scan_all {
+                    break;
+                }
             }
         }
-        self.pending.append(&mut waiting);
+        kept.extend(rest);
+        for flow in new {
+            let end_known = self
+                .attributor
+                .local_end(flow.client, flow.server)
+                .is_some();
+            let p = Pending {
+                flow,
+                since: now,
+                end_known,
+                looked_fresh: false,
+            };
+            self.look(pipeline, p, now, finish, &mut kept);
+        }
+        self.pending = kept;
     }
 
-    /// Whether a waiting flow has waited long enough: the socket tables were read after it began
-    /// (when an end of it is this host's: otherwise no table can show it), and, when events run,
-    /// its event had the time to arrive.
-    fn due(&self, p: &Pending, now: Instant, end_known: bool) -> bool {
-        let read_after = !end_known
-            || self
-                .attributor
-                .tables_read_at()
-                .is_some_and(|at| at >= p.since);
+    /// Looks a flow up: settles it on proof, or when its wait is over (with the guess, if any),
+    /// else keeps it waiting.
+    fn look(
+        &mut self,
+        pipeline: &mut Pipeline,
+        mut p: Pending,
+        now: Instant,
+        finish: bool,
+        kept: &mut Vec<Pending>,
+    ) {
+        let found = self
+            .attributor
+            .lookup_flow(p.flow.tcp, p.flow.client, p.flow.server);
+        p.looked_fresh |= self
+            .attributor
+            .tables_read_at()
+            .is_some_and(|at| at >= p.since);
+        let proof = found.as_ref().is_some_and(|a| !a.how.guess());
+        let settled = proof || finish || self.due(&p, now) || kept.len() >= PENDING_MAX;
+        if settled {
+            if let Some(who) = found {
+                pipeline.attribute(&p.flow, who);
+            }
+        } else {
+            kept.push(p);
+        }
+    }
+
+    /// Whether a waiting flow has waited long enough: it was looked up in socket tables read
+    /// after it began (when an end of it is this host's: otherwise no table can show it), and,
+    /// when events run, its event had the time to arrive.
+    fn due(&self, p: &Pending, now: Instant) -> bool {
+        let read_after = !p.end_known || p.looked_fresh;
         let waited = now.saturating_duration_since(p.since);
         read_after && (!self.events || waited >= EVENT_WAIT)
     }
