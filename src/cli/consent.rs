@@ -6,7 +6,7 @@
 use super::Failure;
 use crate::report::model::OptOut;
 use crate::rules::Rules;
-use crate::rules::conditions::{Facts, decide_consent};
+use crate::rules::conditions::{Condition, Facts};
 use crate::settings::{ServerKind, Settings};
 use std::path::Path;
 use std::sync::Arc;
@@ -61,6 +61,113 @@ pub fn load_settings(
     }
 }
 
+/// What the settings say of the owner's data-sharing choice, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Consent {
+    /// A setting decided: `opted_out`, the fact (`collectUsageData=0`), and the setting's name when the file
+    /// leaves it out and the vendor's default (the rules' `[settings] defaults`) decided instead.
+    Decided {
+        opted_out: bool,
+        fact: String,
+        absent: Option<String>,
+    },
+    /// The rules name settings for the choice, and none of them holds (a value they do not know): the facts
+    /// looked at.
+    Unsaid { facts: Vec<String> },
+    /// The rules name no data-sharing setting: the server has none (Jellyfin).
+    NoSetting,
+}
+
+/// Reads the owner's choice from the settings, the opt-out conditions first (as the rules file says). An
+/// absent setting is not "the owner said nothing": it is the vendor's default, which the owner left as it is,
+/// so it decides like a written one, and the words say which it was.
+pub fn consent_of(rules: &Rules, facts: &Facts) -> Consent {
+    let conditions = rules
+        .opted_out_when
+        .iter()
+        .map(|c| (true, c))
+        .chain(rules.opted_in_when.iter().map(|c| (false, c)));
+    let mut looked = Vec::new();
+    for (opted_out, c) in conditions {
+        let (holds, fact) = c.eval(facts, &rules.setting_defaults);
+        if holds {
+            let absent = setting_of(c)
+                .filter(|name| !facts.values.contains_key(*name))
+                .map(str::to_string);
+            return Consent::Decided {
+                opted_out,
+                fact,
+                absent,
+            };
+        }
+        if !looked.contains(&fact) {
+            looked.push(fact);
+        }
+    }
+    if looked.is_empty() {
+        Consent::NoSetting
+    } else {
+        Consent::Unsaid { facts: looked }
+    }
+}
+
+/// The setting a condition reads, if any (`signed_in` reads the token's presence, not a setting).
+fn setting_of(c: &Condition) -> Option<&str> {
+    match c {
+        Condition::Equals { name, .. } | Condition::Differs { name, .. } => Some(name),
+        Condition::SignedIn | Condition::SignedOut => None,
+    }
+}
+
+/// The state a consent gives (`None`: the settings do not say) and what decided it, in words: `collectUsageData=0`,
+/// or for a default `collectUsageData is absent: Plex's default, sharing on`. The words for a default carry the
+/// vendor's name, so a report never reads an untouched install as an opt-out, nor as a choice written down.
+pub fn consent_words(rules: &Rules, consent: &Consent) -> (Option<bool>, String) {
+    let vendor = server_kind(rules).short_name();
+    match consent {
+        Consent::Decided {
+            opted_out,
+            fact,
+            absent: None,
+        } => (Some(*opted_out), fact.clone()),
+        Consent::Decided {
+            opted_out,
+            absent: Some(name),
+            ..
+        } => {
+            let sharing = if *opted_out { "off" } else { "on" };
+            (
+                Some(*opted_out),
+                format!("{name} is absent: {vendor}'s default, sharing {sharing}"),
+            )
+        }
+        Consent::Unsaid { facts } => (
+            None,
+            format!("{}: a value the rules do not know", facts.join(", ")),
+        ),
+        Consent::NoSetting => (
+            None,
+            format!(
+                "{vendor} has no data-sharing setting (the rules name none): nothing leaves by the owner's consent"
+            ),
+        ),
+    }
+}
+
+/// Where the opt-out came from, for the report: the words of [`consent_words`] and the settings file(s).
+fn consent_source(consent: &Consent, words: &str, where_from: &str) -> String {
+    match consent {
+        Consent::Decided { absent: None, .. } => format!("settings: {words} in {where_from}"),
+        Consent::Decided {
+            absent: Some(_), ..
+        } => format!("settings: {words} ({where_from})"),
+        Consent::Unsaid { .. } => {
+            format!("settings do not say ({words}, in {where_from}); the strictest reading")
+        }
+        Consent::NoSetting => format!("{words} ({where_from})"),
+    }
+}
+
 /// The opt-out state and where it came from.
 pub fn decide(
     rules: &Rules,
@@ -72,18 +179,15 @@ pub fn decide(
         "on" => (true, "command line (--opt-out on)".to_string()),
         "off" => (false, "command line (--opt-out off)".to_string()),
         "auto" => match &facts {
-            Some(f) => match decide_consent(
-                f,
-                &rules.setting_defaults,
-                &rules.opted_out_when,
-                &rules.opted_in_when,
-            ) {
-                Some((out, fact)) => (out, format!("settings: {fact} in {}", f.source)),
-                None => (
-                    true,
-                    format!("settings do not say ({}); the strictest reading", f.source),
-                ),
-            },
+            Some(f) => {
+                let consent = consent_of(rules, f);
+                let (state, words) = consent_words(rules, &consent);
+                // Unsaid, or no setting at all: opted out, the reading under which every flow must be explained.
+                (
+                    state.unwrap_or(true),
+                    consent_source(&consent, &words, &f.source),
+                )
+            }
             None => (
                 true,
                 "no server settings found (give them with --prefs); the strictest reading"
@@ -126,28 +230,24 @@ pub fn describe_consent(rules: &Rules, settings: &Settings) -> String {
     let mut o = crate::settings::describe(settings);
     let facts = facts_of(settings);
     let _ = writeln!(o);
-    match decide_consent(
-        &facts,
-        &rules.setting_defaults,
-        &rules.opted_out_when,
-        &rules.opted_in_when,
-    ) {
-        Some((true, fact)) => {
-            let _ = writeln!(
-                o,
-                "opt-out: on: the owner has opted out of data sharing ({fact})"
-            );
-        }
-        Some((false, fact)) => {
-            let _ = writeln!(o, "opt-out: off: the owner shares usage data ({fact})");
-        }
-        None => {
-            let _ = writeln!(
-                o,
-                "opt-out: the settings do not say; telltale takes the strictest reading (on)"
-            );
-        }
-    }
+    let consent = consent_of(rules, &facts);
+    let (state, words) = consent_words(rules, &consent);
+    let words = crate::report::text::neutralise(&words);
+    let _ = match (state, &consent) {
+        (Some(true), _) => writeln!(
+            o,
+            "opt-out: on: the owner has opted out of data sharing ({words})"
+        ),
+        (Some(false), _) => writeln!(
+            o,
+            "opt-out: off: the owner has not opted out of data sharing ({words})"
+        ),
+        (None, Consent::NoSetting) => writeln!(o, "opt-out: on: {words}"),
+        (None, _) => writeln!(
+            o,
+            "opt-out: on: the settings do not say ({words}); telltale takes the strictest reading"
+        ),
+    };
     let _ = writeln!(o, "\nrules with conditions ({}):", rules.source);
     for r in rules.rules.iter().filter(|r| !r.when.is_empty()) {
         let (ok, why) = r.when.eval(&facts, &rules.setting_defaults);

@@ -83,6 +83,9 @@ pub struct SettingsDoc {
     /// Settings that hold a URL whose host belongs to a rule: `{ plexMetricsUrl = "metrics" }`.
     #[serde(default)]
     pub url_host_for: BTreeMap<String, Spanned<String>>,
+    /// Where each default comes from: setting name → a public source (a URL).
+    #[serde(default)]
+    pub sources: BTreeMap<String, String>,
 }
 
 /// How much a declared exception may send.

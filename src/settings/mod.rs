@@ -89,6 +89,15 @@ impl ServerKind {
         }
     }
 
+    /// The vendor's short name, as in "Plex's default".
+    pub fn short_name(&self) -> &'static str {
+        match self {
+            ServerKind::Plex => "Plex",
+            ServerKind::Jellyfin => "Jellyfin",
+            ServerKind::Emby => "Emby",
+        }
+    }
+
     /// What a settings file of this server looks like, for messages.
     fn expected(&self) -> &'static str {
         match self {
