@@ -516,3 +516,85 @@ fn pubsub_server_names_the_pubsub_flow_by_address() {
         "{cloud}"
     );
 }
+
+#[test]
+fn webhooks_on_say_an_unexplained_flow_may_be_the_owners_in_every_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let note = |r: &serde_json::Value| -> Vec<String> {
+        r["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|w| w.as_str())
+            .filter(|w| w.starts_with("Webhooks are on"))
+            .map(str::to_string)
+            .collect()
+    };
+
+    // absent: Plex's default is on
+    let absent = prefs(dir.path(), "absent.xml", &[("WebHooksEnabled", "")], false);
+    let (_, r, _) = audit(&absent, &[]);
+    let w = note(&r);
+    assert_eq!(w.len(), 1, "{}", r["warnings"]);
+    assert!(
+        w[0].contains("(WebHooksEnabled is absent: Plex's default, on)")
+            && w[0].contains("Plex account")
+            && w[0].contains("cannot know")
+            && w[0].contains("--rules plex --rules ./mine.toml"),
+        "{}",
+        w[0]
+    );
+
+    // set on: the note names the setting as written
+    let on = prefs(dir.path(), "on.xml", &[("WebHooksEnabled", "1")], false);
+    let (_, r, _) = audit(&on, &[]);
+    let w = note(&r);
+    assert_eq!(w.len(), 1);
+    assert!(w[0].contains("(WebHooksEnabled=1)"), "{}", w[0]);
+
+    // turned off: no note
+    let off = prefs(dir.path(), "off.xml", &[("WebHooksEnabled", "0")], false);
+    let (_, r, _) = audit(&off, &[]);
+    assert!(note(&r).is_empty(), "{}", r["warnings"]);
+
+    // Markdown and HTML say it too; `telltale prefs` as well
+    let demo = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/demo.pcapng");
+    let out_dir = dir.path().join("out");
+    let out = common::telltale(
+        &[
+            "audit",
+            "--prefs",
+            &absent,
+            "--format",
+            "md,html",
+            "-o",
+            out_dir.to_str().unwrap(),
+            demo,
+        ],
+        None,
+        Duration::from_secs(60),
+    );
+    assert!(
+        out.status.code().is_some(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut seen = 0;
+    for f in std::fs::read_dir(&out_dir).unwrap() {
+        let path = f.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        if path.extension().is_some_and(|e| e == "md" || e == "html") {
+            assert!(
+                text.contains("Webhooks are on")
+                    && text.contains("--rules plex --rules ./mine.toml"),
+                "{}",
+                path.display()
+            );
+            seen += 1;
+        }
+    }
+    assert_eq!(seen, 2);
+    let out = common::telltale(&["prefs", &absent], None, Duration::from_secs(30));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("note: Webhooks are on"), "{text}");
+}

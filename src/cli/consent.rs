@@ -42,15 +42,19 @@ pub fn load_settings(
 ) -> Result<Option<Settings>, Failure> {
     let kind = server_kind(rules);
     if let Some(p) = prefs {
-        return crate::settings::read(p, kind)
-            .map(Some)
-            .map_err(|e| Failure::usage(format!("--prefs: {e}")));
+        let s =
+            crate::settings::read(p, kind).map_err(|e| Failure::usage(format!("--prefs: {e}")))?;
+        warnings.extend(webhooks_note(rules, &s));
+        return Ok(Some(s));
     }
     if !look {
         return Ok(None);
     }
     match crate::settings::find(kind) {
-        Some(Ok(s)) => Ok(Some(s)),
+        Some(Ok(s)) => {
+            warnings.extend(webhooks_note(rules, &s));
+            Ok(Some(s))
+        }
         Some(Err(e)) => {
             warnings.push(format!(
                 "the server's settings could not be read ({e}); give them with --prefs PATH"
@@ -168,6 +172,33 @@ fn consent_source(consent: &Consent, words: &str, where_from: &str) -> String {
     }
 }
 
+/// Plex's webhooks post events to URLs the owner keeps in their Plex account: no file on the server holds them,
+/// so no rules file can name their hosts, and telltale cannot tell a webhook from any other unexplained flow.
+/// While webhooks are on (written so, or by Plex's default, or with a value telltale cannot read), the report
+/// says so, and how the owner can declare their own. `None` when the settings turn them off, or for a server
+/// without them.
+pub fn webhooks_note(rules: &Rules, settings: &Settings) -> Option<String> {
+    const NAME: &str = "WebHooksEnabled";
+    if server_kind(rules) != ServerKind::Plex {
+        return None;
+    }
+    let why = match settings.get(NAME) {
+        Some(_) if settings.flag(NAME) == Some(false) => return None,
+        Some(value) => format!("{NAME}={value}"),
+        None => match rules.setting_defaults.get(NAME).map(|v| v.trim()) {
+            Some("0" | "false") => return None,
+            Some(_) => format!("{NAME} is absent: Plex's default, on"),
+            None => format!("{NAME} is absent, and the rules give no default"),
+        },
+    };
+    Some(format!(
+        "Webhooks are on ({why}): Plex posts events to the URLs the owner set in their Plex account, which no file \
+         on this server holds, so telltale cannot know them. A flow no rule explains may be one of the owner's \
+         webhooks; if it is, declare its host in your own rules layer: --rules plex --rules ./mine.toml",
+        why = crate::settings::clean(&why)
+    ))
+}
+
 /// The opt-out state and where it came from.
 pub fn decide(
     rules: &Rules,
@@ -222,6 +253,9 @@ pub fn run_prefs(path: Option<&Path>, rules_spec: &str) -> Result<i32, Failure> 
     }
     .map_err(|e| Failure::usage(e.to_string()))?;
     print!("{}", describe_consent(&rules, &settings));
+    if let Some(note) = webhooks_note(&rules, &settings) {
+        println!("\nnote: {}", crate::report::text::neutralise(&note));
+    }
     Ok(super::EXIT_CLEAN)
 }
 
