@@ -25,15 +25,16 @@ pub fn server_kind(rules: &Rules) -> ServerKind {
 
 pub fn facts_of(s: &Settings) -> Facts {
     Facts {
-        source: s.path.clone(),
+        source: s.label(),
         values: s.values.clone(),
         signed_in: s.signed_in,
     }
 }
 
 /// The settings in force: `--prefs PATH`, else (for `--opt-out auto`) the first of the
-/// usual places that exists. A file asked for that cannot be read is an error; one found
-/// by looking that cannot be read is a warning.
+/// usual places that exists; for Jellyfin, with the network.xml beside it. A file asked for
+/// that cannot be read is an error; one found by looking that cannot be read (the usual place,
+/// or the file beside the one asked for) is a warning.
 pub fn load_settings(
     rules: &Rules,
     prefs: Option<&Path>,
@@ -41,28 +42,24 @@ pub fn load_settings(
     warnings: &mut Vec<String>,
 ) -> Result<Option<Settings>, Failure> {
     let kind = server_kind(rules);
-    if let Some(p) = prefs {
-        let s =
-            crate::settings::read(p, kind).map_err(|e| Failure::usage(format!("--prefs: {e}")))?;
-        warnings.extend(webhooks_note(rules, &s));
-        return Ok(Some(s));
-    }
-    if !look {
-        return Ok(None);
-    }
-    match crate::settings::find(kind) {
-        Some(Ok(s)) => {
-            warnings.extend(webhooks_note(rules, &s));
-            Ok(Some(s))
-        }
-        Some(Err(e)) => {
-            warnings.push(format!(
-                "the server's settings could not be read ({e}); give them with --prefs PATH"
-            ));
-            Ok(None)
-        }
-        None => Ok(None),
-    }
+    let loaded = match prefs {
+        Some(p) => crate::settings::read_merged(p, kind)
+            .map_err(|e| Failure::usage(format!("--prefs: {e}")))?,
+        None if !look => return Ok(None),
+        None => match crate::settings::find(kind) {
+            Some(Ok(l)) => l,
+            Some(Err(e)) => {
+                warnings.push(format!(
+                    "the server's settings could not be read ({e}); give them with --prefs PATH"
+                ));
+                return Ok(None);
+            }
+            None => return Ok(None),
+        },
+    };
+    warnings.extend(loaded.warnings);
+    warnings.extend(webhooks_note(rules, &loaded.settings));
+    Ok(Some(loaded.settings))
 }
 
 /// What the settings say of the owner's data-sharing choice, and why.
@@ -247,11 +244,15 @@ pub fn run_prefs(path: Option<&Path>, rules_spec: &str) -> Result<i32, Failure> 
     let rules = crate::rules::load::load(rules_spec)
         .map_err(|e| Failure::usage(format!("invalid rules: {e}")))?;
     let kind = server_kind(&rules);
-    let settings = match path {
-        Some(p) => crate::settings::read(p, kind),
+    let loaded = match path {
+        Some(p) => crate::settings::read_merged(p, kind),
         None => crate::settings::find_or_error(kind),
     }
     .map_err(|e| Failure::usage(e.to_string()))?;
+    let settings = loaded.settings;
+    for w in &loaded.warnings {
+        eprintln!("warning: {}", crate::report::text::neutralise(w));
+    }
     print!("{}", describe_consent(&rules, &settings));
     if let Some(note) = webhooks_note(&rules, &settings) {
         println!("\nnote: {}", crate::report::text::neutralise(&note));
