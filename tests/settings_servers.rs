@@ -238,7 +238,7 @@ fn a_broken_network_xml_is_a_warning_and_the_defaults_apply() {
     let w = warnings(&r);
     assert_eq!(w.len(), 1, "{w:?}");
     assert!(
-        w[0].contains("not a Jellyfin network.xml: it holds a system.xml"),
+        w[0].contains("network.xml: holds a system.xml, where a network.xml belongs"),
         "{}",
         w[0]
     );

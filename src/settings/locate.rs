@@ -1,7 +1,7 @@
 //! Where each server keeps its settings file, finding the first one present, and reading the file that
 //! completes it (Jellyfin's network.xml beside its system.xml).
 
-use super::{ServerKind, Settings, SettingsError, clean, read};
+use super::{ServerKind, Settings, SettingsError, clean, read_one};
 use std::path::{Path, PathBuf};
 
 /// Plex's data folder below the application-support directory, as every Linux and Docker layout has it.
@@ -80,54 +80,59 @@ pub(super) const JOINED: &str = " + ";
 /// defaults apply, which is what Jellyfin itself does with a configuration file it cannot parse, and a warning
 /// says which file and why.
 pub fn read_merged(path: &Path, kind: ServerKind) -> Result<Loaded, SettingsError> {
-    let main = read(path, kind.clone())?;
-    let mut loaded = Loaded {
-        settings: main,
-        warnings: Vec::new(),
-    };
+    let main = read_one(path, kind.clone())?;
+    let format = main.format.clone();
+    Ok(match read_beside(&main, path, kind) {
+        Ok(Some(other)) => Loaded {
+            settings: merge(main, other),
+            warnings: Vec::new(),
+        },
+        Ok(None) => Loaded {
+            settings: main,
+            warnings: Vec::new(),
+        },
+        Err(e) => Loaded {
+            settings: main,
+            warnings: vec![format!(
+                "{e}; read beside {format}, so the settings it holds (remote access, UPnP, auto-discovery) \
+                 take Jellyfin's defaults, as Jellyfin does with a settings file it cannot read"
+            )],
+        },
+    })
+}
+
+/// The Jellyfin settings file beside `main` (read from `path`) that completes it: `None` when there is none
+/// to read (another server, or no such file); an error when it exists and cannot be read, or holds the wrong
+/// file.
+pub(super) fn read_beside(
+    main: &Settings,
+    path: &Path,
+    kind: ServerKind,
+) -> Result<Option<Settings>, SettingsError> {
     if kind != ServerKind::Jellyfin {
-        return Ok(loaded);
+        return Ok(None);
     }
-    let Some(other) = companion_name(&loaded.settings.format) else {
-        return Ok(loaded);
+    let Some(other) = companion_name(&main.format) else {
+        return Ok(None);
     };
     let beside = path.with_file_name(other);
     if beside == path {
-        return Ok(loaded);
+        return Ok(None);
     }
-    let label = clean(&beside.display().to_string());
-    let unread = |why: String| {
-        format!(
-            "{why}; read beside {}, so the settings it holds (remote access, UPnP, auto-discovery) take \
-             Jellyfin's defaults, as Jellyfin does with a settings file it cannot read",
-            loaded.settings.format
-        )
-    };
-    let companion = match std::fs::metadata(&beside) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(loaded),
-        _ => read(&beside, kind),
-    };
-    match companion {
-        Ok(c) if c.format == other => {
-            let warnings = std::mem::take(&mut loaded.warnings);
-            let settings = merge(loaded.settings, c);
-            return Ok(Loaded { settings, warnings });
-        }
-        Ok(c) => {
-            let why = unread(format!(
-                "{label}: not a Jellyfin {other}: it holds a {}",
-                c.format
-            ));
-            loaded.warnings.push(why);
-        }
-        // Nothing there after all (removed between the two looks): as if it had never been.
-        Err(SettingsError::Missing { .. }) => {}
-        Err(e) => {
-            let why = unread(e.to_string());
-            loaded.warnings.push(why);
-        }
+    if std::fs::metadata(&beside).is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound) {
+        return Ok(None);
     }
-    Ok(loaded)
+    match read_one(&beside, kind) {
+        Ok(c) if c.format == other => Ok(Some(c)),
+        Ok(c) => Err(SettingsError::WrongFile {
+            path: clean(&beside.display().to_string()),
+            found: c.format,
+            expected: other.to_string(),
+        }),
+        // Gone between the two looks: as if it had never been.
+        Err(SettingsError::Missing { .. }) => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 /// The file that completes a Jellyfin settings file of this format.
@@ -140,7 +145,7 @@ fn companion_name(format: &str) -> Option<&'static str> {
 }
 
 /// One settings file completed by the other: values from both, network.xml's winning where both hold a setting.
-fn merge(main: Settings, other: Settings) -> Settings {
+pub(super) fn merge(main: Settings, other: Settings) -> Settings {
     let (mut values, network) = if main.format == "network.xml" {
         (other.values, main.values)
     } else {

@@ -201,6 +201,14 @@ pub enum SettingsError {
         column: Option<usize>,
         detail: String,
     },
+    /// One of the server's settings files, but not the one expected at that place (a system.xml named
+    /// network.xml).
+    #[error("{path}: holds a {found}, where a {expected} belongs")]
+    WrongFile {
+        path: String,
+        found: String,
+        expected: String,
+    },
     /// Well-formed, but some other kind of file.
     #[error("{path}: not a {server} settings file: {found}; expected {expected}")]
     NotSettings {
@@ -219,9 +227,21 @@ fn position(line: Option<usize>, column: Option<usize>) -> String {
     }
 }
 
-/// Reads the settings file at `path`. The format is told by content: a binary plist (`bplist`), an XML plist
-/// (root `<plist>`), else the kind's own XML.
+/// Reads the settings file at `path` and, for Jellyfin, the file beside it that completes it (see
+/// [`read_merged`]). Here a file beside that exists but cannot be read is an error, naming that file: a caller
+/// that re-reads settings (`watch`) then keeps the ones it had rather than lose half of them. [`read_merged`]
+/// makes it a warning instead.
 pub fn read(path: &Path, kind: ServerKind) -> Result<Settings, SettingsError> {
+    let main = read_one(path, kind.clone())?;
+    Ok(match locate::read_beside(&main, path, kind)? {
+        Some(other) => locate::merge(main, other),
+        None => main,
+    })
+}
+
+/// Reads the one settings file at `path`. The format is told by content: a binary plist (`bplist`), an XML
+/// plist (root `<plist>`), else the kind's own XML.
+pub fn read_one(path: &Path, kind: ServerKind) -> Result<Settings, SettingsError> {
     let label = path.display().to_string();
     let mut bytes = read_capped(path, &label)?;
     let result = parse_bytes(&label, &bytes, &kind);

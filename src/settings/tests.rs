@@ -675,6 +675,13 @@ fn read_merged_completes_system_xml_with_network_xml() {
         describe(&s)
     );
 
+    // `read` merges the same way
+    assert_eq!(read(&system, ServerKind::Jellyfin).unwrap(), s);
+    assert_eq!(
+        read_one(&system, ServerKind::Jellyfin).unwrap().format,
+        "system.xml"
+    );
+
     // named the other way round: the same values, network.xml still winning
     let l = read_merged(&network, ServerKind::Jellyfin).unwrap();
     assert_eq!(l.settings.format, "network.xml + system.xml");
@@ -695,6 +702,7 @@ fn read_merged_says_what_it_could_not_read_beside() {
     // none beside: no warning, and only the one file
     let l = read_merged(&system, ServerKind::Jellyfin).unwrap();
     assert!(l.warnings.is_empty());
+    assert_eq!(read(&system, ServerKind::Jellyfin).unwrap(), l.settings);
     assert_eq!(l.settings.files().len(), 1);
     assert_eq!(l.settings.label(), system.display().to_string());
 
@@ -712,7 +720,7 @@ fn read_merged_says_what_it_could_not_read_beside() {
         ),
         (
             JELLYFIN_OLD_SYSTEM.as_bytes(),
-            "not a Jellyfin network.xml: it holds a system.xml",
+            "holds a system.xml, where a network.xml belongs",
         ),
     ] {
         std::fs::write(&network, bytes).unwrap();
@@ -720,6 +728,9 @@ fn read_merged_says_what_it_could_not_read_beside() {
         assert_eq!(l.settings.format, "system.xml");
         assert_eq!(l.settings.get("EnableRemoteAccess"), Some("true"));
         assert_eq!(l.warnings.len(), 1, "{:?}", l.warnings);
+        // `read` (what `watch` re-reads with) makes it an error naming the file beside
+        let e = err_text(read(&system, ServerKind::Jellyfin));
+        assert!(e.starts_with(&network.display().to_string()), "{e}");
         let w = &l.warnings[0];
         assert!(
             w.starts_with(&network.display().to_string())
