@@ -149,7 +149,7 @@ pub fn consent_words(rules: &Rules, consent: &Consent) -> (Option<bool>, String)
         Consent::NoSetting => (
             None,
             format!(
-                "{vendor} has no data-sharing setting (the rules name none): nothing leaves by the owner's consent"
+                "{vendor} has no data-sharing setting to opt into (the rules name none), so every flow must be explained"
             ),
         ),
     }
@@ -161,11 +161,11 @@ fn consent_source(consent: &Consent, words: &str, where_from: &str) -> String {
         Consent::Decided { absent: None, .. } => format!("settings: {words} in {where_from}"),
         Consent::Decided {
             absent: Some(_), ..
-        } => format!("settings: {words} ({where_from})"),
+        } => format!("settings: {words}; settings file {where_from}"),
         Consent::Unsaid { .. } => {
             format!("settings do not say ({words}, in {where_from}); the strictest reading")
         }
-        Consent::NoSetting => format!("{words} ({where_from})"),
+        Consent::NoSetting => format!("settings: {words}; settings file {where_from}"),
     }
 }
 
