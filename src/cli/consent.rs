@@ -72,8 +72,8 @@ pub enum Consent {
         fact: String,
         absent: Option<String>,
     },
-    /// The rules name settings for the choice, and none of them holds (a value they do not know): the facts
-    /// looked at.
+    /// The rules name settings for the choice, and none of them holds (a value they do not know, or a setting
+    /// absent with no default): the facts looked at.
     Unsaid { facts: Vec<String> },
     /// The rules name no data-sharing setting: the server has none (Jellyfin).
     NoSetting,
@@ -144,7 +144,10 @@ pub fn consent_words(rules: &Rules, consent: &Consent) -> (Option<bool>, String)
         }
         Consent::Unsaid { facts } => (
             None,
-            format!("{}: a value the rules do not know", facts.join(", ")),
+            format!(
+                "{}: neither an opt-out nor an opt-in the rules know",
+                facts.join(", ")
+            ),
         ),
         Consent::NoSetting => (
             None,
@@ -163,7 +166,8 @@ fn consent_source(consent: &Consent, words: &str, where_from: &str) -> String {
             absent: Some(_), ..
         } => format!("settings: {words}; settings file {where_from}"),
         Consent::Unsaid { .. } => {
-            format!("settings do not say ({words}, in {where_from}); the strictest reading")
+            // The narrow live header shows what comes before the first colon.
+            format!("settings do not say; the strictest reading: {words}, in {where_from}")
         }
         Consent::NoSetting => format!("settings: {words}; settings file {where_from}"),
     }
