@@ -107,22 +107,164 @@ fn the_opt_out_comes_from_the_settings_and_says_which_one() {
     assert_eq!(verdict(&r, "metrics.plex.tv").0, "allowed");
     assert_eq!(verdict(&r, "analytics.plex.tv").0, "allowed");
 
-    // a newer server writes no collectUsageData: the strictest reading, and it says so
-    let silent = prefs(dir.path(), "silent.xml", &[("collectUsageData", "")], false);
-    let (_, r, _) = audit(&silent, &[]);
-    assert_eq!(r["opt_out"]["state"], "on");
-    assert!(
-        r["opt_out"]["source"]
-            .as_str()
-            .unwrap()
-            .contains("strictest"),
-        "{}",
-        r["opt_out"]
-    );
-
     // the command line still overrides
     let (_, r, _) = audit(&out, &["--opt-out", "off"]);
     assert_eq!(r["opt_out"]["state"], "off");
+}
+
+#[test]
+fn an_absent_collect_usage_data_is_plexs_default_sharing_on() {
+    let dir = tempfile::tempdir().unwrap();
+    // Plex writes collectUsageData only once the owner sets it: an untouched install has none
+    let silent = prefs(dir.path(), "silent.xml", &[("collectUsageData", "")], false);
+    let (_, r, err) = audit(&silent, &[]);
+    assert_eq!(r["opt_out"]["state"], "off", "{err}");
+    let source = r["opt_out"]["source"].as_str().unwrap();
+    assert!(
+        source.contains("collectUsageData is absent: Plex's default, sharing on")
+            && source.contains("silent.xml"),
+        "{source}"
+    );
+    let (kind, why) = verdict(&r, "metrics.plex.tv");
+    assert_eq!(kind, "allowed", "{why}");
+    assert!(why.contains("has not opted out"), "{why}");
+
+    // the Markdown report says it in the same words
+    let demo = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/demo.pcapng");
+    let out = common::telltale(
+        &["audit", "--format", "md", "--prefs", &silent, demo],
+        None,
+        Duration::from_secs(60),
+    );
+    let md = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        md.lines().any(|l| l.starts_with("- Opt-out: **off**")
+            && l.contains("collectUsageData is absent: Plex's default, sharing on")),
+        "{md}"
+    );
+
+    // "what if I had opted out": --opt-out on still answers it, and the endpoint is flagged again
+    let (_, r, _) = audit(&silent, &["--opt-out", "on"]);
+    assert_eq!(r["opt_out"]["state"], "on");
+    assert_eq!(r["opt_out"]["source"], "command line (--opt-out on)");
+    assert_eq!(verdict(&r, "metrics.plex.tv").0, "flagged");
+
+    // a value Plex never writes decides nothing: telltale says so and takes the strictest reading
+    let odd = prefs(
+        dir.path(),
+        "odd.xml",
+        &[("collectUsageData", "maybe")],
+        false,
+    );
+    let (_, r, _) = audit(&odd, &[]);
+    assert_eq!(r["opt_out"]["state"], "on");
+    let source = r["opt_out"]["source"].as_str().unwrap();
+    assert!(
+        source.contains("settings do not say")
+            && source.contains("collectUsageData=maybe")
+            && source.contains("strictest"),
+        "{source}"
+    );
+
+    // `telltale prefs` says the same
+    let out = common::telltale(&["prefs", &silent], None, Duration::from_secs(30));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("opt-out: off: the owner has not opted out of data sharing (collectUsageData is absent: Plex's default, sharing on)"),
+        "{text}"
+    );
+}
+
+/// The `telltale prefs` line for one rule: `  relay   in force (...)`.
+fn prefs_line(text: &str, rule: &str) -> String {
+    text.lines()
+        .find(|l| l.split_whitespace().next() == Some(rule))
+        .unwrap_or_else(|| panic!("no line for {rule} in {text}"))
+        .to_string()
+}
+
+#[test]
+fn every_plex_default_telltale_relies_on_is_used_when_the_setting_is_absent() {
+    let dir = tempfile::tempdir().unwrap();
+    let default = |name: &str, value: &str| {
+        format!("{name}={value} (not in the settings file: the server's default)")
+    };
+
+    // sendCrashReports: on by default, so the crash upload is the owner's choice
+    let p = prefs(dir.path(), "crash.xml", &[("sendCrashReports", "")], false);
+    let (_, r, _) = audit(&p, &[]);
+    let (kind, why) = verdict(&r, "crashreport.plexapp.com");
+    assert_eq!(kind, "declared", "{why}");
+    assert!(why.contains(&default("sendCrashReports", "1")), "{why}");
+
+    // ButlerTaskUpdateServer: "askme" by default; the update check is in force either way
+    let p = prefs(
+        dir.path(),
+        "update.xml",
+        &[("ButlerTaskUpdateServer", "")],
+        false,
+    );
+    let (_, r, _) = audit(&p, &[]);
+    let (kind, why) = verdict(&r, "plex.tv");
+    assert_eq!(kind, "declared", "{why}");
+    assert!(
+        why.contains(&default("ButlerTaskUpdateServer", "askme")),
+        "{why}"
+    );
+
+    // PublishServerOnPlexOnlineKey: off by default, so the remote client's stream is not declared
+    let p = prefs(
+        dir.path(),
+        "publish.xml",
+        &[("PublishServerOnPlexOnlineKey", "")],
+        false,
+    );
+    let (_, r, _) = audit(&p, &[]);
+    let remote = r["flows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["locality"] == "inbound")
+        .unwrap();
+    assert_eq!(remote["verdict"]["kind"], "flagged");
+    let why = remote["verdict"]["reason"].as_str().unwrap();
+    assert!(
+        why.contains(&default("PublishServerOnPlexOnlineKey", "0")),
+        "{why}"
+    );
+
+    // CinemaTrailersFromLibrary: on by default, so turning the theater trailers off leaves trailers on
+    let p = prefs(
+        dir.path(),
+        "trailers.xml",
+        &[("CinemaTrailersFromTheater", "0")],
+        false,
+    );
+    let (_, r, _) = audit(&p, &[]);
+    let (kind, why) = verdict(&r, "video.internetvideoarchive.net");
+    assert_eq!(kind, "declared", "{why}");
+    assert!(
+        why.contains(&default("CinemaTrailersFromLibrary", "1")),
+        "{why}"
+    );
+
+    // RelayEnabled: on by default (read through `telltale prefs`, which lists every rule's conditions)
+    let p = prefs(dir.path(), "relay.xml", &[("RelayEnabled", "")], false);
+    let out = common::telltale(&["prefs", &p], None, Duration::from_secs(30));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = prefs_line(&text, "relay");
+    assert!(
+        !line.contains("NOT") && line.contains(&default("RelayEnabled", "1")),
+        "{line}"
+    );
+    // ... and off when the owner turned it off
+    let p = prefs(dir.path(), "relay-off.xml", &[("RelayEnabled", "0")], false);
+    let out = common::telltale(&["prefs", &p], None, Duration::from_secs(30));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        prefs_line(&text, "relay").contains("NOT in force"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -201,12 +343,15 @@ fn each_setting_changes_exactly_its_verdicts() {
         "update checks need no account"
     );
 
-    // trailers off: the licensor's hosts are unexplained
+    // trailers off (every kind: library trailers are on by default): the licensor's hosts are unexplained
     let (_, no_trailers, _) = audit(
         &prefs(
             dir.path(),
             "trailers.xml",
-            &[("CinemaTrailersFromTheater", "0")],
+            &[
+                ("CinemaTrailersFromTheater", "0"),
+                ("CinemaTrailersFromLibrary", "0"),
+            ],
             false,
         ),
         &[],
@@ -370,4 +515,86 @@ fn pubsub_server_names_the_pubsub_flow_by_address() {
             .contains("PubSubServer=198.51.100.77"),
         "{cloud}"
     );
+}
+
+#[test]
+fn webhooks_on_say_an_unexplained_flow_may_be_the_owners_in_every_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let note = |r: &serde_json::Value| -> Vec<String> {
+        r["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|w| w.as_str())
+            .filter(|w| w.starts_with("Webhooks are on"))
+            .map(str::to_string)
+            .collect()
+    };
+
+    // absent: Plex's default is on
+    let absent = prefs(dir.path(), "absent.xml", &[("WebHooksEnabled", "")], false);
+    let (_, r, _) = audit(&absent, &[]);
+    let w = note(&r);
+    assert_eq!(w.len(), 1, "{}", r["warnings"]);
+    assert!(
+        w[0].contains("(WebHooksEnabled is absent: Plex's default, on)")
+            && w[0].contains("Plex account")
+            && w[0].contains("cannot know")
+            && w[0].contains("--rules plex --rules ./mine.toml"),
+        "{}",
+        w[0]
+    );
+
+    // set on: the note names the setting as written
+    let on = prefs(dir.path(), "on.xml", &[("WebHooksEnabled", "1")], false);
+    let (_, r, _) = audit(&on, &[]);
+    let w = note(&r);
+    assert_eq!(w.len(), 1);
+    assert!(w[0].contains("(WebHooksEnabled=1)"), "{}", w[0]);
+
+    // turned off: no note
+    let off = prefs(dir.path(), "off.xml", &[("WebHooksEnabled", "0")], false);
+    let (_, r, _) = audit(&off, &[]);
+    assert!(note(&r).is_empty(), "{}", r["warnings"]);
+
+    // Markdown and HTML say it too; `telltale prefs` as well
+    let demo = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/demo.pcapng");
+    let out_dir = dir.path().join("out");
+    let out = common::telltale(
+        &[
+            "audit",
+            "--prefs",
+            &absent,
+            "--format",
+            "md,html",
+            "-o",
+            out_dir.to_str().unwrap(),
+            demo,
+        ],
+        None,
+        Duration::from_secs(60),
+    );
+    assert!(
+        out.status.code().is_some(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut seen = 0;
+    for f in std::fs::read_dir(&out_dir).unwrap() {
+        let path = f.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        if path.extension().is_some_and(|e| e == "md" || e == "html") {
+            assert!(
+                text.contains("Webhooks are on")
+                    && text.contains("--rules plex --rules ./mine.toml"),
+                "{}",
+                path.display()
+            );
+            seen += 1;
+        }
+    }
+    assert_eq!(seen, 2);
+    let out = common::telltale(&["prefs", &absent], None, Duration::from_secs(30));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("note: Webhooks are on"), "{text}");
 }

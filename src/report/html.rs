@@ -296,11 +296,16 @@ fn write_header(o: &mut String, r: &Report, flagged: usize) -> std::fmt::Result 
             .iter()
             .map(|(k, v)| format!("<code>{}={}</code>", escape(k), escape(v)))
             .collect();
+        // Every file read: Jellyfin's network.xml completes its system.xml.
+        let files: Vec<String> = s
+            .files()
+            .iter()
+            .map(|(path, format)| format!("<code>{}</code> ({})", escape(path), escape(format)))
+            .collect();
         writeln!(
             o,
-            "<dt>Server settings</dt><dd><code>{}</code> ({}): signed in: {}; {}</dd>",
-            escape(&s.path),
-            escape(&s.format),
+            "<dt>Server settings</dt><dd>{}: signed in: {}; {}</dd>",
+            files.join(" and "),
             if s.signed_in { "yes" } else { "no" },
             shown.join(", ")
         )?;

@@ -62,11 +62,16 @@ fn write_report(o: &mut String, r: &Report) -> std::fmt::Result {
             .iter()
             .map(|(k, v)| format!("{}={}", md(k), md(v)))
             .collect();
+        // Every file read: Jellyfin's network.xml completes its system.xml.
+        let files: Vec<String> = s
+            .files()
+            .iter()
+            .map(|(path, format)| format!("`{}` ({})", md_code(path), md(format)))
+            .collect();
         writeln!(
             o,
-            "- Server settings: `{}` ({}): signed in: {}; {}",
-            md_code(&s.path),
-            md(&s.format),
+            "- Server settings: {}: signed in: {}; {}",
+            files.join(" and "),
             if s.signed_in { "yes" } else { "no" },
             shown.join(", ")
         )?;

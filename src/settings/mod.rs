@@ -13,7 +13,9 @@
 //! - `system_xml.rs`: Jellyfin and Emby `system.xml` (`<ServerConfiguration>`, one child element per setting);
 //!   Jellyfin 10.8 and later moved its network settings to `network.xml` (`<NetworkConfiguration>`, same shape),
 //!   which is read the same way.
-//! - `locate.rs`: where each server keeps the file, and finding the first one present.
+//! - `locate.rs`: where each server keeps the file, finding the first one present, and [`read_merged`]: for
+//!   Jellyfin, the network.xml beside a system.xml (or the system.xml beside a network.xml) is read too and
+//!   merged in, since the server reads both. A report then names both files ([`Settings::files`]).
 //!
 //! # What is kept
 //!
@@ -27,7 +29,8 @@
 //! skipped without being decoded.
 //!
 //! Jellyfin and Emby (element names, as the server writes them; whichever are present):
-//! - remote access: `EnableRemoteAccess`, `PublicPort`, `PublicHttpsPort`, `WanDdns` (the owner's public name);
+//! - remote access: `EnableRemoteAccess`, `PublicPort` (`PublicHttpPort` from Jellyfin 10.9), `PublicHttpsPort`,
+//!   `WanDdns` (the owner's public name);
 //! - UPnP / port mapping: `EnableUPnP`, `EnableAutomaticPortMapping`;
 //! - local discovery: `AutoDiscovery` (Jellyfin `network.xml`, UDP 7359);
 //! - plugin catalogues: `PluginRepositories`, the URLs of the enabled repositories joined by single spaces, and
@@ -40,7 +43,8 @@
 //!
 //! # Safety of the output
 //!
-//! Values are kept as strings, XML-unescaped. A control or bidirectional-formatting character in a value is kept
+//! Values are kept as strings, XML-unescaped; a `system.xml` boolean written `1` or `0` is kept as `true` or
+//! `false`, as the server reads it. A control or bidirectional-formatting character in a value is kept
 //! escaped as `\u{…}`, so printing a [`Settings`] can never move the terminal's cursor. Error messages never
 //! quote the file's text (a `Preferences.xml` is one line, and that line holds the token). A file is read whole
 //! with a cap of [`MAX_FILE_BYTES`]; a bigger one is an error.
@@ -59,7 +63,7 @@ mod system_xml;
 #[cfg(test)]
 mod tests;
 
-pub use locate::{default_locations, find, find_or_error};
+pub use locate::{Loaded, default_locations, find, find_or_error, read_merged};
 pub use plex_xml::parse_plex_xml;
 pub use system_xml::parse_system_xml;
 
@@ -89,6 +93,15 @@ impl ServerKind {
         }
     }
 
+    /// The vendor's short name, as in "Plex's default".
+    pub fn short_name(&self) -> &'static str {
+        match self {
+            ServerKind::Plex => "Plex",
+            ServerKind::Jellyfin => "Jellyfin",
+            ServerKind::Emby => "Emby",
+        }
+    }
+
     /// What a settings file of this server looks like, for messages.
     fn expected(&self) -> &'static str {
         match self {
@@ -108,7 +121,8 @@ impl ServerKind {
 pub struct Settings {
     /// Where they were read from.
     pub path: String,
-    /// `Preferences.xml`, `plist`, `system.xml` (or `network.xml`).
+    /// `Preferences.xml`, `plist`, `system.xml` (or `network.xml`); `system.xml + network.xml` when Jellyfin's
+    /// second file completed the first (see [`read_merged`]).
     pub format: String,
     /// Only the settings the rules may need (see the module doc), name → value as written; never a secret.
     pub values: BTreeMap<String, String>,
@@ -121,6 +135,26 @@ impl Settings {
     /// The value of one kept setting, as written.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.values.get(name).map(String::as_str)
+    }
+
+    /// Every file the settings were read from, with its format: the file given, then (for Jellyfin) the one
+    /// beside it that completed it. The second's path is not stored: it is, by how it is found, the file of
+    /// that name in the first's folder.
+    pub fn files(&self) -> Vec<(String, String)> {
+        let mut formats = self.format.split(locate::JOINED);
+        let first = formats.next().unwrap_or_default().to_string();
+        let mut out = vec![(self.path.clone(), first)];
+        for other in formats {
+            let beside = Path::new(&self.path).with_file_name(other);
+            out.push((beside.display().to_string(), other.to_string()));
+        }
+        out
+    }
+
+    /// Where the settings came from, for a sentence: `PATH`, or `PATH and PATH` when a second file completed them.
+    pub fn label(&self) -> String {
+        let paths: Vec<String> = self.files().into_iter().map(|(p, _)| p).collect();
+        paths.join(" and ")
     }
 
     /// A kept setting read as a switch: `1`/`true` is on, `0`/`false` is off (any case, surrounding spaces
@@ -167,6 +201,14 @@ pub enum SettingsError {
         column: Option<usize>,
         detail: String,
     },
+    /// One of the server's settings files, but not the one expected at that place (a system.xml named
+    /// network.xml).
+    #[error("{path}: holds a {found}, where a {expected} belongs")]
+    WrongFile {
+        path: String,
+        found: String,
+        expected: String,
+    },
     /// Well-formed, but some other kind of file.
     #[error("{path}: not a {server} settings file: {found}; expected {expected}")]
     NotSettings {
@@ -185,9 +227,21 @@ fn position(line: Option<usize>, column: Option<usize>) -> String {
     }
 }
 
-/// Reads the settings file at `path`. The format is told by content: a binary plist (`bplist`), an XML plist
-/// (root `<plist>`), else the kind's own XML.
+/// Reads the settings file at `path` and, for Jellyfin, the file beside it that completes it (see
+/// [`read_merged`]). Here a file beside that exists but cannot be read is an error, naming that file: a caller
+/// that re-reads settings (`watch`) then keeps the ones it had rather than lose half of them. [`read_merged`]
+/// makes it a warning instead.
 pub fn read(path: &Path, kind: ServerKind) -> Result<Settings, SettingsError> {
+    let main = read_one(path, kind.clone())?;
+    Ok(match locate::read_beside(&main, path, kind)? {
+        Some(other) => locate::merge(main, other),
+        None => main,
+    })
+}
+
+/// Reads the one settings file at `path`. The format is told by content: a binary plist (`bplist`), an XML
+/// plist (root `<plist>`), else the kind's own XML.
+pub fn read_one(path: &Path, kind: ServerKind) -> Result<Settings, SettingsError> {
     let label = path.display().to_string();
     let mut bytes = read_capped(path, &label)?;
     let result = parse_bytes(&label, &bytes, &kind);
@@ -228,9 +282,14 @@ pub fn parse_plist(label: &str, bytes: &[u8]) -> Result<Settings, SettingsError>
 /// The listing `telltale prefs` prints: where from, signed in or not, then each kept setting, sorted.
 pub fn describe(s: &Settings) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "settings: {} ({})", clean(&s.path), clean(&s.format));
-    if s.format == "system.xml" || s.format == "network.xml" {
-        let _ = writeln!(out, "signed in: not recorded in {}", s.format);
+    let files: Vec<String> = s
+        .files()
+        .iter()
+        .map(|(path, format)| format!("{} ({})", clean(path), clean(format)))
+        .collect();
+    let _ = writeln!(out, "settings: {}", files.join(" and "));
+    if s.format != "Preferences.xml" && s.format != "plist" {
+        let _ = writeln!(out, "signed in: not recorded in {}", clean(&s.format));
     } else {
         let answer = if s.signed_in { "yes" } else { "no" };
         let _ = writeln!(out, "signed in: {answer}");

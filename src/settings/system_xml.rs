@@ -14,12 +14,28 @@ const ROOTS: &[(&str, &str)] = &[
     ("NetworkConfiguration", "network.xml"),
 ];
 
-/// Settings kept: direct children of the root holding one value.
+/// Settings kept: direct children of the root holding one value. `PublicPort` is the public HTTP port's name in
+/// Emby and Jellyfin up to 10.8; Jellyfin 10.9 renamed it `PublicHttpPort`.
 const KEPT: &[&str] = &[
     "EnableRemoteAccess",
     "PublicPort",
+    "PublicHttpPort",
     "PublicHttpsPort",
     "WanDdns",
+    "EnableUPnP",
+    "EnableAutomaticPortMapping",
+    "AutoDiscovery",
+    "EnableMetrics",
+    "EnableAnonymousUsageReporting",
+    "QuickConnectAvailable",
+];
+
+/// The kept settings that are booleans. .NET's XML serializer (`XmlConvert.ToBoolean`) reads `1` and `0` as well
+/// as `true` and `false`, so a hand-edited `1` is on for the server; it is stored as `true`, the way the server
+/// writes it, so that a rule's `EnableRemoteAccess == true` means what the server means. Anything else is kept
+/// as written, and matches no condition.
+const BOOLEANS: &[&str] = &[
+    "EnableRemoteAccess",
     "EnableUPnP",
     "EnableAutomaticPortMapping",
     "AutoDiscovery",
@@ -39,10 +55,16 @@ pub fn parse_system_xml(
     text: &[u8],
     kind: ServerKind,
 ) -> Result<Settings, SettingsError> {
-    let (text, bom) = xml_text(label, text, ROOTS_FORMAT_DEFAULT, &kind)?;
+    // Until the root is read, errors name the format the file's name promises.
+    let initial = if label.ends_with("network.xml") {
+        "network.xml"
+    } else {
+        ROOTS_FORMAT_DEFAULT
+    };
+    let (text, bom) = xml_text(label, text, initial, &kind)?;
     let mut doc = XmlDoc {
         label,
-        format: ROOTS_FORMAT_DEFAULT,
+        format: initial,
         text,
         bom,
     };
@@ -210,7 +232,13 @@ impl Collected {
         let text = text.trim();
         match stack.len() {
             2 => {
-                self.values.insert(at(stack, 1).to_string(), clean(text));
+                let name = at(stack, 1);
+                let value = match text {
+                    "1" if BOOLEANS.contains(&name) => "true",
+                    "0" if BOOLEANS.contains(&name) => "false",
+                    _ => text,
+                };
+                self.values.insert(name.to_string(), clean(value));
             }
             4 if at(stack, 3) == "Url" => self.url = Some(text.to_string()),
             4 => self.repo_enabled = Some(text.to_string()),

@@ -615,6 +615,144 @@ fn jellyfin_network_xml_and_empty_repository_list() {
 }
 
 #[test]
+fn system_xml_booleans_read_as_the_server_reads_them() {
+    let text = "<ServerConfiguration><EnableRemoteAccess> 1 </EnableRemoteAccess><EnableUPnP>0</EnableUPnP>\
+                <AutoDiscovery>True</AutoDiscovery><PublicHttpPort>1</PublicHttpPort>\
+                <EnableAnonymousUsageReporting>false</EnableAnonymousUsageReporting></ServerConfiguration>";
+    let s = parse_system_xml("system.xml", text.as_bytes(), ServerKind::Emby).unwrap();
+    assert_eq!(s.get("EnableRemoteAccess"), Some("true"));
+    assert_eq!(s.get("EnableUPnP"), Some("false"));
+    // .NET reads only true/false/1/0: anything else is kept as written, and matches no condition
+    assert_eq!(s.get("AutoDiscovery"), Some("True"));
+    // a number stays a number
+    assert_eq!(s.get("PublicHttpPort"), Some("1"));
+    assert_eq!(s.get("EnableAnonymousUsageReporting"), Some("false"));
+}
+
+const JELLYFIN_NETWORK: &str = "<NetworkConfiguration><EnableRemoteAccess>false</EnableRemoteAccess>\
+    <AutoDiscovery>false</AutoDiscovery><PublicHttpPort>8096</PublicHttpPort>\
+    <CertificatePassword>hunter2</CertificatePassword></NetworkConfiguration>";
+
+const JELLYFIN_OLD_SYSTEM: &str = "<ServerConfiguration><EnableRemoteAccess>true</EnableRemoteAccess>\
+    <EnableUPnP>true</EnableUPnP><QuickConnectAvailable>true</QuickConnectAvailable></ServerConfiguration>";
+
+#[test]
+fn read_merged_completes_system_xml_with_network_xml() {
+    let dir = tempfile::tempdir().unwrap();
+    let system = dir.path().join("system.xml");
+    let network = dir.path().join("network.xml");
+    std::fs::write(&system, JELLYFIN_OLD_SYSTEM).unwrap();
+    std::fs::write(&network, JELLYFIN_NETWORK).unwrap();
+    let l = read_merged(&system, ServerKind::Jellyfin).unwrap();
+    assert!(l.warnings.is_empty(), "{:?}", l.warnings);
+    let s = l.settings;
+    assert_eq!(s.path, system.display().to_string());
+    assert_eq!(s.format, "system.xml + network.xml");
+    // network.xml wins where both hold a setting; the rest of each is kept
+    assert_eq!(s.get("EnableRemoteAccess"), Some("false"));
+    assert_eq!(s.get("EnableUPnP"), Some("true"));
+    assert_eq!(s.get("AutoDiscovery"), Some("false"));
+    assert_eq!(s.get("QuickConnectAvailable"), Some("true"));
+    assert!(!format!("{s:?}").contains("hunter2"));
+    assert_eq!(
+        s.files(),
+        [
+            (system.display().to_string(), "system.xml".to_string()),
+            (network.display().to_string(), "network.xml".to_string()),
+        ]
+    );
+    assert_eq!(
+        s.label(),
+        format!("{} and {}", system.display(), network.display())
+    );
+    assert!(
+        describe(&s).starts_with(&format!(
+            "settings: {} (system.xml) and {} (network.xml)\nsigned in: not recorded in system.xml + network.xml\n",
+            system.display(),
+            network.display()
+        )),
+        "{}",
+        describe(&s)
+    );
+
+    // `read` merges the same way
+    assert_eq!(read(&system, ServerKind::Jellyfin).unwrap(), s);
+    assert_eq!(
+        read_one(&system, ServerKind::Jellyfin).unwrap().format,
+        "system.xml"
+    );
+
+    // named the other way round: the same values, network.xml still winning
+    let l = read_merged(&network, ServerKind::Jellyfin).unwrap();
+    assert_eq!(l.settings.format, "network.xml + system.xml");
+    assert_eq!(l.settings.values, s.values);
+    assert_eq!(l.settings.files()[1].0, system.display().to_string());
+
+    // Emby has no network.xml: the file beside is not read
+    let l = read_merged(&system, ServerKind::Emby).unwrap();
+    assert_eq!(l.settings.format, "system.xml");
+    assert_eq!(l.settings.get("EnableRemoteAccess"), Some("true"));
+}
+
+#[test]
+fn read_merged_says_what_it_could_not_read_beside() {
+    let dir = tempfile::tempdir().unwrap();
+    let system = dir.path().join("system.xml");
+    std::fs::write(&system, JELLYFIN_OLD_SYSTEM).unwrap();
+    // none beside: no warning, and only the one file
+    let l = read_merged(&system, ServerKind::Jellyfin).unwrap();
+    assert!(l.warnings.is_empty());
+    assert_eq!(read(&system, ServerKind::Jellyfin).unwrap(), l.settings);
+    assert_eq!(l.settings.files().len(), 1);
+    assert_eq!(l.settings.label(), system.display().to_string());
+
+    let network = dir.path().join("network.xml");
+    for (bytes, expect) in [
+        (
+            &b"<NetworkConfiguration><AutoDiscovery>"[..],
+            "malformed network.xml",
+        ),
+        (&b""[..], "empty file"),
+        (&b"\x00\xff\xfe garbage"[..], "malformed network.xml"),
+        (
+            &b"<Preferences/>"[..],
+            "not a Jellyfin settings file: the root element is <Preferences>",
+        ),
+        (
+            JELLYFIN_OLD_SYSTEM.as_bytes(),
+            "holds a system.xml, where a network.xml belongs",
+        ),
+    ] {
+        std::fs::write(&network, bytes).unwrap();
+        let l = read_merged(&system, ServerKind::Jellyfin).unwrap();
+        assert_eq!(l.settings.format, "system.xml");
+        assert_eq!(l.settings.get("EnableRemoteAccess"), Some("true"));
+        assert_eq!(l.warnings.len(), 1, "{:?}", l.warnings);
+        // `read` (what `watch` re-reads with) makes it an error naming the file beside
+        let e = err_text(read(&system, ServerKind::Jellyfin));
+        assert!(e.starts_with(&network.display().to_string()), "{e}");
+        let w = &l.warnings[0];
+        assert!(
+            w.starts_with(&network.display().to_string())
+                && w.contains(expect)
+                && w.ends_with(
+                    "take Jellyfin's defaults, as Jellyfin does with a settings file it cannot read"
+                ),
+            "{w}"
+        );
+    }
+    // a directory where the file should be
+    std::fs::remove_file(&network).unwrap();
+    std::fs::create_dir(&network).unwrap();
+    let l = read_merged(&system, ServerKind::Jellyfin).unwrap();
+    assert_eq!(l.warnings.len(), 1);
+    assert!(l.warnings[0].contains("cannot read"), "{:?}", l.warnings);
+
+    // the file named must be readable: that one is an error
+    assert!(read_merged(&dir.path().join("nope.xml"), ServerKind::Jellyfin).is_err());
+}
+
+#[test]
 fn emby_system_xml() {
     let text = "\u{FEFF}<?xml version=\"1.0\"?>\r\n<ServerConfiguration xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\">\r\n  \
                 <EnableUPnP>true</EnableUPnP>\r\n  <PublicPort>8096</PublicPort>\r\n  <PublicHttpsPort>8920</PublicHttpsPort>\r\n  \
@@ -875,7 +1013,7 @@ fn not_found_names_the_places_and_the_flag() {
     );
     // On this machine: either a real file was found and read, or the error lists the places.
     match find_or_error(ServerKind::Emby) {
-        Ok(s) => assert_eq!(s.format, "system.xml"),
+        Ok(l) => assert_eq!(l.settings.format, "system.xml"),
         Err(e) => assert!(e.to_string().contains("--prefs") || e.to_string().contains("sudo")),
     }
 }
