@@ -226,7 +226,7 @@ fn csv_has_one_row_per_flow_and_defuses_formulas() {
     let rows = parse_csv(&text);
     assert_eq!(rows.len(), r.flows.len() + 1);
     let header = &rows[0];
-    assert_eq!(header.len(), 27);
+    assert_eq!(header.len(), 28);
     assert!(rows.iter().all(|row| row.len() == header.len()));
     let col = |name: &str| header.iter().position(|h| h == name).expect(name);
     let row = rows
@@ -257,6 +257,15 @@ fn csv_has_one_row_per_flow_and_defuses_formulas() {
     assert_eq!(f13[col("rule")], "metrics");
     assert_eq!(f13[col("tcp_history")], "ShADadFf");
     assert_eq!(f13[col("tcp_state")], "SF");
+    // `class` was added at the end: the columns before it kept their positions
+    assert_eq!(col("new_destination"), 26);
+    assert_eq!(col("class"), 27);
+    assert_eq!(f13[col("class")], "collection");
+    let f40 = rows
+        .iter()
+        .find(|row| row[col("id")] == "40")
+        .expect("flow 40");
+    assert_eq!(f40[col("class")], "third_party");
 }
 
 fn hostile_report() -> (Report, u64) {
@@ -342,7 +351,7 @@ fn hostile_names_neither_break_nor_inject() {
     assert_no_raw_controls("CSV", &text);
     let rows = parse_csv(&text);
     assert_eq!(rows.len(), r.flows.len() + 1, "one row per flow");
-    assert!(rows.iter().all(|row| row.len() == 27));
+    assert!(rows.iter().all(|row| row.len() == 28));
 
     let js = json::render(&r);
     assert!(!js.contains('\u{1b}'), "JSON holds a raw ESC");
