@@ -580,7 +580,9 @@ impl Report {
     /// The flows kept in full of one verdict kind, by class: the classes present in
     /// [`VerdictClass::ALL`]'s order, then the flows that carry none. The reports for people
     /// list these so that a reader tells a collection endpoint from the vendor's undeclared host,
-    /// a third party or a flow that cannot be judged, and can find each flow by its id.
+    /// a third party or a flow that cannot be judged, and can find each flow by its id. Left out:
+    /// the flows a declared exception explains ([`Report::by_exception`]), which have no class
+    /// because nothing is unexplained about them (allowed flows, when the owner has not opted out).
     pub fn by_class(&self, kind: VerdictKind) -> Vec<ClassRow> {
         let classes = VerdictClass::ALL.iter().copied().map(Some).chain([None]);
         classes
@@ -588,7 +590,11 @@ impl Report {
                 let flows: Vec<&FlowReport> = self
                     .flows
                     .iter()
-                    .filter(|f| f.verdict.kind == kind && f.verdict.class == class)
+                    .filter(|f| {
+                        f.verdict.kind == kind
+                            && f.verdict.class == class
+                            && !self.explained_by_exception(f)
+                    })
                     .collect();
                 (!flows.is_empty()).then(|| ClassRow {
                     class,
@@ -598,6 +604,26 @@ impl Report {
                 })
             })
             .collect()
+    }
+
+    /// Flows kept in full of one verdict kind that a declared exception explains, so they have no
+    /// class: the rest of the kind, beside [`Report::by_class`].
+    pub fn by_exception(&self, kind: VerdictKind) -> u64 {
+        self.flows
+            .iter()
+            .filter(|f| f.verdict.kind == kind && self.explained_by_exception(f))
+            .count() as u64
+    }
+
+    /// A flow without a class whose deciding rule is an exception: when the owner has not opted
+    /// out, an exception's flow is `allowed` rather than `declared`, and has no class.
+    fn explained_by_exception(&self, f: &FlowReport) -> bool {
+        f.verdict.class.is_none()
+            && f.verdict
+                .rule
+                .as_deref()
+                .and_then(|id| self.rules.rule(id))
+                .is_some_and(|u| u.kind == RuleKind::Exception)
     }
 
     /// Flows of one verdict kind folded into groups, which keep no class: the reports say how

@@ -89,22 +89,22 @@ pub fn class_count(class: Option<VerdictClass>, n: u64) -> String {
             "to known collection endpoints",
         ),
         Some(VerdictClass::VendorUndeclared) => pick(
-            "to the vendor's own host, with no declared purpose",
-            "to the vendor's own hosts, with no declared purpose",
+            "to the vendor's own host with no declared purpose",
+            "to the vendor's own hosts with no declared purpose",
         ),
         Some(VerdictClass::ThirdParty) => pick(
             "to a third party that no rule explains",
             "to third parties that no rule explains",
         ),
         Some(VerdictClass::CannotJudge) => "that cannot be judged",
-        Some(VerdictClass::LocalOnly) => "of a local-only protocol, on the internet",
+        Some(VerdictClass::LocalOnly) => "of a local-only protocol on the internet",
         Some(VerdictClass::TurnedOff) => pick(
             "of a declared exception the owner's settings turn off",
             "of declared exceptions the owner's settings turn off",
         ),
         Some(VerdictClass::OverBudget) => pick(
-            "of a declared exception, beyond its budget",
-            "of declared exceptions, beyond their budgets",
+            "of a declared exception beyond its budget",
+            "of declared exceptions beyond their budgets",
         ),
         None => "with no class",
     };
@@ -112,7 +112,7 @@ pub fn class_count(class: Option<VerdictClass>, n: u64) -> String {
 }
 
 /// The counts of [`class_count`] in one sentence's list (`3 to known collection endpoints, 1
-/// to a third party that no rule explains and 2 folded into groups, which keep no class`), for
+/// to a third party that no rule explains, and 2 folded into groups, which keep no class`), for
 /// flows of one verdict kind: each class present, those with none, and those folded into groups.
 pub fn class_counts(rows: &[super::model::ClassRow], folded: u64) -> String {
     let mut parts: Vec<String> = rows.iter().map(|r| class_count(r.class, r.flows)).collect();
@@ -122,7 +122,8 @@ pub fn class_counts(rows: &[super::model::ClassRow], folded: u64) -> String {
     match parts.split_last() {
         None => String::new(),
         Some((last, [])) => last.clone(),
-        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+        Some((last, [first])) => format!("{first} and {last}"),
+        Some((last, rest)) => format!("{}, and {last}", rest.join(", ")),
     }
 }
 
@@ -220,8 +221,8 @@ mod tests {
                 ],
                 4
             ),
-            "3 to known collection endpoints, 1 to the vendor's own host, with no declared purpose, \
-             2 to third parties that no rule explains and 4 folded into groups, which keep no class"
+            "3 to known collection endpoints, 1 to the vendor's own host with no declared purpose, \
+             2 to third parties that no rule explains, and 4 folded into groups, which keep no class"
         );
         // every class has words of its own
         let mut words: Vec<String> = VerdictClass::ALL
