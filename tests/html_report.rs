@@ -124,12 +124,14 @@ fn the_html_holds_every_section_in_order() {
     for marker in [
         "id=\"verdict\"",
         "5 flows flagged of 41",
+        "id=\"flagged-by-class\"",
         "id=\"consent\"",
         "id=\"flagged\"",
         "id=\"flow-13\"",
         "id=\"declared\"",
         "id=\"charts\"",
         "id=\"chart-bytes\"",
+        "id=\"chart-classes\"",
         "id=\"chart-time\"",
         "id=\"names\"",
         "id=\"blind-spots\"",
@@ -185,6 +187,29 @@ fn without_the_opt_out_the_allowed_flows_are_listed() {
     assert!(page.contains("telltale audit --rules plex --opt-out off builtin:demo.pcapng"));
     // the bytes chart's legend names every verdict that left
     assert!(page.contains("f-allowed"));
+    // allowed flows that no exception explains are classed, as they would be if flagged; the
+    // others are counted apart, as explained
+    let line = page
+        .find("id=\"allowed-by-class\"")
+        .map(|at| &page[at..at + 400]);
+    assert!(
+        line.is_some_and(|l| l.contains(
+            "by class: 3 to known collection endpoints, 1 to a third party that no rule explains"
+        )),
+        "{line:?}"
+    );
+    assert!(page.contains("are explained by declared exceptions.</p>"));
+    assert!(page.contains("<th>rule</th><th>class</th>"));
+    assert!(page.contains(
+        "<td title=\"a third party that no rule explains\"><code>third_party</code></td>"
+    ));
+    let md = markdown::render(&r);
+    assert!(md.contains(
+        "Allowed (the owner has not opted out), by class: 3 to known collection endpoints"
+    ));
+    assert!(
+        md.contains("| # | remote | name (how learned) | protocol | out | in | rule | class |")
+    );
 }
 
 fn demo_without_flags() -> Report {
