@@ -124,12 +124,14 @@ fn the_html_holds_every_section_in_order() {
     for marker in [
         "id=\"verdict\"",
         "5 flows flagged of 41",
+        "id=\"flagged-by-class\"",
         "id=\"consent\"",
         "id=\"flagged\"",
         "id=\"flow-13\"",
         "id=\"declared\"",
         "id=\"charts\"",
         "id=\"chart-bytes\"",
+        "id=\"chart-classes\"",
         "id=\"chart-time\"",
         "id=\"names\"",
         "id=\"blind-spots\"",
@@ -185,6 +187,29 @@ fn without_the_opt_out_the_allowed_flows_are_listed() {
     assert!(page.contains("telltale audit --rules plex --opt-out off builtin:demo.pcapng"));
     // the bytes chart's legend names every verdict that left
     assert!(page.contains("f-allowed"));
+    // allowed flows that no exception explains are classed, as they would be if flagged; the
+    // others are counted apart, as explained
+    let line = page
+        .find("id=\"allowed-by-class\"")
+        .map(|at| &page[at..at + 400]);
+    assert!(
+        line.is_some_and(|l| l.contains(
+            "by class: 3 to known collection endpoints, 1 to a third party that no rule explains"
+        )),
+        "{line:?}"
+    );
+    assert!(page.contains("are explained by declared exceptions.</p>"));
+    assert!(page.contains("<th>rule</th><th>class</th>"));
+    assert!(page.contains(
+        "<td title=\"a third party that no rule explains\"><code>third_party</code></td>"
+    ));
+    let md = markdown::render(&r);
+    assert!(md.contains(
+        "Allowed (the owner has not opted out), by class: 3 to known collection endpoints"
+    ));
+    assert!(
+        md.contains("| # | remote | name (how learned) | protocol | out | in | rule | class |")
+    );
 }
 
 fn demo_without_flags() -> Report {
@@ -226,7 +251,7 @@ fn csv_has_one_row_per_flow_and_defuses_formulas() {
     let rows = parse_csv(&text);
     assert_eq!(rows.len(), r.flows.len() + 1);
     let header = &rows[0];
-    assert_eq!(header.len(), 27);
+    assert_eq!(header.len(), 28);
     assert!(rows.iter().all(|row| row.len() == header.len()));
     let col = |name: &str| header.iter().position(|h| h == name).expect(name);
     let row = rows
@@ -257,6 +282,15 @@ fn csv_has_one_row_per_flow_and_defuses_formulas() {
     assert_eq!(f13[col("rule")], "metrics");
     assert_eq!(f13[col("tcp_history")], "ShADadFf");
     assert_eq!(f13[col("tcp_state")], "SF");
+    // `class` was added at the end: the columns before it kept their positions
+    assert_eq!(col("new_destination"), 26);
+    assert_eq!(col("class"), 27);
+    assert_eq!(f13[col("class")], "collection");
+    let f40 = rows
+        .iter()
+        .find(|row| row[col("id")] == "40")
+        .expect("flow 40");
+    assert_eq!(f40[col("class")], "third_party");
 }
 
 fn hostile_report() -> (Report, u64) {
@@ -342,7 +376,7 @@ fn hostile_names_neither_break_nor_inject() {
     assert_no_raw_controls("CSV", &text);
     let rows = parse_csv(&text);
     assert_eq!(rows.len(), r.flows.len() + 1, "one row per flow");
-    assert!(rows.iter().all(|row| row.len() == 27));
+    assert!(rows.iter().all(|row| row.len() == 28));
 
     let js = json::render(&r);
     assert!(!js.contains('\u{1b}'), "JSON holds a raw ESC");

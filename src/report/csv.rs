@@ -5,12 +5,15 @@
 //! captured string is neutralised first (control and bidi characters made visible), and
 //! a field a spreadsheet would run as a formula (one that starts with `=`, `+`, `-`, `@`,
 //! a tab or CR) gets a leading `'`, so a hostile name stays text.
+//!
+//! Columns are only ever added at the end of a row (`class` was the last added), so a script
+//! that reads a column by its position keeps reading the same one.
 
 use super::html::wire_name;
 use super::model::{FlowReport, Report};
 use super::text::neutralise;
 
-const HEADER: [&str; 27] = [
+const HEADER: [&str; 28] = [
     "id",
     "protocol",
     "client_address",
@@ -38,6 +41,7 @@ const HEADER: [&str; 27] = [
     "also",
     "reason",
     "new_destination",
+    "class",
 ];
 
 /// Renders every flow as one CSV record, after a header record.
@@ -97,6 +101,11 @@ fn row(f: &FlowReport) -> Vec<String> {
         f.verdict.also.join("; "),
         f.verdict.reason.clone(),
         if f.new_destination { "yes" } else { "no" }.to_string(),
+        // empty for a declared or local flow, which has no class
+        f.verdict
+            .class
+            .map(|c| c.as_str().to_string())
+            .unwrap_or_default(),
     ]
 }
 
@@ -157,6 +166,34 @@ mod tests {
 
     #[test]
     fn the_header_has_a_field_for_each_column() {
-        assert_eq!(HEADER.len(), 27);
+        assert_eq!(HEADER.len(), 28);
+        let report = crate::report::testing::four_classes();
+        for f in &report.flows {
+            assert_eq!(row(f).len(), HEADER.len(), "flow {}", f.id);
+        }
+    }
+
+    #[test]
+    fn the_class_column_comes_last_and_tells_the_four_classes_apart() {
+        // the columns before it keep the positions they had before it was added
+        assert_eq!(HEADER.get(26), Some(&"new_destination"));
+        assert_eq!(HEADER.last(), Some(&"class"));
+        let text = render(&crate::report::testing::four_classes());
+        let class_of = |id: u64| {
+            text.lines()
+                .find(|l| l.starts_with(&format!("{id},")))
+                .and_then(|l| l.rsplit(',').next())
+                .map(str::to_string)
+        };
+        assert_eq!(
+            text.lines().next().map(|h| h.ends_with(",class")),
+            Some(true)
+        );
+        assert_eq!(class_of(13).as_deref(), Some("collection"));
+        assert_eq!(class_of(15).as_deref(), Some("vendor_undeclared"));
+        assert_eq!(class_of(40).as_deref(), Some("third_party"));
+        assert_eq!(class_of(41).as_deref(), Some("cannot_judge"));
+        // a declared flow's cell is empty
+        assert_eq!(class_of(9).as_deref(), Some(""));
     }
 }

@@ -7,15 +7,16 @@
 //! control and bidi characters are neutralised, then HTML's five special characters are
 //! replaced, so a hostile name can neither break the page nor inject into it.
 //!
-//! The content follows the Markdown report, in this order: the verdict, the consent
-//! state, the flagged flows with their evidence, the declared exceptions, the charts, the
+//! The content follows the Markdown report, in this order: the verdict with the flagged flows
+//! counted by class, the consent state, the flagged flows by class and each with its class and
+//! evidence, the declared exceptions, the charts (flagged flows by class among them), the
 //! names revealed, the blind spots, scope and baseline, the counters, and how to
 //! reproduce the audit. The same report always gives the same bytes.
 
 use super::model::{FlowReport, Report};
-use super::text::{base64, bytes, duration, neutralise, short_hash};
+use super::text::{base64, bytes, class_counts, duration, neutralise, short_hash};
 use crate::flows::Locality;
-use crate::rules::verdict::VerdictKind;
+use crate::rules::verdict::{VerdictClass, VerdictKind};
 use crate::time::Timestamp;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -98,6 +99,8 @@ nav a{color:var(--declared);text-decoration:none;margin-right:14px;white-space:n
 .tag{display:inline-block;font-size:.78em;font-weight:600;padding:0 7px;border-radius:9px;border:1px solid currentColor;vertical-align:2px;margin-left:4px}
 .t-flagged{color:var(--flagged)}.t-declared{color:var(--declared)}.t-allowed{color:var(--allowed)}.t-local{color:var(--local)}
 .t-new{color:var(--allowed)}
+.t-class{color:var(--muted)}
+table.classes a{color:var(--declared)}
 .rules{margin:.2em 0 .6em;padding-left:1.2em}
 table{border-collapse:collapse;width:100%;font-size:.9em;margin:.3em 0 .8em}
 th,td{border-bottom:1px solid var(--line);padding:3px 8px;text-align:left;vertical-align:top;overflow-wrap:anywhere}
@@ -117,6 +120,7 @@ svg .muted{fill:var(--muted)}
 .f-flagged{fill:var(--flagged)}.f-declared{fill:var(--declared)}.f-allowed{fill:var(--allowed)}.f-local{fill:var(--local)}.f-ctx{fill:var(--ctx)}
 table.fixed{table-layout:fixed}
 .c-id{width:5%}.c-remote{width:19%}.c-name{width:33%}.c-proto{width:10%}.c-bytes{width:8%}.c-rule{width:17%}
+table.classed .c-name{width:25%}table.classed .c-rule{width:13%}.c-class{width:12%}
 td.ts{font-family:ui-monospace,"DejaVu Sans Mono",Menlo,Consolas,monospace;font-size:.8em;white-space:nowrap}
 .cols{columns:2 340px;column-gap:28px}
 .cols table{break-inside:avoid}
@@ -277,6 +281,7 @@ fn write_header(o: &mut String, r: &Report, flagged: usize) -> std::fmt::Result 
         r.flows.len(),
         plural(r.flows.len())
     )?;
+    write_class_line(o, r)?;
 
     writeln!(o, "<dl class=\"consent\" id=\"consent\">")?;
     let (class, words) = if r.opt_out.state == "on" {
@@ -359,6 +364,7 @@ fn write_flagged(o: &mut String, r: &Report, flagged: usize) -> std::fmt::Result
     if flagged == 0 {
         writeln!(o, "<p>No flow left the local network unexplained.</p>")?;
     } else {
+        write_class_table(o, r, VerdictKind::Flagged)?;
         writeln!(o, "<div class=\"flows\">")?;
         for f in r
             .flows
@@ -382,10 +388,14 @@ fn write_flow_card(o: &mut String, f: &FlowReport) -> std::fmt::Result {
     writeln!(o, "<article class=\"flow\" id=\"flow-{}\">", f.id)?;
     writeln!(
         o,
-        "<h3>Flow {}: {} <span class=\"tag t-flagged\">{}</span>{}</h3>",
+        "<h3>Flow {}: {} <span class=\"tag t-flagged\">{}</span>{}{}</h3>",
         f.id,
         flow_title(f),
         escape(&f.verdict.category),
+        f.verdict.class.map_or(String::new(), |c| format!(
+            " <span class=\"tag t-class\">{}</span>",
+            c.as_str()
+        )),
         if f.new_destination {
             " <span class=\"tag t-new\">new since baseline</span>"
         } else {
@@ -398,6 +408,14 @@ fn write_flow_card(o: &mut String, f: &FlowReport) -> std::fmt::Result {
         escape(&f.verdict.reason)
     )?;
     writeln!(o, "<dl class=\"facts\">")?;
+    if let Some(c) = f.verdict.class {
+        writeln!(
+            o,
+            "<dt>Class</dt><dd>{} (<code>{}</code>)</dd>",
+            escape(c.describe()),
+            c.as_str()
+        )?;
+    }
     writeln!(
         o,
         "<dt>Endpoints</dt><dd><code>{}</code> {} &#8594; {} ({})</dd>",
@@ -459,6 +477,83 @@ fn write_flow_card(o: &mut String, f: &FlowReport) -> std::fmt::Result {
     writeln!(o, "</article>")
 }
 
+/// The flagged flows, and the allowed ones, counted by class in a sentence under the verdict.
+fn write_class_line(o: &mut String, r: &Report) -> std::fmt::Result {
+    for (kind, title) in [
+        (VerdictKind::Flagged, "Flagged"),
+        (
+            VerdictKind::Allowed,
+            "Allowed (the owner has not opted out)",
+        ),
+    ] {
+        let rows = r.by_class(kind);
+        let folded = r.folded(kind);
+        if rows.is_empty() && folded == 0 {
+            continue;
+        }
+        let explained = match r.by_exception(kind) {
+            0 => String::new(),
+            1 => "; the other 1 is explained by a declared exception".to_string(),
+            n => format!("; the other {n} are explained by declared exceptions"),
+        };
+        writeln!(
+            o,
+            "<p class=\"sub\" id=\"{}-by-class\">{title}, by class: {}{explained}.</p>",
+            kind.as_str(),
+            escape(&class_counts(&rows, folded))
+        )?;
+    }
+    Ok(())
+}
+
+/// The flows of a kind by class, each class with its meaning and links to its flows, so that a
+/// reader goes from a kind of flow to the evidence.
+fn write_class_table(o: &mut String, r: &Report, kind: VerdictKind) -> std::fmt::Result {
+    let rows = r.by_class(kind);
+    if rows.is_empty() {
+        return Ok(());
+    }
+    // flagged flows have cards to link to; allowed ones are rows of the tables below
+    let link = kind == VerdictKind::Flagged;
+    writeln!(
+        o,
+        "<table class=\"classes\"><thead><tr><th>class</th><th>meaning</th><th class=\"n\">flows</th><th class=\"n\">out</th><th>flow ids</th></tr></thead><tbody>"
+    )?;
+    for row in rows {
+        let (name, meaning) = match row.class {
+            Some(c) => (format!("<code>{}</code>", c.as_str()), c.describe()),
+            None => ("none".to_string(), "the verdict carries no class"),
+        };
+        let ids: Vec<String> = row
+            .ids
+            .iter()
+            .map(|id| {
+                if link {
+                    format!("<a href=\"#flow-{id}\">{id}</a>")
+                } else {
+                    id.to_string()
+                }
+            })
+            .collect();
+        writeln!(
+            o,
+            "<tr><td>{name}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td>{}</td></tr>",
+            escape(meaning),
+            row.flows,
+            bytes(row.bytes_out),
+            ids.join(", ")
+        )?;
+    }
+    let folded = r.folded(kind);
+    if folded > 0 {
+        writeln!(
+            o,
+            "<tr><td>-</td><td>folded into groups, which keep no class (<a href=\"#groups\">below</a>)</td><td class=\"n\">{folded}</td><td></td><td></td></tr>"
+        )?;
+    }
+    writeln!(o, "</tbody></table>")
+}
+
 fn write_declared(o: &mut String, r: &Report) -> std::fmt::Result {
     for (kind, id, title) in [
         (VerdictKind::Declared, "declared", "Declared exceptions"),
@@ -478,8 +573,9 @@ fn write_declared(o: &mut String, r: &Report) -> std::fmt::Result {
         } else {
             writeln!(
                 o,
-                "<p class=\"muted\">The owner has not opted out, so these flows are allowed; each is still categorised.</p>"
+                "<p class=\"muted\">The owner has not opted out, so these flows are allowed; each is still categorised, and those no declared exception explains are classed as they would be if flagged.</p>"
             )?;
+            write_class_table(o, r, kind)?;
         }
         if flows.is_empty() {
             writeln!(o, "<p>None.</p>")?;
@@ -513,7 +609,7 @@ fn write_declared(o: &mut String, r: &Report) -> std::fmt::Result {
                 }
                 writeln!(o, "</ul>")?;
             }
-            write_flow_table(o, &fs)?;
+            write_flow_table(o, &fs, kind == VerdictKind::Allowed)?;
         }
         writeln!(o, "</section>")?;
     }
@@ -555,10 +651,17 @@ fn write_declared(o: &mut String, r: &Report) -> std::fmt::Result {
     writeln!(o, "</section>")
 }
 
-fn write_flow_table(o: &mut String, fs: &[&FlowReport]) -> std::fmt::Result {
+/// The flows of one category. With `classed` (allowed flows, which carry the class they would
+/// have if flagged; declared flows never do), a last column gives each flow's class.
+fn write_flow_table(o: &mut String, fs: &[&FlowReport], classed: bool) -> std::fmt::Result {
+    let (table, col, th) = if classed {
+        (" classed", "<col class=\"c-class\">", "<th>class</th>")
+    } else {
+        ("", "", "")
+    };
     writeln!(
         o,
-        "<table class=\"sortable fixed\"><colgroup><col class=\"c-id\"><col class=\"c-remote\"><col class=\"c-name\"><col class=\"c-proto\"><col class=\"c-bytes\"><col class=\"c-bytes\"><col class=\"c-rule\"></colgroup><thead><tr><th class=\"n\">#</th><th>remote</th><th>name (how learned)</th><th>protocol</th><th class=\"n\">out</th><th class=\"n\">in</th><th>rule</th></tr></thead><tbody>"
+        "<table class=\"sortable fixed{table}\"><colgroup><col class=\"c-id\"><col class=\"c-remote\"><col class=\"c-name\"><col class=\"c-proto\"><col class=\"c-bytes\"><col class=\"c-bytes\"><col class=\"c-rule\">{col}</colgroup><thead><tr><th class=\"n\">#</th><th>remote</th><th>name (how learned)</th><th>protocol</th><th class=\"n\">out</th><th class=\"n\">in</th><th>rule</th>{th}</tr></thead><tbody>"
     )?;
     for f in fs {
         let name = match f.primary_name() {
@@ -574,9 +677,18 @@ fn write_flow_table(o: &mut String, fs: &[&FlowReport]) -> std::fmt::Result {
         } else {
             ""
         };
+        let class = match (classed, f.verdict.class) {
+            (false, _) => String::new(),
+            (true, Some(c)) => format!(
+                "<td title=\"{}\"><code>{}</code></td>",
+                escape(c.describe()),
+                c.as_str()
+            ),
+            (true, None) => "<td>-</td>".to_string(),
+        };
         writeln!(
             o,
-            "<tr><td class=\"n\" data-v=\"{id}\">{id}</td><td class=\"mono\">{}</td><td>{name}{new}</td><td>{}</td><td class=\"n\" data-v=\"{}\">{}</td><td class=\"n\" data-v=\"{}\">{}</td><td><code>{}</code></td></tr>",
+            "<tr><td class=\"n\" data-v=\"{id}\">{id}</td><td class=\"mono\">{}</td><td>{name}{new}</td><td>{}</td><td class=\"n\" data-v=\"{}\">{}</td><td class=\"n\" data-v=\"{}\">{}</td><td><code>{}</code></td>{class}</tr>",
             endpoint(f.remote()),
             escape(&proto_label(f)),
             f.bytes_out,
@@ -612,6 +724,7 @@ fn write_charts(o: &mut String, r: &Report) -> std::fmt::Result {
     writeln!(o, "<section id=\"charts\">")?;
     writeln!(o, "<h2>Charts</h2>")?;
     write_bytes_chart(o, r)?;
+    write_class_chart(o, r)?;
     write_time_chart(o, r)?;
     writeln!(o, "</section>")
 }
@@ -710,6 +823,78 @@ fn write_bytes_chart(o: &mut String, r: &Report) -> std::fmt::Result {
         )?;
     }
     writeln!(o, "</svg></figure>")
+}
+
+/// Flagged flows by class, as bars of flows: which kinds of flagged flow dominate, at a glance
+/// (the bytes chart above is by category, which does not tell them apart).
+fn write_class_chart(o: &mut String, r: &Report) -> std::fmt::Result {
+    let rows = r.by_class(VerdictKind::Flagged);
+    if rows.is_empty() {
+        return Ok(());
+    }
+    writeln!(
+        o,
+        "<figure id=\"chart-classes\"><figcaption>Flagged flows, by class</figcaption>"
+    )?;
+    let most = rows.iter().map(|c| c.flows).max().unwrap_or(0).max(1) as f64;
+    let row_h = 24.0;
+    let top = 6.0;
+    let height = top + row_h * rows.len() as f64 + 8.0;
+    writeln!(
+        o,
+        "<svg viewBox=\"0 0 {CHART_W:.0} {height:.0}\" role=\"img\" aria-label=\"Flagged flows by class\">"
+    )?;
+    for (i, c) in rows.iter().enumerate() {
+        let y = top + row_h * i as f64;
+        let w = (c.flows as f64 / most * PLOT_W).max(2.0);
+        let (label, meaning) = match c.class {
+            Some(k) => (class_label(k), k.describe()),
+            None => ("no class", "the verdict carries no class"),
+        };
+        writeln!(
+            o,
+            "<g><title>{}: {} flow{}, {} out</title>",
+            escape(meaning),
+            c.flows,
+            plural(c.flows as usize),
+            bytes(c.bytes_out)
+        )?;
+        writeln!(
+            o,
+            "<text x=\"{LABEL_W:.1}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>",
+            y + 15.0,
+            escape(label)
+        )?;
+        writeln!(
+            o,
+            "<rect class=\"f-flagged\" x=\"{PLOT_X:.1}\" y=\"{:.1}\" width=\"{w:.1}\" height=\"{:.1}\" rx=\"2\"/>",
+            y + 3.0,
+            row_h - 7.0
+        )?;
+        writeln!(
+            o,
+            "<text x=\"{:.1}\" y=\"{:.1}\" class=\"muted\">{} flow{} &#183; {}</text></g>",
+            PLOT_X + w + 6.0,
+            y + 15.0,
+            c.flows,
+            plural(c.flows as usize),
+            bytes(c.bytes_out)
+        )?;
+    }
+    writeln!(o, "</svg></figure>")
+}
+
+/// A class's name for a chart's label: short, in words (its meaning is the bar's tooltip).
+fn class_label(c: VerdictClass) -> &'static str {
+    match c {
+        VerdictClass::Collection => "collection endpoint",
+        VerdictClass::VendorUndeclared => "vendor's host, undeclared",
+        VerdictClass::ThirdParty => "third party",
+        VerdictClass::CannotJudge => "cannot be judged",
+        VerdictClass::LocalOnly => "local-only protocol",
+        VerdictClass::TurnedOff => "turned off by the settings",
+        VerdictClass::OverBudget => "beyond its budget",
+    }
 }
 
 /// A step between time ticks that gives at most eight of them over `span` seconds.
@@ -1351,5 +1536,71 @@ mod tests {
         assert_eq!(clip("abcdef", 10), "abcdef");
         assert_eq!(clip("abcdef", 4), "abc\u{2026}");
         assert_eq!(clip("ééééé", 3), "éé\u{2026}");
+    }
+
+    #[test]
+    fn the_four_classes_of_flagged_flow_are_told_apart() {
+        let page = render(&crate::report::testing::four_classes());
+        // under the verdict, counted in words
+        assert!(page.contains(
+            "<p class=\"sub\" id=\"flagged-by-class\">Flagged, by class: 2 to known collection endpoints, \
+             1 to the vendor&#39;s own host with no declared purpose, 1 to a third party that no rule explains, \
+             and 1 that cannot be judged.</p>"
+        ));
+        // a table of classes, each linking to its flows' cards
+        for row in [
+            "<tr><td><code>collection</code></td><td>a known collection endpoint</td><td class=\"n\">2</td><td class=\"n\">68 KiB</td><td><a href=\"#flow-13\">13</a>, <a href=\"#flow-38\">38</a></td></tr>",
+            "<tr><td><code>vendor_undeclared</code></td><td>the vendor&#39;s own host, with no declared purpose</td><td class=\"n\">1</td>",
+            "<tr><td><code>third_party</code></td><td>a third party that no rule explains</td><td class=\"n\">1</td>",
+            "<tr><td><code>cannot_judge</code></td><td>cannot be judged (no name, only an encrypted hello&#39;s outer name, or an unread QUIC Initial)</td><td class=\"n\">1</td>",
+        ] {
+            assert!(page.contains(row), "{row} missing");
+        }
+        // each card says its class, as a tag beside its category and in words
+        for (id, class) in [
+            (13, VerdictClass::Collection),
+            (15, VerdictClass::VendorUndeclared),
+            (40, VerdictClass::ThirdParty),
+            (41, VerdictClass::CannotJudge),
+        ] {
+            let at = page
+                .find(&format!("<article class=\"flow\" id=\"flow-{id}\">"))
+                .unwrap_or_else(|| panic!("flow {id}'s card missing"));
+            let card = &page[at..];
+            let card = &card[..card.find("</article>").unwrap_or(card.len())];
+            assert!(
+                card.contains(&format!(
+                    "<span class=\"tag t-class\">{}</span>",
+                    class.as_str()
+                )),
+                "{card}"
+            );
+            assert!(
+                card.contains(&format!(
+                    "<dt>Class</dt><dd>{} (<code>{}</code>)</dd>",
+                    escape(class.describe()),
+                    class.as_str()
+                )),
+                "{card}"
+            );
+        }
+        // and the charts count them
+        let chart = &page[page.find("id=\"chart-classes\"").unwrap_or(0)..];
+        let chart = &chart[..chart.find("</figure>").unwrap_or(0)];
+        for label in [
+            "collection endpoint",
+            "vendor&#39;s host, undeclared",
+            "third party",
+            "cannot be judged",
+        ] {
+            assert!(
+                chart.contains(&format!(">{label}</text>")),
+                "{label}: {chart}"
+            );
+        }
+        assert!(
+            !page.contains(" style="),
+            "the policy allows no style attribute"
+        );
     }
 }

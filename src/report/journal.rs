@@ -8,6 +8,7 @@
 
 use super::model::{FlowReport, Input, OptOut, RulesInfo};
 use crate::pipeline::Counters;
+use crate::rules::verdict::VerdictClass;
 use serde::Serialize;
 use std::io::Write;
 
@@ -211,10 +212,28 @@ pub fn rebuild(path: &str, text: &str) -> Result<serde_json::Value, String> {
         "opt_out": header["opt_out"],
         "inputs": r.end.as_ref().map(|e| e["inputs"].clone()).unwrap_or(serde_json::json!([])),
         "counters": r.end.as_ref().map(|e| e["counters"].clone()).unwrap_or(serde_json::Value::Null),
-        "summary": {"verdicts": summary},
+        "summary": {
+            "verdicts": summary,
+            "flagged_by_class": by_class(&r.flows, "flagged"),
+            "allowed_by_class": by_class(&r.flows, "allowed"),
+        },
         "warnings": warnings,
         "flows": r.flows,
     }))
+}
+
+/// The journaled flows of one verdict kind by class, as the full report's summary counts them:
+/// every class, 0 included, in [`VerdictClass::ALL`]'s order.
+fn by_class(flows: &[serde_json::Value], kind: &str) -> serde_json::Value {
+    let mut counts = serde_json::Map::new();
+    for c in VerdictClass::ALL {
+        let n = flows
+            .iter()
+            .filter(|f| f["verdict"]["kind"] == kind && f["verdict"]["class"] == c.as_str())
+            .count();
+        counts.insert(c.as_str().to_string(), serde_json::json!(n));
+    }
+    serde_json::Value::Object(counts)
 }
 
 /// Builds a Markdown report from a rebuilt JSON report (flagged flows first).
@@ -230,19 +249,48 @@ pub fn rebuilt_markdown(v: &serde_json::Value) -> String {
     let _ = writeln!(o, "# telltale audit (rebuilt from a journal)\n");
     let _ = writeln!(
         o,
-        "**{} flows flagged** of {} journaled.\n",
+        "**{} flows flagged** of {} journaled.",
         flagged.len(),
         flows.len()
     );
+    // by class, as the full report counts them (a flagged flow without one counted too)
+    let mut rows: Vec<super::model::ClassRow> = Vec::new();
+    for class in VerdictClass::ALL.iter().copied().map(Some).chain([None]) {
+        let ids: Vec<u64> = flagged
+            .iter()
+            .filter(|f| f["verdict"]["class"].as_str().and_then(VerdictClass::parse) == class)
+            .map(|f| f["id"].as_u64().unwrap_or(0))
+            .collect();
+        if !ids.is_empty() {
+            rows.push(super::model::ClassRow {
+                class,
+                flows: ids.len() as u64,
+                bytes_out: 0,
+                ids,
+            });
+        }
+    }
+    if !rows.is_empty() {
+        let _ = writeln!(
+            o,
+            "Flagged, by class: {}.",
+            super::text::class_counts(&rows, 0)
+        );
+    }
+    let _ = writeln!(o);
     for w in v["warnings"].as_array().into_iter().flatten() {
         let _ = writeln!(o, "> **Warning:** {}\n", md(w.as_str().unwrap_or("")));
     }
     let _ = writeln!(o, "## Flagged ({})\n", flagged.len());
     for f in flagged {
         let name = f["names"][0]["name"].as_str().unwrap_or("unnamed");
+        let class = f["verdict"]["class"]
+            .as_str()
+            .and_then(VerdictClass::parse)
+            .map_or(String::new(), |c| format!(" ({})", c.describe()));
         let _ = writeln!(
             o,
-            "- Flow {}: {}: {}",
+            "- Flow {}: {}{class}: {}",
             f["id"],
             md(name),
             md(f["verdict"]["reason"].as_str().unwrap_or(""))
@@ -275,6 +323,42 @@ pub fn rebuilt_markdown(v: &serde_json::Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_rebuilt_report_counts_and_names_the_classes() {
+        let report = crate::report::testing::four_classes();
+        let mut text = serde_json::to_string(&serde_json::json!({
+            "journal": SCHEMA, "tool": "telltale", "version": "0", "rules": report.rules, "opt_out": report.opt_out,
+        }))
+        .unwrap();
+        for f in &report.flows {
+            text.push('\n');
+            text.push_str(&serde_json::to_string(&FlowLine { flow: f }).unwrap());
+        }
+        let v = rebuild("run.journal", &text).unwrap();
+        // the same counts as the full report's summary
+        let full: serde_json::Value =
+            serde_json::from_str(&crate::report::json::render(&report)).unwrap();
+        assert_eq!(
+            v["summary"]["flagged_by_class"],
+            full["summary"]["flagged_by_class"]
+        );
+        assert_eq!(v["summary"]["flagged_by_class"]["vendor_undeclared"], 1);
+        let md = rebuilt_markdown(&v);
+        assert!(
+            md.contains(
+                "Flagged, by class: 2 to known collection endpoints, 1 to the vendor's own host with no declared purpose, \
+                 1 to a third party that no rule explains, and 1 that cannot be judged."
+            ),
+            "{md}"
+        );
+        assert!(
+            md.contains(
+                "- Flow 15: edge7.plex.bz (the vendor's own host, with no declared purpose): "
+            ),
+            "{md}"
+        );
+    }
 
     #[test]
     fn a_failed_write_names_the_file_and_ends_the_journal() {

@@ -206,4 +206,48 @@ mod tests {
         assert!(rendered.contains("\\u202e"));
         assert_eq!(String::from_utf8(streamed).unwrap(), rendered);
     }
+
+    #[test]
+    fn the_summary_counts_flagged_flows_by_class_with_every_class_present() {
+        use crate::rules::verdict::VerdictClass;
+        let count = |v: &serde_json::Value, c: VerdictClass| v[c.as_str()].as_u64();
+        let v: serde_json::Value =
+            serde_json::from_str(&super::render(&crate::report::testing::four_classes())).unwrap();
+        let by = &v["summary"]["flagged_by_class"];
+        assert_eq!(count(by, VerdictClass::Collection), Some(2));
+        assert_eq!(count(by, VerdictClass::VendorUndeclared), Some(1));
+        assert_eq!(count(by, VerdictClass::ThirdParty), Some(1));
+        assert_eq!(count(by, VerdictClass::CannotJudge), Some(1));
+        // every class is there, those with no flow as 0, and nothing else
+        for c in VerdictClass::ALL {
+            assert!(count(by, c).is_some(), "{} missing from {by}", c.as_str());
+        }
+        assert_eq!(
+            by.as_object().map(|o| o.len()),
+            Some(VerdictClass::ALL.len())
+        );
+        assert_eq!(count(by, VerdictClass::OverBudget), Some(0));
+        // the flows' own verdicts say the same, one by one
+        let class_of = |id: u64| {
+            v["flows"]
+                .as_array()
+                .and_then(|fs| fs.iter().find(|f| f["id"] == id))
+                .map(|f| f["verdict"]["class"].clone())
+        };
+        assert_eq!(class_of(15), Some("vendor_undeclared".into()));
+        assert_eq!(class_of(41), Some("cannot_judge".into()));
+        // a declared flow has no class at all, not a null one
+        assert_eq!(class_of(9), Some(serde_json::Value::Null));
+        let text = super::render(&crate::report::testing::four_classes());
+        assert!(!text.contains("\"class\": null"));
+        // nothing is allowed while the owner has opted out: all zeros, keys still present
+        let allowed = &v["summary"]["allowed_by_class"];
+        assert!(
+            VerdictClass::ALL
+                .iter()
+                .all(|c| count(allowed, *c) == Some(0))
+        );
+        // the existing totals are untouched
+        assert_eq!(v["summary"]["verdicts"]["flagged"]["flows"], 5);
+    }
 }

@@ -1,9 +1,9 @@
-//! The Markdown report, for people: the verdict in one line, flagged flows first with
-//! their reasons and evidence, then declared flows by exception, allowed flows, a short
-//! local summary, the names revealed and the counters.
+//! The Markdown report, for people: the verdict in one line, and the flagged flows counted by
+//! class, flagged flows first with their class, reasons and evidence, then declared flows by
+//! exception, allowed flows, a short local summary, the names revealed and the counters.
 
 use super::model::{FlowReport, Report};
-use super::text::{bytes, duration, md, md_code, short_hash};
+use super::text::{bytes, class_counts, duration, md, md_code, short_hash};
 use crate::rules::verdict::VerdictKind;
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -38,6 +38,7 @@ fn write_report(o: &mut String, r: &Report) -> std::fmt::Result {
             r.flows.len()
         )?;
     }
+    write_class_line(o, r)?;
     writeln!(o)?;
     let state = if r.opt_out.state == "on" {
         "the owner has opted out of data sharing"
@@ -151,6 +152,7 @@ fn write_report(o: &mut String, r: &Report) -> std::fmt::Result {
     if flagged == 0 {
         writeln!(o, "No flow left the local network unexplained.")?;
     }
+    write_class_table(o, r, VerdictKind::Flagged)?;
     for f in of_kind(VerdictKind::Flagged) {
         write_flow_detail(o, f)?;
     }
@@ -167,8 +169,9 @@ fn write_report(o: &mut String, r: &Report) -> std::fmt::Result {
         if kind == VerdictKind::Allowed {
             writeln!(
                 o,
-                "The owner has not opted out, so these flows are allowed; each is still categorised.\n"
+                "The owner has not opted out, so these flows are allowed; each is still categorised, and those no declared exception explains are classed as they would be if flagged.\n"
             )?;
+            write_class_table(o, r, kind)?;
         }
         if flows.is_empty() {
             writeln!(o, "None.")?;
@@ -192,15 +195,27 @@ fn write_report(o: &mut String, r: &Report) -> std::fmt::Result {
                 }
             }
             writeln!(o)?;
+            // allowed flows carry a class (what they would be if flagged); declared ones never do
+            let classed = kind == VerdictKind::Allowed;
+            let (class_head, class_rule) = if classed {
+                (" class |", "---|")
+            } else {
+                ("", "")
+            };
             writeln!(
                 o,
-                "| # | remote | name (how learned) | protocol | out | in | rule |"
+                "| # | remote | name (how learned) | protocol | out | in | rule |{class_head}"
             )?;
-            writeln!(o, "|---|---|---|---|---|---|---|")?;
+            writeln!(o, "|---|---|---|---|---|---|---|{class_rule}")?;
             for f in fs {
+                let class = if classed {
+                    format!(" {} |", class_cell(f))
+                } else {
+                    String::new()
+                };
                 writeln!(
                     o,
-                    "| {} | {} | {} | {} | {} | {} | {} |",
+                    "| {} | {} | {} | {} | {} | {} | {} |{class}",
                     f.id,
                     remote(f),
                     name_cell(f),
@@ -333,6 +348,68 @@ fn write_report(o: &mut String, r: &Report) -> std::fmt::Result {
     Ok(())
 }
 
+/// The flagged flows, and the allowed ones, counted by class in one sentence under the verdict:
+/// the first thing a reader needs after how many is which kind of flagged flow they are.
+fn write_class_line(o: &mut String, r: &Report) -> std::fmt::Result {
+    for (kind, title) in [
+        (VerdictKind::Flagged, "Flagged"),
+        (
+            VerdictKind::Allowed,
+            "Allowed (the owner has not opted out)",
+        ),
+    ] {
+        let rows = r.by_class(kind);
+        let folded = r.folded(kind);
+        if rows.is_empty() && folded == 0 {
+            continue;
+        }
+        let explained = match r.by_exception(kind) {
+            0 => String::new(),
+            1 => "; the other 1 is explained by a declared exception".to_string(),
+            n => format!("; the other {n} are explained by declared exceptions"),
+        };
+        writeln!(
+            o,
+            "{title}, by class: {}{explained}.",
+            class_counts(&rows, folded)
+        )?;
+    }
+    Ok(())
+}
+
+/// The flows of a kind by class, with the class's meaning and the flows' ids, so that each
+/// detail below can be found from its class.
+fn write_class_table(o: &mut String, r: &Report, kind: VerdictKind) -> std::fmt::Result {
+    let rows = r.by_class(kind);
+    if rows.is_empty() {
+        return Ok(());
+    }
+    writeln!(o, "| class | meaning | flows | out | flow ids |")?;
+    writeln!(o, "|---|---|---|---|---|")?;
+    for row in rows {
+        let (name, meaning) = match row.class {
+            Some(c) => (format!("`{}`", c.as_str()), c.describe()),
+            None => ("none".to_string(), "the verdict carries no class"),
+        };
+        let ids: Vec<String> = row.ids.iter().map(u64::to_string).collect();
+        writeln!(
+            o,
+            "| {name} | {meaning} | {} | {} | {} |",
+            row.flows,
+            bytes(row.bytes_out),
+            ids.join(", ")
+        )?;
+    }
+    let folded = r.folded(kind);
+    if folded > 0 {
+        writeln!(
+            o,
+            "| - | folded into groups, which keep no class (below) | {folded} | | |"
+        )?;
+    }
+    writeln!(o)
+}
+
 /// The flows beyond the cap on flows kept in full, by group.
 fn write_groups(o: &mut String, r: &Report) -> std::fmt::Result {
     if r.flow_groups.is_empty() {
@@ -366,6 +443,9 @@ fn write_flow_detail(o: &mut String, f: &FlowReport) -> std::fmt::Result {
         title,
         md(&f.verdict.category)
     )?;
+    if let Some(c) = f.verdict.class {
+        writeln!(o, "- **Class:** {} (`{}`)", c.describe(), c.as_str())?;
+    }
     writeln!(o, "- **Why:** {}", md(&f.verdict.reason))?;
     if f.new_destination {
         writeln!(
@@ -439,6 +519,13 @@ fn remote(f: &FlowReport) -> String {
     }
 }
 
+/// The class's name, as the filter and the JSON spell it; its meaning is in the table above.
+fn class_cell(f: &FlowReport) -> String {
+    f.verdict
+        .class
+        .map_or_else(|| "-".to_string(), |c| format!("`{}`", c.as_str()))
+}
+
 fn name_cell(f: &FlowReport) -> String {
     let new = if f.new_destination { " **new**" } else { "" };
     match f.primary_name() {
@@ -465,4 +552,62 @@ fn serde_name<T: serde::Serialize>(v: &T) -> String {
 
 fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_four_classes_of_flagged_flow_are_told_apart() {
+        let md = super::render(&crate::report::testing::four_classes());
+        // under the verdict, counted in words
+        assert!(
+            md.contains(
+                "**5 flows flagged** of 41 (18 left the local network).\nFlagged, by class: \
+                 2 to known collection endpoints, 1 to the vendor's own host with no declared purpose, \
+                 1 to a third party that no rule explains, and 1 that cannot be judged.\n"
+            ),
+            "{}",
+            &md[..400]
+        );
+        // in the flagged section, a table that says which flows are which
+        for row in [
+            "| `collection` | a known collection endpoint | 2 | 68 KiB | 13, 38 |",
+            "| `vendor_undeclared` | the vendor's own host, with no declared purpose | 1 | 2.8 KiB | 15 |",
+            "| `third_party` | a third party that no rule explains | 1 | 1.9 KiB | 40 |",
+            "| `cannot_judge` | cannot be judged (no name, only an encrypted hello's outer name, or an unread QUIC Initial) | 1 | 102 B | 41 |",
+        ] {
+            assert!(md.contains(row), "{row} missing");
+        }
+        // and each flow's detail gives its class, in words, under its category
+        for (head, class) in [
+            (
+                "### Flow 13: metrics.plex.tv (telemetry)",
+                "a known collection endpoint (`collection`)",
+            ),
+            (
+                "### Flow 15: edge7.plex.bz (unexplained)",
+                "the vendor's own host, with no declared purpose (`vendor_undeclared`)",
+            ),
+            (
+                "### Flow 40: beacon.tracksight.example (unexplained)",
+                "a third party that no rule explains (`third_party`)",
+            ),
+            (
+                "### Flow 41: unnamed 198.51.100.77 (unexplained)",
+                "cannot be judged",
+            ),
+        ] {
+            let at = md.find(head).unwrap_or_else(|| panic!("{head} missing"));
+            assert!(
+                md[at..]
+                    .lines()
+                    .nth(2)
+                    .is_some_and(|l| l.starts_with("- **Class:** ") && l.contains(class)),
+                "{head}: {:?}",
+                md[at..].lines().nth(2)
+            );
+        }
+        // declared flows carry no class, and the report says none
+        assert_eq!(md.matches("- **Class:**").count(), 5);
+    }
 }

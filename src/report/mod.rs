@@ -13,6 +13,8 @@ pub mod json;
 pub mod manifest;
 pub mod markdown;
 pub mod model;
+#[cfg(test)]
+pub mod testing;
 pub mod text;
 
 pub use model::{Report, SCHEMA};

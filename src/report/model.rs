@@ -7,7 +7,7 @@ use crate::names::FlowName;
 use crate::names::inventory::NameEntry;
 use crate::pipeline::{AuditResult, Counters};
 use crate::rules::locality::Scope;
-use crate::rules::verdict::{Verdict, VerdictKind};
+use crate::rules::verdict::{Verdict, VerdictClass, VerdictKind};
 use crate::rules::{Basis, RuleKind, Rules};
 use crate::time::Timestamp;
 use serde::Serialize;
@@ -242,6 +242,24 @@ pub struct Summary {
     pub verdicts: BTreeMap<VerdictKind, Totals>,
     /// By verdict, then category.
     pub categories: Vec<CategoryTotals>,
+    /// Flagged flows kept in full, by class: every class, in [`VerdictClass::ALL`]'s order, with
+    /// 0 for those absent, so that a consumer reads a count rather than infers one from a missing
+    /// key. Flows folded into `flow_groups` keep no class and are not counted here.
+    pub flagged_by_class: BTreeMap<VerdictClass, u64>,
+    /// The same for allowed flows (the owner has not opted out): what would be flagged otherwise.
+    pub allowed_by_class: BTreeMap<VerdictClass, u64>,
+}
+
+/// The flows of one verdict kind that share a class (or that have none), as the reports for
+/// people list them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClassRow {
+    /// `None` for flows of the kind that carry no class.
+    pub class: Option<VerdictClass>,
+    pub flows: u64,
+    pub bytes_out: u64,
+    /// Their ids, in report order.
+    pub ids: Vec<u64>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -483,6 +501,18 @@ impl Report {
                 .or_default()
                 .add_group(g);
         }
+        let by_class = |kind: VerdictKind| -> BTreeMap<VerdictClass, u64> {
+            let mut counts: BTreeMap<VerdictClass, u64> =
+                VerdictClass::ALL.iter().map(|c| (*c, 0)).collect();
+            for f in flows.iter().filter(|f| f.verdict.kind == kind) {
+                if let Some(n) = f.verdict.class.and_then(|c| counts.get_mut(&c)) {
+                    *n += 1;
+                }
+            }
+            counts
+        };
+        let flagged_by_class = by_class(VerdictKind::Flagged);
+        let allowed_by_class = by_class(VerdictKind::Allowed);
         let categories = cats
             .into_iter()
             .map(|((verdict, category), totals)| CategoryTotals {
@@ -535,6 +565,8 @@ impl Report {
             summary: Summary {
                 verdicts,
                 categories,
+                flagged_by_class,
+                allowed_by_class,
             },
             blind_spots: blind_spots(&flows),
             warnings,
@@ -566,6 +598,65 @@ impl Report {
             }
         }
         ids
+    }
+
+    /// The flows kept in full of one verdict kind, by class: the classes present in
+    /// [`VerdictClass::ALL`]'s order, then the flows that carry none. The reports for people
+    /// list these so that a reader tells a collection endpoint from the vendor's undeclared host,
+    /// a third party or a flow that cannot be judged, and can find each flow by its id. Left out:
+    /// the flows a declared exception explains ([`Report::by_exception`]), which have no class
+    /// because nothing is unexplained about them (allowed flows, when the owner has not opted out).
+    pub fn by_class(&self, kind: VerdictKind) -> Vec<ClassRow> {
+        let classes = VerdictClass::ALL.iter().copied().map(Some).chain([None]);
+        classes
+            .filter_map(|class| {
+                let flows: Vec<&FlowReport> = self
+                    .flows
+                    .iter()
+                    .filter(|f| {
+                        f.verdict.kind == kind
+                            && f.verdict.class == class
+                            && !self.explained_by_exception(f)
+                    })
+                    .collect();
+                (!flows.is_empty()).then(|| ClassRow {
+                    class,
+                    flows: flows.len() as u64,
+                    bytes_out: flows.iter().map(|f| f.bytes_out).sum(),
+                    ids: flows.iter().map(|f| f.id).collect(),
+                })
+            })
+            .collect()
+    }
+
+    /// Flows kept in full of one verdict kind that a declared exception explains, so they have no
+    /// class: the rest of the kind, beside [`Report::by_class`].
+    pub fn by_exception(&self, kind: VerdictKind) -> u64 {
+        self.flows
+            .iter()
+            .filter(|f| f.verdict.kind == kind && self.explained_by_exception(f))
+            .count() as u64
+    }
+
+    /// A flow without a class whose deciding rule is an exception: when the owner has not opted
+    /// out, an exception's flow is `allowed` rather than `declared`, and has no class.
+    fn explained_by_exception(&self, f: &FlowReport) -> bool {
+        f.verdict.class.is_none()
+            && f.verdict
+                .rule
+                .as_deref()
+                .and_then(|id| self.rules.rule(id))
+                .is_some_and(|u| u.kind == RuleKind::Exception)
+    }
+
+    /// Flows of one verdict kind folded into groups, which keep no class: the reports say how
+    /// many, so that the counts by class add up to the verdict's total.
+    pub fn folded(&self, kind: VerdictKind) -> u64 {
+        self.flow_groups
+            .iter()
+            .filter(|g| g.key.verdict == kind)
+            .map(|g| g.flows)
+            .sum()
     }
 
     /// Flagged flows, those kept in full and those folded into groups.

@@ -1,14 +1,16 @@
 //! Text helpers shared by the renderers: captured strings made safe for where they land,
-//! and sizes and durations in words.
+//! and sizes, durations and counts of flows by class in words.
 
-/// A captured string with every control character (C0, DEL, C1), bidi override and
-/// other invisible formatting character replaced by a visible `\u{..}` escape, so it can
-/// reach neither a terminal nor a report raw.
+use crate::rules::verdict::VerdictClass;
+
 /// The first 16 hex digits of a digest, as the reports show it in passing.
 pub fn short_hash(h: &str) -> &str {
     h.get(..16).unwrap_or(h)
 }
 
+/// A captured string with every control character (C0, DEL, C1), bidi override and
+/// other invisible formatting character replaced by a visible `\u{..}` escape, so it can
+/// reach neither a terminal nor a report raw.
 pub fn neutralise(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
@@ -27,8 +29,6 @@ pub(crate) fn is_dangerous(c: char) -> bool {
             0x200b..=0x200f | 0x202a..=0x202e | 0x2060..=0x2069 | 0xfeff | 0xfff9..=0xfffb)
 }
 
-/// For a Markdown table cell or inline text: neutralised, and Markdown and HTML
-/// syntax escaped so a name cannot close a cell, open a link or inject a tag.
 /// Standard base64 with padding (RFC 4648 §4): the HTML report's CSP hashes, the demo's OCSP GET.
 pub fn base64(data: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -51,6 +51,8 @@ pub fn base64(data: &[u8]) -> String {
     out
 }
 
+/// For a Markdown table cell or inline text: neutralised, and Markdown and HTML
+/// syntax escaped so a name cannot close a cell, open a link or inject a tag.
 pub fn md(s: &str) -> String {
     let s = neutralise(s);
     let mut out = String::with_capacity(s.len());
@@ -73,6 +75,56 @@ pub fn md(s: &str) -> String {
 /// and characters that would break a table cell replaced.
 pub fn md_code(s: &str) -> String {
     neutralise(s).replace('`', "'").replace('|', "\\|")
+}
+
+/// `3 to known collection endpoints`, `1 that cannot be judged`: `n` flows of a class (or of
+/// none) in words, for the summaries that count flows by class. The words say what the flows
+/// went to, not what they are, so that a count of flows never reads as a count of hosts.
+pub fn class_count(class: Option<VerdictClass>, n: u64) -> String {
+    let one = n == 1;
+    let pick = |a: &'static str, b: &'static str| if one { a } else { b };
+    let words = match class {
+        Some(VerdictClass::Collection) => pick(
+            "to a known collection endpoint",
+            "to known collection endpoints",
+        ),
+        Some(VerdictClass::VendorUndeclared) => pick(
+            "to the vendor's own host with no declared purpose",
+            "to the vendor's own hosts with no declared purpose",
+        ),
+        Some(VerdictClass::ThirdParty) => pick(
+            "to a third party that no rule explains",
+            "to third parties that no rule explains",
+        ),
+        Some(VerdictClass::CannotJudge) => "that cannot be judged",
+        Some(VerdictClass::LocalOnly) => "of a local-only protocol on the internet",
+        Some(VerdictClass::TurnedOff) => pick(
+            "of a declared exception the owner's settings turn off",
+            "of declared exceptions the owner's settings turn off",
+        ),
+        Some(VerdictClass::OverBudget) => pick(
+            "of a declared exception beyond its budget",
+            "of declared exceptions beyond their budgets",
+        ),
+        None => "with no class",
+    };
+    format!("{n} {words}")
+}
+
+/// The counts of [`class_count`] in one sentence's list (`3 to known collection endpoints, 1
+/// to a third party that no rule explains, and 2 folded into groups, which keep no class`), for
+/// flows of one verdict kind: each class present, those with none, and those folded into groups.
+pub fn class_counts(rows: &[super::model::ClassRow], folded: u64) -> String {
+    let mut parts: Vec<String> = rows.iter().map(|r| class_count(r.class, r.flows)).collect();
+    if folded > 0 {
+        parts.push(format!("{folded} folded into groups, which keep no class"));
+    }
+    match parts.split_last() {
+        None => String::new(),
+        Some((last, [])) => last.clone(),
+        Some((last, [first])) => format!("{first} and {last}"),
+        Some((last, rest)) => format!("{}, and {last}", rest.join(", ")),
+    }
 }
 
 /// `1.5 KiB`, `12 B`, `3.2 MiB`.
@@ -144,5 +196,42 @@ mod tests {
         assert_eq!(duration(0.42), "0.4 s");
         assert_eq!(duration(185.0), "3 min 5 s");
         assert_eq!(duration(7260.0), "2 h 1 min");
+    }
+
+    #[test]
+    fn counts_by_class_read_as_a_list_of_flows() {
+        use super::super::model::ClassRow;
+        let row = |class, flows| ClassRow {
+            class,
+            flows,
+            bytes_out: 0,
+            ids: Vec::new(),
+        };
+        assert_eq!(class_counts(&[], 0), "");
+        assert_eq!(
+            class_counts(&[row(Some(VerdictClass::CannotJudge), 1)], 0),
+            "1 that cannot be judged"
+        );
+        assert_eq!(
+            class_counts(
+                &[
+                    row(Some(VerdictClass::Collection), 3),
+                    row(Some(VerdictClass::VendorUndeclared), 1),
+                    row(Some(VerdictClass::ThirdParty), 2),
+                ],
+                4
+            ),
+            "3 to known collection endpoints, 1 to the vendor's own host with no declared purpose, \
+             2 to third parties that no rule explains, and 4 folded into groups, which keep no class"
+        );
+        // every class has words of its own
+        let mut words: Vec<String> = VerdictClass::ALL
+            .iter()
+            .map(|c| class_count(Some(*c), 2))
+            .chain([class_count(None, 2)])
+            .collect();
+        words.sort();
+        words.dedup();
+        assert_eq!(words.len(), VerdictClass::ALL.len() + 1);
     }
 }

@@ -8,7 +8,7 @@ use super::filter::Filter;
 use super::sort::{SortKey, key};
 use super::tally::{Fnv, kind_index};
 use crate::report::model::FlowReport;
-use crate::rules::verdict::VerdictKind;
+use crate::rules::verdict::{VerdictClass, VerdictKind};
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
 use std::sync::Arc;
@@ -18,6 +18,8 @@ type Flows = Arc<Vec<Arc<FlowReport>>>;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Facts {
     pub kind: VerdictKind,
+    /// The verdict's class, for the Summary's counts by class.
+    pub class: Option<VerdictClass>,
     /// The filter keeps the flow.
     pub kept: bool,
     /// The verdict names other exceptions its host serves.
@@ -124,6 +126,7 @@ impl FactCache {
         };
         Facts {
             kind,
+            class: f.verdict.class,
             kept: self.filter.is_empty() || self.filter.matches(f),
             has_also: !f.verdict.also.is_empty(),
             category,

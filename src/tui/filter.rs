@@ -5,6 +5,7 @@
 //! |---|---|
 //! | `host:plex.tv` | any of its names contains the text (case-insensitive) |
 //! | `verdict:flagged` | its verdict is that one (`flagged`, `declared`, `allowed`, `local`; `a\|b` for either) |
+//! | `class:vendor_undeclared` | its verdict's class is that one (`collection`, `vendor_undeclared`, `third_party`, `cannot_judge`, `local_only`, `turned_off`, `over_budget`, or any prefix that names only one; `a\|b` for either) |
 //! | `port:443` | either end uses that port |
 //! | `proto:udp` | its transport (`tcp`, `udp`, `icmp`, ...) or application (`quic`, `tls`, `dns`, ...) is that one |
 //! | `cat:relay` | its category contains the text |
@@ -16,7 +17,7 @@
 
 use crate::flows::AppProto;
 use crate::report::model::FlowReport;
-use crate::rules::verdict::VerdictKind;
+use crate::rules::verdict::{VerdictClass, VerdictKind};
 
 /// A parsed filter; the empty filter matches every flow.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -29,6 +30,7 @@ pub struct Filter {
 enum Term {
     Host(String),
     Verdict(Vec<VerdictKind>),
+    Class(Vec<VerdictClass>),
     Port(u16),
     Proto(String),
     Category(String),
@@ -97,6 +99,11 @@ fn parse_term(word: &str) -> Result<Term, String> {
             }
             Ok(Term::Verdict(kinds))
         }
+        "class" => value
+            .split('|')
+            .map(parse_class)
+            .collect::<Result<Vec<_>, _>>()
+            .map(Term::Class),
         "port" => value
             .parse::<u16>()
             .map(Term::Port)
@@ -115,7 +122,32 @@ fn parse_term(word: &str) -> Result<Term, String> {
         "rule" => Ok(Term::Rule(value)),
         "ip" => Ok(Term::Ip(value)),
         _ => Err(format!(
-            "unknown filter key `{key}:`: use host:, verdict:, port:, proto:, cat:, rule:, ip: or a bare word"
+            "unknown filter key `{key}:`: use host:, verdict:, class:, port:, proto:, cat:, rule:, ip: or a bare word"
+        )),
+    }
+}
+
+/// A class by its name, or by a prefix that only it has (`vendor` for `vendor_undeclared`): the
+/// names are long to type in a one-line filter bar, and a prefix that fits two is refused rather
+/// than guessed.
+fn parse_class(v: &str) -> Result<VerdictClass, String> {
+    if let Some(c) = VerdictClass::parse(v) {
+        return Ok(c);
+    }
+    let fits: Vec<VerdictClass> = VerdictClass::ALL
+        .into_iter()
+        .filter(|c| !v.is_empty() && c.as_str().starts_with(v))
+        .collect();
+    let names = |cs: &[VerdictClass]| cs.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(", ");
+    match fits.as_slice() {
+        [one] => Ok(*one),
+        [] => Err(format!(
+            "unknown class `{v}`: use {}",
+            names(&VerdictClass::ALL)
+        )),
+        many => Err(format!(
+            "class `{v}` could be {}: type more of it",
+            names(many)
         )),
     }
 }
@@ -124,6 +156,7 @@ fn example(key: &str) -> &'static str {
     match key {
         "host" => "host:plex.tv",
         "verdict" => "verdict:flagged",
+        "class" => "class:vendor_undeclared",
         "port" => "port:443",
         "proto" => "proto:udp",
         "cat" | "category" => "cat:relay",
@@ -137,6 +170,7 @@ fn term_matches(t: &Term, f: &FlowReport) -> bool {
     match t {
         Term::Host(h) => f.names.iter().any(|n| contains_ci(&n.name, h)),
         Term::Verdict(kinds) => kinds.contains(&f.verdict.kind),
+        Term::Class(classes) => f.verdict.class.is_some_and(|c| classes.contains(&c)),
         Term::Port(p) => f.client.port == *p || f.server.port == *p,
         Term::Proto(p) => f.protocol == *p || app_name(f.app) == p,
         Term::Category(c) => contains_ci(&f.verdict.category, c),
@@ -225,6 +259,43 @@ mod tests {
     }
 
     #[test]
+    fn class_terms_names_prefixes_and_alternatives() {
+        // the demo's flagged flows: three to collection endpoints and one to a third party (its
+        // GDM flow to the internet, a local-only protocol, is neither)
+        assert_eq!(ids("class:collection"), vec![13, 15, 38]);
+        assert_eq!(ids("class:third_party"), vec![40]);
+        assert_eq!(ids("class:cannot_judge"), Vec::<u64>::new());
+        assert_eq!(ids("CLASS:Third"), vec![40], "a unique prefix, any case");
+        assert_eq!(ids("class:coll|third"), vec![13, 15, 38, 40]);
+        // declared and local flows have no class: no class term keeps them
+        assert!(ids("class:collection verdict:declared").is_empty());
+        // each of the four a reader must tell apart, on flows of their own
+        let mut vendor = flow_named(1, "edge7.plex.bz");
+        vendor.verdict.class = Some(VerdictClass::VendorUndeclared);
+        let mut unread = flow_named(2, "cloudflare-ech.com");
+        unread.verdict.class = Some(VerdictClass::CannotJudge);
+        let collection = flow_named(3, "metrics.plex.tv");
+        let mut third = flow_named(4, "beacon.tracksight.example");
+        third.verdict.class = Some(VerdictClass::ThirdParty);
+        let flows = [vendor, unread, collection, third];
+        let kept = |filter: &str| -> Vec<u64> {
+            let f = Filter::parse(filter).unwrap();
+            flows
+                .iter()
+                .filter(|x| f.matches(x))
+                .map(|x| x.id)
+                .collect()
+        };
+        assert_eq!(kept("class:vendor_undeclared"), vec![1]);
+        assert_eq!(kept("class:vendor"), vec![1]);
+        assert_eq!(kept("class:cannot_judge"), vec![2]);
+        assert_eq!(kept("class:ca"), vec![2]);
+        assert_eq!(kept("class:collection"), vec![3]);
+        assert_eq!(kept("class:third_party"), vec![4]);
+        assert_eq!(kept("class:vendor|cannot"), vec![1, 2]);
+    }
+
+    #[test]
     fn port_matches_either_end() {
         // GDM: the two local discovery flows, and the one that went to the internet.
         assert_eq!(ids("port:32414"), vec![4, 5, 41]);
@@ -290,6 +361,21 @@ mod tests {
         assert!(e.contains("carrier-pigeon"), "{e}");
         let e = Filter::parse("colour:red").unwrap_err();
         assert!(e.contains("colour:"), "{e}");
+        let e = Filter::parse("class:undeclared").unwrap_err();
+        assert!(
+            e.contains("unknown class `undeclared`") && e.contains("vendor_undeclared"),
+            "{e}"
+        );
+        // `c` begins both collection and cannot_judge: refused, not guessed
+        let e = Filter::parse("class:c").unwrap_err();
+        assert!(
+            e.contains("collection") && e.contains("cannot_judge") && !e.contains("third_party"),
+            "{e}"
+        );
+        let e = Filter::parse("class:collection|nope").unwrap_err();
+        assert!(e.contains("`nope`"), "{e}");
+        let e = Filter::parse("class:").unwrap_err();
+        assert!(e.contains("class:vendor_undeclared"), "{e}");
         let e = Filter::parse("host:").unwrap_err();
         assert!(e.contains("needs a value"), "{e}");
         assert!(Filter::parse("port:70000").is_err());

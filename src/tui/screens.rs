@@ -97,6 +97,27 @@ fn filtered_by_host() {
 }
 
 #[test]
+fn filtered_by_class_and_a_bad_class_said_in_the_status_line() {
+    let mut app = demo_app();
+    type_filter(&mut app, "class:third");
+    let screen = render(&app, 160, 48);
+    assert!(screen.contains("filter class:third"), "{screen}");
+    assert!(screen.contains("beacon.tracksight.example"), "{screen}");
+    assert!(!screen.contains("metrics.plex.tv"), "{screen}");
+    // an unknown class is refused with the names it could have been; the old filter stays
+    // (the filter line opens with the filter in force: this adds a term)
+    type_filter(&mut app, " class:undeclared");
+    let screen = render(&app, 160, 48);
+    assert!(
+        screen.contains(
+            "filter not applied: unknown class `undeclared`: use collection, vendor_undeclared"
+        ),
+        "{screen}"
+    );
+    assert!(screen.contains("filter class:third"), "{screen}");
+}
+
+#[test]
 fn detail_of_a_flagged_flow() {
     let mut app = demo_app();
     app.update(key_code(KeyCode::Tab));
@@ -110,6 +131,7 @@ fn detail_of_a_flagged_flow() {
         "TCP ShADadFf SF",
         "telemetry endpoint",
         "metrics (collection, telemetry): Plex's usage metrics",
+        "Class    a known collection endpoint (collection)",
     ] {
         assert!(screen.contains(want), "{want} missing:\n{screen}");
     }
@@ -146,6 +168,7 @@ fn help() {
         "PgUp PgDn",
         "Ctrl-C",
         "verdict:flagged",
+        "class:collection|vendor_undeclared|third_party|cannot_judge",
     ] {
         assert!(screen.contains(want), "{want} missing:\n{screen}");
     }
@@ -159,7 +182,15 @@ fn summary() {
         app.update(key_code(KeyCode::Tab));
     }
     let screen = render(&app, 160, 48);
-    for want in ["By verdict", "By category", "1259 read", "crash_reports"] {
+    for want in [
+        "By verdict",
+        "By class",
+        "✗ collection",
+        "✗ third_party",
+        "By category",
+        "1259 read",
+        "crash_reports",
+    ] {
         assert!(screen.contains(want), "{want} missing:\n{screen}");
     }
     both("summary", &app);

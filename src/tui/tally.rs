@@ -1,11 +1,11 @@
 //! Totals the screens show, computed once per snapshot in `update` (never in `view`): flows
 //! by verdict for the header and tabs, and, when the Summary is on screen, flows and
-//! bytes out by verdict and by category; when the Rules are, the flows each rule matched
-//! without deciding them.
+//! bytes out by verdict, by class (of flagged and allowed flows) and by category; when the
+//! Rules are, the flows each rule matched without deciding them.
 
 use super::facts::Facts;
 use crate::report::model::FlowReport;
-use crate::rules::verdict::VerdictKind;
+use crate::rules::verdict::{VerdictClass, VerdictKind};
 use std::collections::HashMap;
 use std::hash::Hasher;
 use std::sync::Arc;
@@ -77,17 +77,40 @@ pub fn kind_index(k: VerdictKind) -> usize {
 pub struct Summary {
     /// By verdict, flagged first.
     pub verdicts: Vec<(VerdictKind, Total)>,
+    /// Flagged, then allowed flows, by class in [`VerdictClass::ALL`]'s order; flagged flows
+    /// with no class last (allowed flows with none are explained by a declared exception, and
+    /// are not counted here). Only the classes some flow has.
+    pub classes: Vec<(VerdictKind, Option<VerdictClass>, Total)>,
     /// By verdict (flagged first), then category A to Z.
     pub categories: Vec<(VerdictKind, String, Total)>,
+}
+
+/// The kinds whose flows carry a class: those that left without a declared exception in force.
+const CLASSED: [VerdictKind; 2] = [VerdictKind::Flagged, VerdictKind::Allowed];
+
+/// A class's slot in a row of [`Summary::of`]'s counts: its place in [`VerdictClass::ALL`], and
+/// the last for none.
+fn class_index(c: Option<VerdictClass>) -> usize {
+    c.and_then(|c| VerdictClass::ALL.iter().position(|x| *x == c))
+        .unwrap_or(VerdictClass::ALL.len())
 }
 
 impl Summary {
     /// Totals from the facts of every flow.
     pub fn of(facts: &[Facts], categories: &[(VerdictKind, String)]) -> Summary {
         let mut verdicts = [Total::default(); 4];
+        let mut by_class = [[Total::default(); VerdictClass::ALL.len() + 1]; CLASSED.len()];
         let mut by_category = vec![Total::default(); categories.len()];
         for x in facts {
             if let Some(t) = verdicts.get_mut(kind_index(x.kind)) {
+                t.add(x.bytes_out);
+            }
+            if let Some(t) = CLASSED
+                .iter()
+                .position(|k| *k == x.kind)
+                .and_then(|k| by_class.get_mut(k))
+                .and_then(|row| row.get_mut(class_index(x.class)))
+            {
                 t.add(x.bytes_out);
             }
             if let Some(t) = usize::try_from(x.category)
@@ -104,8 +127,19 @@ impl Summary {
             .map(|((k, c), t)| (*k, c.clone(), t))
             .collect();
         cats.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
+        let mut classes = Vec::new();
+        for (kind, row) in CLASSED.iter().zip(by_class) {
+            let slots = VerdictClass::ALL.iter().copied().map(Some).chain([None]);
+            for (class, t) in slots.zip(row) {
+                let explained = kind == &VerdictKind::Allowed && class.is_none();
+                if t.flows > 0 && !explained {
+                    classes.push((*kind, class, t));
+                }
+            }
+        }
         Summary {
             verdicts: KINDS.iter().copied().zip(verdicts).collect(),
+            classes,
             categories: cats,
         }
     }
@@ -205,6 +239,62 @@ mod tests {
                 .windows(2)
                 .all(|w| (w[0].0, &w[0].1) < (w[1].0, &w[1].1))
         );
+    }
+
+    #[test]
+    fn summary_counts_flagged_flows_by_class() {
+        let c = facts();
+        let s = Summary::of(c.facts(), c.categories());
+        let flows = |class: Option<VerdictClass>| {
+            s.classes
+                .iter()
+                .find(|(k, c, _)| *k == VerdictKind::Flagged && *c == class)
+                .map(|(_, _, t)| t.flows)
+        };
+        assert_eq!(flows(Some(VerdictClass::Collection)), Some(3));
+        assert_eq!(flows(Some(VerdictClass::ThirdParty)), Some(1));
+        // classes no flow has are left out
+        assert_eq!(flows(Some(VerdictClass::VendorUndeclared)), None);
+        // every flagged flow is counted once, with a class or without
+        let flagged: u64 = s
+            .classes
+            .iter()
+            .filter(|(k, _, _)| *k == VerdictKind::Flagged)
+            .map(|(_, _, t)| t.flows)
+            .sum();
+        assert_eq!(flagged, 5);
+        // in the order of the classes, then the flows with none
+        let order: Vec<usize> = s.classes.iter().map(|(_, c, _)| class_index(*c)).collect();
+        assert!(order.windows(2).all(|w| w[0] < w[1]), "{order:?}");
+    }
+
+    #[test]
+    fn allowed_flows_are_counted_by_class_but_not_those_an_exception_explains() {
+        let snap = demo_snapshot();
+        let mut flows: Vec<FlowReport> = snap.flows.iter().map(|f| (**f).clone()).collect();
+        for f in &mut flows {
+            if f.verdict.kind != VerdictKind::Local {
+                f.verdict.kind = VerdictKind::Allowed;
+            }
+            if f.id == 40 {
+                f.verdict.class = Some(VerdictClass::VendorUndeclared);
+            }
+        }
+        let flows = Arc::new(flows.into_iter().map(Arc::new).collect::<Vec<_>>());
+        let mut c = FactCache::new();
+        c.update(&flows, &Filter::default(), SortKey::default());
+        let s = Summary::of(c.facts(), c.categories());
+        assert!(s.classes.iter().all(|(k, _, _)| *k == VerdictKind::Allowed));
+        assert!(
+            s.classes.iter().all(|(_, c, _)| c.is_some()),
+            "{:?}",
+            s.classes
+        );
+        let vendor = s
+            .classes
+            .iter()
+            .find(|(_, c, _)| *c == Some(VerdictClass::VendorUndeclared));
+        assert_eq!(vendor.map(|(_, _, t)| t.flows), Some(1));
     }
 
     #[test]

@@ -1,9 +1,9 @@
-//! The detail pane of the selected flow: the verdict, why, the rule that decided it with
-//! its justification and the other exceptions its host serves; both endpoints with their
-//! scope; every name with how and when it was learned (a DNS answer's age and TTL);
-//! packets and bytes each way; times; TCP history and state; application, ALPN and QUIC
-//! version; and a sparkline of the flow's bytes over its life. Wide panes put the facts
-//! and the verdict side by side.
+//! The detail pane of the selected flow: the verdict, its class (for a flow no declared
+//! exception explains), why, the rule that decided it with its justification and the other
+//! exceptions its host serves; both endpoints with their scope; every name with how and when
+//! it was learned (a DNS answer's age and TTL); packets and bytes each way; times; TCP history
+//! and state; application, ALPN and QUIC version; and a sparkline of the flow's bytes over its
+//! life. Wide panes put the facts and the verdict side by side.
 
 use super::style::{Theme, endpoint, fit, proto_app, time_of_day_ms, verdict_label, wrap};
 use crate::flows::{InitiatorBy, Locality};
@@ -144,6 +144,16 @@ fn verdict_head(f: &FlowReport, theme: &Theme, width: u16) -> Vec<Line<'static>>
         head.push(Span::raw(neutralise(r)));
     }
     let mut lines = vec![Line::from(head)];
+    // what kind of unexplained flow it is, before why: the first thing to tell a reader
+    if let Some(c) = f.verdict.class {
+        lines.extend(labelled(
+            "Class",
+            &format!("{} ({})", c.describe(), c.as_str()),
+            theme,
+            theme.bold(),
+            width,
+        ));
+    }
     lines.extend(labelled(
         "Why",
         &neutralise(&f.verdict.reason),

@@ -30,8 +30,9 @@ const KEYS: [(&str, &str); 13] = [
     ("mouse", "wheel scrolls, click selects a row"),
 ];
 
-const FILTER: [&str; 4] = [
+const FILTER: [&str; 5] = [
     "Filter words are AND-ed: host:NAME  verdict:flagged|declared|allowed|local",
+    "class:collection|vendor_undeclared|third_party|cannot_judge|…  (or a prefix)",
     "port:443  proto:tcp|udp|quic|tls|dns|…  cat:TEXT  rule:ID  ip:192.0.2",
     "A bare word matches a name, or the address of an unnamed flow.",
     "Times are UTC; `via` is how the name was learned (DNS with the answer's age).",

@@ -1,6 +1,8 @@
 //! The Summary view: the pipeline's packet counters and drops, then flows and bytes out
-//! by verdict and by category, each with bars drawn in block characters (bytes out, and
-//! flows too when the terminal is wide). Scrolls with the movement keys.
+//! by verdict, by class (flagged and allowed flows: a collection endpoint, the vendor's host
+//! with no declared purpose, a third party, a flow that cannot be judged, ...) and by
+//! category, each with bars drawn in block characters (bytes out, and flows too when the
+//! terminal is wide). Scrolls with the movement keys.
 
 use super::style::{Theme, bar, fit, verdict_label};
 use crate::report::text::{bytes, neutralise};
@@ -26,6 +28,20 @@ pub fn draw(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
             .map(|(k, t)| (*k, verdict_label(*k), *t))
             .collect();
         lines.extend(bars(&rows, label_w, area.width, theme));
+        if !s.classes.is_empty() {
+            lines.push(Line::default());
+            lines.push(heading("By class", label_w, area.width, theme));
+            // the names `class:` takes in the filter; the detail pane says each in words
+            let rows: Vec<(VerdictKind, String, Total)> = s
+                .classes
+                .iter()
+                .map(|(k, c, t)| {
+                    let name = c.map_or("no class", |c| c.as_str());
+                    (*k, format!("{} {name}", super::style::glyph(*k)), *t)
+                })
+                .collect();
+            lines.extend(bars(&rows, label_w, area.width, theme));
+        }
         lines.push(Line::default());
         lines.push(heading("By category", label_w, area.width, theme));
         let rows: Vec<(VerdictKind, String, Total)> = s
