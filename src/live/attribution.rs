@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use std::sync::Arc;
 
-use crate::attrib::ebpf::{EventSource, Options, SocketEvent};
+use crate::attrib::ebpf::{EbpfStats, EventSource, Options, SocketEvent};
 use crate::attrib::{Attributor, ProcessInfo, Sighting, process};
 use crate::pipeline::{NewFlow, Pipeline};
 use crate::report::model::LiveAttribution;
@@ -41,8 +41,8 @@ pub struct FlowAttribution {
     events: bool,
     /// Why kernel events do not run, when they do not.
     events_unavailable: Option<String>,
-    /// The kernel's socket events, when they run.
-    source: Option<EventSource>,
+    /// The kernel's socket events, when they run, read on a thread of their own.
+    source: Option<EventFeed>,
     /// Events taken from the source, reused between calls.
     taken: Vec<SocketEvent>,
     /// Clock ticks per second, to compare an event's process start with /proc's.
@@ -82,8 +82,13 @@ impl FlowAttribution {
 
     /// Takes events from `source`: flows then wait for them.
     pub fn with_event_source(mut self, source: EventSource) -> FlowAttribution {
-        self.source = Some(source);
-        self.events = true;
+        match EventFeed::start(source) {
+            Ok(feed) => {
+                self.source = Some(feed);
+                self.events = true;
+            }
+            Err(why) => self.events_unavailable = Some(why),
+        }
         self
     }
 
@@ -139,22 +144,23 @@ impl FlowAttribution {
 
     /// How flows were tied to processes, for the report's live section.
     pub fn report(&self) -> LiveAttribution {
-        let stats = self.source.as_ref().map(EventSource::stats);
+        let stats = self.source.as_ref().map(EventFeed::stats);
         LiveAttribution {
             mechanism: if self.events { "events+proc" } else { "proc" }.into(),
             events_unavailable: self.events_unavailable.clone(),
             tracepoints: self
                 .source
                 .as_ref()
-                .map(|s| s.attached().to_vec())
+                .map(|s| s.attached.clone())
                 .unwrap_or_default(),
             tracepoints_missing: self
                 .source
                 .as_ref()
-                .map(|s| s.missing().to_vec())
+                .map(|s| s.missing.clone())
                 .unwrap_or_default(),
-            events: stats.map_or(0, |s| s.events),
-            events_lost: stats.map_or(0, |s| s.lost_ring_full),
+            events: stats.map_or(0, |(s, _)| s.events),
+            // lost in the kernel's full ring, or in the queue to the pipeline
+            events_lost: stats.map_or(0, |(s, queue)| s.lost_ring_full + queue),
             netns: self.netns,
             stats: self.attributor.stats(),
             notes: crate::attrib::limits(std::path::Path::new("/proc")),
@@ -258,6 +264,99 @@ impl FlowAttribution {
         let read_after = !p.end_known || p.looked_fresh;
         let waited = now.saturating_duration_since(p.since);
         read_after && (!self.events || waited >= EVENT_WAIT)
+    }
+}
+
+/// Events waiting for the pipeline thread at most; beyond, they are dropped and counted.
+const EVENT_QUEUE: usize = 65_536;
+
+/// The kernel's socket events, read by a thread of their own (`telltale-events`) as soon as the
+/// ring buffer has any, and queued for the pipeline thread. The pipeline reads its packets in
+/// batches; a busy host's other sockets (every first send of every process) could fill the ring
+/// between two batches, and an event lost there is a process not named.
+struct EventFeed {
+    rx: std::sync::mpsc::Receiver<SocketEvent>,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    stats: Arc<std::sync::Mutex<EbpfStats>>,
+    queue_drops: Arc<std::sync::atomic::AtomicU64>,
+    attached: Vec<String>,
+    missing: Vec<String>,
+}
+
+impl EventFeed {
+    fn start(mut source: EventSource) -> Result<EventFeed, String> {
+        use std::os::fd::AsFd;
+        use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+        let attached = source.attached().to_vec();
+        let missing = source.missing().to_vec();
+        let (tx, rx) = std::sync::mpsc::sync_channel(EVENT_QUEUE);
+        let stop = Arc::new(AtomicBool::new(false));
+        let stats = Arc::new(std::sync::Mutex::new(source.stats()));
+        let queue_drops = Arc::new(AtomicU64::new(0));
+        let (stop_t, stats_t, drops_t) = (stop.clone(), stats.clone(), queue_drops.clone());
+        let thread = std::thread::Builder::new()
+            .name("telltale-events".into())
+            .spawn(move || {
+                let mut taken = Vec::new();
+                while !stop_t.load(Ordering::Relaxed) {
+                    {
+                        let mut fds = [nix::poll::PollFd::new(
+                            source.as_fd(),
+                            nix::poll::PollFlags::POLLIN,
+                        )];
+                        // woken by the ring, or every 50 ms to see whether to stop
+                        let _ = nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(50u16));
+                    }
+                    taken.clear();
+                    source.drain(&mut taken);
+                    for e in taken.drain(..) {
+                        if tx.try_send(e).is_err() {
+                            drops_t.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                    if let Ok(mut s) = stats_t.lock() {
+                        *s = source.stats();
+                    }
+                }
+            })
+            .map_err(|e| format!("cannot start the thread that reads the kernel's events: {e}"))?;
+        Ok(EventFeed {
+            rx,
+            stop,
+            thread: Some(thread),
+            stats,
+            queue_drops,
+            attached,
+            missing,
+        })
+    }
+
+    /// Moves the queued events into `out`.
+    fn drain(&self, out: &mut Vec<SocketEvent>) -> usize {
+        let before = out.len();
+        while let Ok(e) = self.rx.try_recv() {
+            out.push(e);
+        }
+        out.len() - before
+    }
+
+    /// The source's counters, and the events dropped because the queue was full.
+    fn stats(&self) -> (EbpfStats, u64) {
+        let s = self.stats.lock().map(|s| *s).unwrap_or_default();
+        (
+            s,
+            self.queue_drops.load(std::sync::atomic::Ordering::Relaxed),
+        )
+    }
+}
+
+impl Drop for EventFeed {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
     }
 }
 
