@@ -166,12 +166,13 @@ pub struct JudgeArgs {
     /// to layer your own exceptions over the vendor's: `--rules plex --rules ./mine.toml`.
     #[arg(long, value_name = "plex|PATH", default_value = "plex", action = clap::ArgAction::Append)]
     pub rules: Vec<String>,
-    /// The owner's data-sharing choice: `auto` reads it from the server's settings (the strictest reading,
-    /// opted out, when they do not say); `on` (opted out) or `off` override them.
+    /// The owner's data-sharing choice: `auto` reads it from the server's settings (a setting left out takes
+    /// the vendor's default; no settings at all, the strictest reading: opted out); `on` (opted out) or
+    /// `off` override them.
     #[arg(long = "opt-out", value_name = "auto|on|off", default_value = "auto")]
     pub opt_out: String,
-    /// The server's settings file (Plex Preferences.xml or its macOS plist, Jellyfin or Emby system.xml);
-    /// default: the usual places. They say which exceptions are in force.
+    /// The server's settings file (Plex Preferences.xml or its macOS plist, Jellyfin or Emby system.xml, with
+    /// Jellyfin's network.xml beside it); default: the usual places. They say which exceptions are in force.
     #[arg(long, value_name = "PATH")]
     pub prefs: Option<PathBuf>,
     /// Which flows to audit: `server` (the server's processes, as the rules' [server] names them; the
