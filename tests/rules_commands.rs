@@ -64,7 +64,7 @@ fn an_invalid_rules_file_is_an_error_with_a_caret() {
     );
     let (code, out, _) = run(&["rules", "check", "plex"]);
     assert_eq!(code, 0);
-    assert!(out.contains("builtin:plex: 22 rules"), "{out}");
+    assert!(out.contains("builtin:plex: 24 rules"), "{out}");
 }
 
 #[test]
@@ -84,7 +84,7 @@ fn rules_test_on_the_demo_capture() {
     assert_eq!(metadata.split_whitespace().nth(2), Some("5"), "{metadata}");
     assert!(
         out.contains(
-            "never decided a verdict (8): remote_discovery, plex_pass, relay, plex_direct, dns"
+            "never decided a verdict (10): remote_discovery, plex_pass, relay, plex_direct, dns, components, web_app"
         ),
         "{out}"
     );
