@@ -274,7 +274,7 @@ pub fn audit_readers_journaled(
             let changed = f
                 .verdict
                 .as_ref()
-                .is_some_and(|v| v.reason.starts_with("exceeds the declared budget"));
+                .is_some_and(|v| v.class == Some(crate::rules::verdict::VerdictClass::OverBudget));
             if !journaled.contains(&f.id) || changed {
                 let _ = jn.flow(&report);
             }

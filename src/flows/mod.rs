@@ -125,6 +125,47 @@ pub enum Locality {
     Internet,
 }
 
+/// Why a flow ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EndReason {
+    /// Its TCP connection closed (FIN or RST), then went quiet.
+    Closed,
+    /// It sat idle past its protocol's limit.
+    Idle,
+    /// The flow table was full and it was among the longest idle.
+    Evicted,
+    /// The capture ended while it was still open.
+    End,
+}
+
+impl EndReason {
+    /// As reports write it: `closed`, `idle`, `evicted` or `end`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndReason::Closed => "closed",
+            EndReason::Idle => "idle",
+            EndReason::Evicted => "evicted",
+            EndReason::End => "end",
+        }
+    }
+
+    /// In words, for the detail pane.
+    pub fn describe(self) -> &'static str {
+        match self {
+            EndReason::Closed => "closed",
+            EndReason::Idle => "idle timeout",
+            EndReason::Evicted => "evicted from the full flow table",
+            EndReason::End => "not yet (still open)",
+        }
+    }
+
+    /// Whether the flow ended by going quiet (closed or idle), not by the table or the capture.
+    pub fn went_quiet(self) -> bool {
+        matches!(self, EndReason::Closed | EndReason::Idle)
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Flow {
     /// 1, 2, 3, ... in the order the flows began.
@@ -154,7 +195,7 @@ pub struct Flow {
     /// Bumped whenever something the verdict depends on changes.
     pub generation: u64,
     /// Why the flow left the table: `idle`, `closed`, `evicted`, `end` (of the capture).
-    pub ended_by: Option<&'static str>,
+    pub ended_by: Option<EndReason>,
 }
 
 impl Flow {

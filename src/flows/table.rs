@@ -6,7 +6,7 @@
 //! Each entry carries `X`, per-flow scratch state owned by the caller (the dissectors'
 //! reassembly buffers), dropped when the flow ends.
 
-use super::{AppProto, DirStats, Flow, FlowKey, InitiatorBy, Proto, tcp::TcpTracker};
+use super::{AppProto, DirStats, EndReason, Flow, FlowKey, InitiatorBy, Proto, tcp::TcpTracker};
 use crate::decode::tcp_flags::{ACK, SYN};
 use crate::rules::locality::scope;
 use crate::time::Timestamp;
@@ -184,7 +184,7 @@ impl<X: Default> FlowTable<X> {
         (flow, &mut entry.extra, dir, is_new)
     }
 
-    fn end(&mut self, flow: Flow, why: &'static str) {
+    fn end(&mut self, flow: Flow, why: EndReason) {
         end_flow(&mut self.ended, &mut self.idle_ended, flow, why);
     }
 
@@ -253,7 +253,7 @@ impl<X: Default> FlowTable<X> {
             })
             .collect();
         for e in closed {
-            self.end(e.flow, "end");
+            self.end(e.flow, EndReason::End);
         }
         if self.map.len() < self.map.capacity() / 4 {
             let hasher = &self.hasher;
@@ -264,11 +264,11 @@ impl<X: Default> FlowTable<X> {
 
 impl<X> Entry<X> {
     /// Why a flow that went quiet is over: its TCP connection closed, or it sat idle.
-    fn why_over(&self) -> &'static str {
+    fn why_over(&self) -> EndReason {
         if self.flow.tcp.as_ref().is_some_and(TcpTracker::closed) {
-            "closed"
+            EndReason::Closed
         } else {
-            "idle"
+            EndReason::Idle
         }
     }
 }
@@ -287,9 +287,9 @@ fn expired(limits: &Limits, f: &Flow, now: Timestamp) -> bool {
     now > f.last_seen.saturating_add_secs(idle_limit(limits, f))
 }
 
-fn end_flow(ended: &mut Vec<Flow>, idle_ended: &mut u64, mut flow: Flow, why: &'static str) {
+fn end_flow(ended: &mut Vec<Flow>, idle_ended: &mut u64, mut flow: Flow, why: EndReason) {
     flow.ended_by = Some(why);
-    if why == "idle" || why == "closed" {
+    if why.went_quiet() {
         *idle_ended += 1;
     }
     ended.push(flow);
@@ -318,7 +318,7 @@ fn evict_batch<X>(
         .collect();
     for e in gone {
         *evictions += 1;
-        end_flow(ended, idle_ended, e.flow, "evicted");
+        end_flow(ended, idle_ended, e.flow, EndReason::Evicted);
     }
 }
 
@@ -534,7 +534,7 @@ mod tests {
         t.track(&meta(500, Proto::Udp, C, S, 0, 10)); // 500 s later: a new flow
         let ended: Vec<_> = t.drain_ended().collect();
         assert_eq!(ended.len(), 1);
-        assert_eq!(ended[0].ended_by, Some("idle"));
+        assert_eq!(ended[0].ended_by, Some(EndReason::Idle));
         assert_eq!(t.idle_ended, 1);
 
         t.track(&meta(600, Proto::Tcp, C, S, SYN, 0));
@@ -546,7 +546,7 @@ mod tests {
         let ended: Vec<_> = t.drain_ended().collect();
         assert_eq!(
             ended.iter().map(|f| f.ended_by).collect::<Vec<_>>(),
-            [Some("closed")]
+            [Some(EndReason::Closed)]
         );
     }
 
@@ -564,7 +564,7 @@ mod tests {
         assert!(t.len() <= 16);
         assert_eq!(t.evictions, 40 - t.len() as u64);
         let ended: Vec<_> = t.drain_ended().collect();
-        assert!(ended.iter().all(|f| f.ended_by == Some("evicted")));
+        assert!(ended.iter().all(|f| f.ended_by == Some(EndReason::Evicted)));
         // the oldest went first
         let max_evicted = ended.iter().map(|f| f.id).max().unwrap();
         let min_live = t.live().map(|f| f.id).min().unwrap();

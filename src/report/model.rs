@@ -318,7 +318,7 @@ pub struct FlowReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tcp: Option<TcpReport>,
     /// Why the flow ended: `closed`, `idle`, `evicted` or `end` (of the capture).
-    pub ended_by: &'static str,
+    pub ended_by: crate::flows::EndReason,
     pub verdict: Verdict,
     /// With `--baseline`: the flow went to a destination the old report never saw.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
@@ -366,7 +366,7 @@ impl FlowReport {
                 history: t.history().to_string(),
                 state: t.state(),
             }),
-            ended_by: f.ended_by.unwrap_or("end"),
+            ended_by: f.ended_by.unwrap_or(crate::flows::EndReason::End),
             verdict,
             new_destination: false,
         }

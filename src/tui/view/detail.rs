@@ -317,7 +317,7 @@ fn facts(f: &FlowReport, theme: &Theme, width: u16) -> Vec<Line<'static>> {
             time_of_day_ms(f.first_seen),
             time_of_day_ms(f.last_seen),
             duration(f.duration_s),
-            ended(f.ended_by)
+            f.ended_by.describe().to_string()
         ),
         theme,
         plain,
@@ -375,15 +375,6 @@ pub fn process_line(a: &crate::attrib::Attribution) -> String {
 }
 
 /// Why the flow ended, in words.
-fn ended(by: &str) -> String {
-    match by {
-        "closed" => "closed".into(),
-        "idle" => "idle timeout".into(),
-        "evicted" => "evicted from the full flow table".into(),
-        "end" => "not yet (still open)".into(),
-        other => neutralise(other),
-    }
-}
 
 /// `0.2 s before the flow began`, `3 s after the flow began`.
 fn relative(flow_start: Timestamp, at: Timestamp) -> String {
