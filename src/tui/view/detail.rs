@@ -374,8 +374,6 @@ pub fn process_line(a: &crate::attrib::Attribution) -> String {
     format!("{}, pid {}{exe}; {how}", neutralise(&p.label()), p.pid)
 }
 
-/// Why the flow ended, in words.
-
 /// `0.2 s before the flow began`, `3 s after the flow began`.
 fn relative(flow_start: Timestamp, at: Timestamp) -> String {
     let d = flow_start.seconds_since(at);
