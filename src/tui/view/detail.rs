@@ -317,7 +317,7 @@ fn facts(f: &FlowReport, theme: &Theme, width: u16) -> Vec<Line<'static>> {
             time_of_day_ms(f.first_seen),
             time_of_day_ms(f.last_seen),
             duration(f.duration_s),
-            f.ended_by.describe().to_string()
+            f.ended_by.describe()
         ),
         theme,
         plain,
