@@ -351,6 +351,10 @@ impl Attributor {
     /// `start_ticks` (clock ticks after boot, as /proc/PID/stat gives it): not another that was
     /// given the same pid since.
     pub fn process_if_same(&mut self, pid: u32, start_ticks: u64) -> Option<Arc<ProcessInfo>> {
+        // a process already described is known by its pid and start time: no read at all
+        if let Some(known) = self.processes.get(&(pid, start_ticks)) {
+            return Some(Arc::clone(known));
+        }
         if process::start_time(&self.proc_root, pid)? != start_ticks {
             return None;
         }
@@ -1454,6 +1458,25 @@ mod tests {
             .lookup(false, resolver, dns)
             .expect("the resolver's socket, as the local end in its own namespace");
         assert_eq!((answered.process.pid, answered.how), (50, How::Socket));
+    }
+
+    /// An event names a process by pid and start time: the same process is read once, a pid the
+    /// kernel gave to another process since is not taken for it, and a process that has ended
+    /// keeps the description it had.
+    #[test]
+    fn an_events_process_is_the_one_that_started_then() {
+        let host = FakeHost::new();
+        host.process(plex(77, 500, "", &[]));
+        let mut attributor = host.attributor();
+        let first = attributor.process_if_same(77, 500).unwrap();
+        assert_eq!(first.name, "Plex Media Server");
+        // another start time: another process that had the same pid
+        assert!(attributor.process_if_same(77, 499).is_none());
+        // gone from /proc: still known as it was
+        std::fs::remove_dir_all(host.proc().join("77")).unwrap();
+        let again = attributor.process_if_same(77, 500).unwrap();
+        assert!(Arc::ptr_eq(&first, &again));
+        assert!(attributor.process_if_same(78, 500).is_none());
     }
 
     #[test]
