@@ -20,6 +20,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+mod common;
+
 use telltale::attrib::ebpf::{EventKind, EventSource, Options, SocketEvent, own_netns};
 
 const CHILD_ENV: &str = "TELLTALE_EBPF_CHILD";
@@ -31,21 +33,19 @@ fn serial() -> MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Says why a test cannot run: a failure under CI, a skip elsewhere.
-fn cannot_run(test: &str, why: &str) {
-    if std::env::var_os("CI").is_some() {
-        panic!(
-            "{test} cannot run: {why}. It needs root, a kernel with BTF (/sys/kernel/btf/vmlinux), \
-             and a build with clang: apt-get install clang libbpf-dev iproute2 python3 \
-             (scripts/install-deps.sh), then rebuild"
-        );
-    }
-    eprintln!("SKIPPED: {test}: {why}");
+/// What the eBPF tests need, for [`common::require`].
+const EBPF_INSTALL: &str = "root, a kernel with BTF (/sys/kernel/btf/vmlinux) and a build with \
+    clang: apt-get install clang libbpf-dev iproute2 python3 (scripts/install-deps.sh), then rebuild";
+
+/// Says why a test cannot run, through [`common::require`]: a failure under CI, a recorded
+/// skip elsewhere. `what` is the missing piece (the skip summary counts by it).
+fn cannot_run(_test: &str, what: &str) {
+    common::require(false, what, EBPF_INSTALL);
 }
 
 fn source_or_skip(test: &str) -> Option<EventSource> {
     if !nix::unistd::geteuid().is_root() {
-        cannot_run(test, "needs root");
+        cannot_run(test, "root");
         return None;
     }
     match EventSource::start() {
@@ -54,7 +54,8 @@ fn source_or_skip(test: &str) -> Option<EventSource> {
             Some(s)
         }
         Err(e) => {
-            cannot_run(test, &e.reason);
+            let how = format!("{} (it needs {EBPF_INSTALL})", e.reason);
+            common::require(false, "eBPF", &how);
             None
         }
     }
@@ -337,7 +338,11 @@ fn a_process_in_another_network_namespace_is_named_with_it() {
     };
     let ns = match Netns::create() {
         Ok(ns) => ns,
-        Err(why) => return cannot_run(test, &format!("no network namespace: {why}")),
+        Err(why) => {
+            let how = format!("{why} (it needs {EBPF_INSTALL})");
+            common::require(false, "a network namespace", &how);
+            return;
+        }
     };
     let inode = ns.inode();
     assert_ne!(Some(inode), own_netns());
@@ -445,7 +450,7 @@ fn unbound_udp_and_ipv6_sockets_are_named() {
         return;
     };
     if Command::new("python3").arg("-V").output().is_err() {
-        return cannot_run(test, "python3 is not installed");
+        return cannot_run(test, "python3");
     }
     let v4 = UdpSocket::bind("127.0.0.1:0").unwrap();
     let v6 = UdpSocket::bind("[::1]:0").ok();
@@ -629,10 +634,10 @@ fn refused_connections_are_named_and_earlier_ones_counted() {
     let _serial = serial();
     let test = "refused_connections_are_named_and_earlier_ones_counted";
     if !nix::unistd::geteuid().is_root() {
-        return cannot_run(test, "needs root");
+        return cannot_run(test, "root");
     }
     if Command::new("python3").arg("-V").output().is_err() {
-        return cannot_run(test, "python3 is not installed");
+        return cannot_run(test, "python3");
     }
     // A connection left in SYN_SENT (its listener's queue is full, so its SYN is dropped) before
     // the source starts; closed after. Then one refused (no listener), after.
@@ -710,7 +715,7 @@ print("DONE", os.getpid(), refused.getsockname()[1], port, flush=True)
 fn cost() {
     let _serial = serial();
     if !nix::unistd::geteuid().is_root() {
-        return cannot_run("cost", "needs root");
+        return cannot_run("cost", "root");
     }
     // Never read: once its buffer is full, datagrams are dropped, at the same cost in both runs.
     let receiver = UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -789,7 +794,7 @@ fn a_socket_shared_by_two_processes_is_reported_once_for_each() {
         return;
     };
     if Command::new("python3").arg("-V").output().is_err() {
-        return cannot_run(test, "python3 is not installed");
+        return cannot_run(test, "python3");
     }
     let receiver = UdpSocket::bind("127.0.0.1:0").unwrap();
     // The parent sends, its forked child sends on the same socket, then both take turns.

@@ -4,6 +4,8 @@
 //! skipped with a message otherwise. The namespace and the veth pair are removed even when the test
 //! fails. Only 192.168.88.0/24, on that veth pair, is used: nothing is sent anywhere else.
 
+mod common;
+
 use std::io::ErrorKind;
 use std::net::{SocketAddr, TcpListener};
 use std::process::{Child, Command, Stdio};
@@ -20,12 +22,12 @@ fn can_run() -> bool {
         .arg("-V")
         .output()
         .is_ok_and(|o| o.status.success());
-    if !root || !ip {
-        eprintln!(
-            "SKIPPED: the network namespace attribution test needs root and iproute2 (CI has both)"
-        );
-    }
-    root && ip
+    common::require(root, "root", common::ROOT_INSTALL)
+        && common::require(
+            ip,
+            "iproute2",
+            "apt-get install iproute2 (scripts/install-deps.sh)",
+        )
 }
 
 fn run(args: &[&str]) {

@@ -50,7 +50,11 @@ fn tshark(args: &[&str]) -> Option<String> {
             Some(String::from_utf8_lossy(&out.stdout).into_owned())
         }
         Err(_) => {
-            eprintln!("SKIPPED: tshark is absent (scripts/install-deps.sh installs it)");
+            common::require(
+                false,
+                "tshark",
+                "apt-get install tshark (scripts/install-deps.sh installs it)",
+            );
             None
         }
     }
@@ -521,8 +525,11 @@ fn a_full_disk_gives_a_clear_message_exit_2_and_no_temporary_file() {
         .stderr(std::process::Stdio::null())
         .status()
         .is_ok_and(|st| st.success());
-    if !mounted {
-        eprintln!("SKIPPED: a small tmpfs cannot be mounted here (needs root)");
+    if !common::require(
+        mounted,
+        "root",
+        "run as root, to mount a small tmpfs (CI runs as root)",
+    ) {
         return;
     }
     let _guard = Mounted(tiny.clone());

@@ -36,12 +36,12 @@ fn can_mount() -> bool {
             .stderr(Stdio::null())
             .status()
             .is_ok_and(|s| s.success());
-    if !works {
-        eprintln!(
-            "SKIPPED: needs root and a private mount namespace (unshare -m, mount) to make a read-only or full filesystem; CI has both"
-        );
-    }
-    works
+    common::require(
+        works,
+        "root and a mount namespace",
+        "run as root where unshare -m and mount work, to make a read-only or full filesystem \
+         (CI has both)",
+    )
 }
 
 /// Runs `cmd`, killing it and failing the test if it outlasts `LIMIT`.
@@ -245,8 +245,13 @@ exec "$BIN" audit "$DEMO" --format all -o "$RO/bundle""#,
 #[test]
 fn a_folder_this_user_may_not_write_to_is_named_with_what_to_do() {
     let has_setpriv = Command::new("setpriv").arg("--version").output().is_ok();
-    if !is_root() || !has_setpriv {
-        eprintln!("SKIPPED: needs root and setpriv to run telltale as nobody; CI has both");
+    if !common::require(is_root(), "root", common::ROOT_INSTALL)
+        || !common::require(
+            has_setpriv,
+            "setpriv",
+            "apt-get install util-linux (CI has it)",
+        )
+    {
         return;
     }
     let dir = tempfile::tempdir().unwrap();

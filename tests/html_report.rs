@@ -414,14 +414,12 @@ fn run_with_limit(mut cmd: Command, limit: Duration) -> std::process::ExitStatus
 
 fn chromium() -> Option<&'static Path> {
     let chromium = Path::new("/usr/bin/chromium");
-    if chromium.exists() {
-        Some(chromium)
-    } else {
-        eprintln!(
-            "SKIPPED: /usr/bin/chromium is absent; `make test` installs it (scripts/install-deps.sh)"
-        );
-        None
-    }
+    common::require(
+        chromium.exists(),
+        "chromium",
+        "apt-get install chromium, as /usr/bin/chromium (make test installs it)",
+    )
+    .then_some(chromium)
 }
 
 /// What headless Chromium made of a page: its screenshot (or its DOM after the

@@ -7,6 +7,8 @@
 //! `--scope host`. Runs as root (as in CI); skipped with a message otherwise. The
 //! namespaces are removed even when the test fails.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -140,10 +142,12 @@ fn can_run() -> bool {
         .arg("-V")
         .output()
         .is_ok_and(|o| o.status.success());
-    if !root || !ip {
-        eprintln!("SKIPPED: the live end-to-end test needs root and iproute2 (CI has both)");
-    }
-    root && ip
+    common::require(root, "root", common::ROOT_INSTALL)
+        && common::require(
+            ip,
+            "iproute2",
+            "apt-get install iproute2 (scripts/install-deps.sh)",
+        )
 }
 
 /// The flow to `addr:443` in a report, if any.

@@ -3,6 +3,8 @@
 //! through sudo it runs on as the invoking user; reading a capture keeps nothing.
 //! The live tests need root (as in CI) and are skipped with a message otherwise.
 
+mod common;
+
 use std::io::Write;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -14,10 +16,7 @@ const ATTRIBUTION_CAPS: u64 = (1 << 2) | (1 << 19);
 fn is_root() -> bool {
     let out = Command::new("id").arg("-u").output().expect("id");
     let root = String::from_utf8_lossy(&out.stdout).trim() == "0";
-    if !root {
-        eprintln!("SKIPPED: needs root (CI runs as root)");
-    }
-    root
+    common::require(root, "root", common::ROOT_INSTALL)
 }
 
 /// `Field:\tvalue` of /proc/PID/status, once the process has given its privileges up

@@ -14,6 +14,8 @@
 //! Runs as root with iproute2 and tcpreplay (`make test` installs tcpreplay); skipped with
 //! a message otherwise. The script removes its namespaces whatever happens.
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
@@ -37,13 +39,17 @@ fn can_run() -> bool {
     };
     let ip = works("ip", "-V");
     let tcpreplay = works("tcpreplay", "--version");
-    if !(root && ip && tcpreplay) {
-        eprintln!(
-            "SKIPPED: the replay test needs root, iproute2 and tcpreplay \
-             (scripts/install-deps.sh installs tcpreplay; CI has all three)"
-        );
-    }
-    root && ip && tcpreplay
+    common::require(root, "root", common::ROOT_INSTALL)
+        && common::require(
+            ip,
+            "iproute2",
+            "apt-get install iproute2 (scripts/install-deps.sh)",
+        )
+        && common::require(
+            tcpreplay,
+            "tcpreplay",
+            "apt-get install tcpreplay (scripts/install-deps.sh)",
+        )
 }
 
 /// The number after `word` in the script's summary line.

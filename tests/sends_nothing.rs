@@ -2,6 +2,8 @@
 //! connect, sendto or sendmsg on an INET or INET6 socket appears. Skipped, with a message,
 //! where strace is absent (`make test` installs it); the live part needs root.
 
+mod common;
+
 use std::process::Command;
 
 const BIN: &str = env!("CARGO_BIN_EXE_telltale");
@@ -11,10 +13,11 @@ fn strace() -> bool {
         .arg("-V")
         .output()
         .is_ok_and(|o| o.status.success());
-    if !ok {
-        eprintln!("SKIPPED: strace is not installed (make test installs it)");
-    }
-    ok
+    common::require(
+        ok,
+        "strace",
+        "apt-get install strace (make test installs it)",
+    )
 }
 
 /// The network system calls a command made that reach an IPv4 or IPv6 address.
@@ -76,8 +79,7 @@ fn a_live_audit_sends_nothing() {
         .arg("-u")
         .output()
         .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
-    if !root {
-        eprintln!("SKIPPED: live capture needs root (CI runs as root)");
+    if !common::require(root, "root", common::ROOT_INSTALL) {
         return;
     }
     let (calls, trace) =

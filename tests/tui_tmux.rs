@@ -22,10 +22,7 @@ fn have_tmux() -> bool {
         .arg("-V")
         .output()
         .is_ok_and(|o| o.status.success());
-    if !ok {
-        common::cannot_run("tmux is not installed (make test installs it)");
-    }
-    ok
+    common::require(ok, "tmux", "apt-get install tmux (make test installs it)")
 }
 
 /// How long a test waits for the screen to show what it expects: long enough for a
@@ -647,8 +644,7 @@ fn live_audit_ends_on_a_panic(name: &str, thread: &str, outcome: &str, warning: 
     if !have_tmux() {
         return;
     }
-    if !common::is_root() {
-        common::cannot_run("audit -i lo needs root to capture (CI runs as root)");
+    if !common::require(common::is_root(), "root", common::ROOT_INSTALL) {
         return;
     }
     let _load = Load::start();

@@ -13,15 +13,14 @@ use telltale::report::Report;
 /// `../shared/captures` beside the project, if it is there.
 pub fn shared_captures() -> Option<PathBuf> {
     let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/captures");
-    if p.is_dir() {
-        Some(p)
-    } else {
-        eprintln!(
-            "SKIPPED: ../shared/captures is absent; the third-party capture tests need it beside the project"
-        );
-        None
-    }
+    require(p.is_dir(), SHARED, SHARED_INSTALL).then_some(p)
 }
+
+/// The reason [`require`] records when `../shared/captures` is absent.
+pub const SHARED: &str = "../shared";
+/// What to do about it.
+pub const SHARED_INSTALL: &str =
+    "check out the shared captures beside the project, as ../shared/captures";
 
 pub fn judging(opt_out: &str) -> Judging {
     Judging::from_args(&JudgeArgs::builtin("plex", opt_out)).expect("plex rules")
@@ -77,12 +76,76 @@ pub fn telltale(args: &[&str], stdin: Option<&[u8]>, limit: Duration) -> Output 
     }
 }
 
-/// A test that cannot run here: under CI (`CI` set) that is a failure, since CI has
-/// everything the tests need; elsewhere the test says it was skipped and why.
-pub fn cannot_run(why: &str) {
+/// The one gate for a test's prerequisites (a tool, root, `../shared`): returns `have`.
+/// When it is false, under CI (`CI` set and not empty) the test fails, saying what it
+/// needs and how to install it, since CI has everything the tests need. Elsewhere the test
+/// prints a SKIPPED line, appends `test<TAB>what` to the skip log (`TELLTALE_SKIP_LOG`,
+/// by default `target/test-skips.log`, which `make test` sums up at the end) and returns
+/// false, so that the caller returns early.
+#[track_caller]
+pub fn require(have: bool, what: &str, install: &str) -> bool {
+    if have {
+        return true;
+    }
+    let test = test_name();
     let ci = std::env::var_os("CI").is_some_and(|v| !v.is_empty());
-    assert!(!ci, "cannot run under CI: {why}");
-    eprintln!("SKIPPED: {why}");
+    assert!(!ci, "under CI this test ({test}) needs {what}: {install}");
+    eprintln!("SKIPPED: {test} needs {what}: {install}");
+    let log = std::env::var_os("TELLTALE_SKIP_LOG")
+        .filter(|v| !v.is_empty())
+        .map_or_else(
+            || Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-skips.log"),
+            PathBuf::from,
+        );
+    let line = format!("{test}\t{what}\n");
+    let written = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, line.as_bytes()));
+    if let Err(e) = written {
+        eprintln!("cannot record the skip in {}: {e}", log.display());
+    }
+    false
+}
+
+/// `binary::test` for the skip log: the test binary's name without cargo's hash, and the
+/// running test's (libtest names each test's thread after it).
+#[track_caller]
+fn test_name() -> String {
+    let binary = std::env::args()
+        .next()
+        .map(|a| {
+            let stem = Path::new(&a)
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            match stem.rsplit_once('-') {
+                Some((name, hash)) if hash.chars().all(|c| c.is_ascii_hexdigit()) => {
+                    name.to_owned()
+                }
+                _ => stem,
+            }
+        })
+        .unwrap_or_default();
+    let thread = std::thread::current();
+    match thread.name() {
+        Some(name) if name != "main" => format!("{binary}::{name}"),
+        _ => format!("{binary}::{}", std::panic::Location::caller()),
+    }
+}
+
+/// What [`require`] says when root is missing.
+pub const ROOT_INSTALL: &str = "run the tests as root (CI runs as root; sudo -E make test)";
+
+/// Whether `program` runs (with `arg`, e.g. `-V`), for [`require`].
+pub fn installed(program: &str, arg: &str) -> bool {
+    Command::new(program)
+        .arg(arg)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok()
 }
 
 /// Whether the tests run as root (live capture needs it).
