@@ -2,6 +2,7 @@
 //! write or edit a rules file.
 
 use super::audit::{Judging, audit_readers};
+use super::choices::{OptOutChoice, ScopeChoice};
 use super::{EXIT_CLEAN, EXIT_ERROR, Failure, JudgeArgs};
 use crate::capture::file::CaptureReader;
 use crate::pipeline::Caps;
@@ -51,12 +52,12 @@ pub fn run_check(path: &Path) -> Result<i32, Failure> {
 pub fn run_test(
     path: &Path,
     captures: &[std::path::PathBuf],
-    opt_out: &str,
+    opt_out: OptOutChoice,
 ) -> Result<i32, Failure> {
-    let judging = Judging::from_args(&JudgeArgs {
+    let judging = Judging::from_args_without_settings(&JudgeArgs {
         rules: vec![path.to_string_lossy().into_owned()],
-        opt_out: opt_out.into(),
-        scope: Some("host".into()),
+        opt_out,
+        scope: Some(ScopeChoice::Host),
         server_ip: None,
         baseline: None,
         prefs: None,

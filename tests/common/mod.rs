@@ -24,7 +24,11 @@ pub fn shared_captures() -> Option<PathBuf> {
 }
 
 pub fn judging(opt_out: &str) -> Judging {
-    Judging::from_args(&JudgeArgs::builtin("plex", opt_out)).expect("plex rules")
+    Judging::from_args(&JudgeArgs::builtin(
+        "plex",
+        opt_out.parse().expect("auto, on or off"),
+    ))
+    .expect("plex rules")
 }
 
 pub fn audit_file(path: &Path, opt_out: &str) -> Report {
