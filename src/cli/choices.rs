@@ -17,16 +17,6 @@ pub enum OptOutChoice {
     Off,
 }
 
-impl OptOutChoice {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            OptOutChoice::Auto => "auto",
-            OptOutChoice::On => "on",
-            OptOutChoice::Off => "off",
-        }
-    }
-}
-
 impl FromStr for OptOutChoice {
     type Err = String;
 

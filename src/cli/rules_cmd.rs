@@ -138,3 +138,37 @@ pub fn render_test(report: &crate::report::Report) -> String {
     }
     o
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn judging(opt_out: OptOutChoice) -> Judging {
+        Judging::from_args_without_settings(&JudgeArgs {
+            rules: vec!["plex".into()],
+            opt_out,
+            scope: Some(ScopeChoice::Host),
+            server_ip: None,
+            baseline: None,
+            prefs: None,
+        })
+        .expect("the built-in rules load")
+    }
+
+    #[test]
+    fn auto_reads_no_settings_and_takes_the_strictest_reading_as_on_does() {
+        let auto = judging(OptOutChoice::Auto);
+        assert!(auto.settings.is_none());
+        assert!(auto.consent().opted_out);
+        assert_eq!(auto.opt_out.state.as_str(), "on");
+        assert!(
+            auto.opt_out.source.contains("the strictest reading"),
+            "{}",
+            auto.opt_out.source
+        );
+        assert!(judging(OptOutChoice::On).consent().opted_out);
+        let off = judging(OptOutChoice::Off);
+        assert!(!off.consent().opted_out);
+        assert_eq!(off.opt_out.source, "command line (--opt-out off)");
+    }
+}
