@@ -1,6 +1,7 @@
-//! The binary's edge: arguments in, exit code out. Flags are parsed in two stages (clap
-//! reads raw values, then each command validates them into the library's types); every
-//! error is printed once, here, and mapped to an exit code.
+//! The binary's edge: arguments in, exit code out. Flags are parsed in two stages: clap
+//! reads them, the choices (`--opt-out`, `--scope`, `--format`, `--speed`) already checked
+//! into their types ([`choices`]); then each command validates the rest into the library's
+//! types ([`audit::Judging`]). Every error is printed once, here, and mapped to an exit code.
 
 pub mod audit;
 pub mod choices;
