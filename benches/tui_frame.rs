@@ -27,8 +27,11 @@ fn main() -> Result<()> {
     if !std::env::args().any(|a| a == "--bench") {
         return Ok(());
     }
-    let judging = Judging::from_args(&JudgeArgs::builtin("plex", "on"))
-        .map_err(|e| format!("the built-in rules: {e:?}"))?;
+    let judging = Judging::from_args(&JudgeArgs::builtin(
+        "plex",
+        telltale::cli::choices::OptOutChoice::On,
+    ))
+    .map_err(|e| format!("the built-in rules: {e:?}"))?;
     let reader = demo_reader().map_err(|e| format!("the demo capture: {e:?}"))?;
     let report = audit_readers(vec![reader], &judging, Caps::default());
     let base = Snapshot {

@@ -524,11 +524,12 @@ pub fn rules(data: &[u8]) {
     };
     let _ = crate::rules::check::check(&rules);
     let settings = crate::demo::demo_settings();
-    let Ok((opted_out, opt_out, facts)) =
-        crate::cli::consent::decide(&rules, "auto", settings.as_ref())
-    else {
-        return;
-    };
+    let (opt_out, facts) = crate::cli::consent::decide(
+        &rules,
+        crate::cli::choices::OptOutChoice::Auto,
+        settings.as_ref(),
+    );
+    let opted_out = opt_out.state.opted_out();
     if let Some(f) = &facts {
         rules.apply_settings(f);
         for r in &rules.rules {
@@ -619,9 +620,11 @@ fn settings_shown(data: &[u8]) -> Vec<(&'static str, String)> {
                 shown.push_str(&format!("{s:?}"));
                 if let Some(r) = builtin_rules(rules) {
                     let mut r = r.clone();
-                    if let Ok((_, opt_out, Some(facts))) =
-                        crate::cli::consent::decide(&r, "auto", Some(s))
-                    {
+                    if let (opt_out, Some(facts)) = crate::cli::consent::decide(
+                        &r,
+                        crate::cli::choices::OptOutChoice::Auto,
+                        Some(s),
+                    ) {
                         shown.push_str(&opt_out.source);
                         for added in r.apply_settings(&facts) {
                             shown.push_str(&added);
@@ -713,7 +716,7 @@ fn judging() -> Option<&'static Judging> {
     static JUDGING: OnceLock<Option<Judging>> = OnceLock::new();
     JUDGING
         .get_or_init(|| {
-            let args = JudgeArgs::builtin("plex", "auto");
+            let args = JudgeArgs::builtin("plex", crate::cli::choices::OptOutChoice::Auto);
             Judging::from_args_with(&args, crate::demo::demo_settings()).ok()
         })
         .as_ref()

@@ -1,14 +1,16 @@
 //! `telltale audit` and `telltale demo`: read captures through the pipeline and write
 //! the reports.
 
+use super::choices::{OptOutChoice, ScopeChoice};
 use super::output::{Destination, Outputs, write_outputs};
 use super::{AuditArgs, DemoArgs, EXIT_CLEAN, EXIT_FLAGGED, Failure, JudgeArgs, OutputArgs};
 use crate::capture::file::{CaptureFormat, CaptureReader, InputDigest};
 use crate::pipeline::{Caps, Pipeline};
+use crate::report::Report;
 use crate::report::evidence::Evidence;
 use crate::report::journal::Journal;
 use crate::report::model::{Context, CutShort, Input, OptOut, RulesInfo};
-use crate::report::{Format, Report};
+use crate::rules::conditions::Facts;
 use crate::rules::scope::{self, AuditScope};
 use crate::rules::verdict::Consent;
 use crate::rules::{Matcher, Rules, load};
@@ -17,21 +19,31 @@ use std::sync::Arc;
 /// The judging options, validated.
 pub struct Judging {
     pub rules: Rules,
-    pub consent: Consent,
+    /// The opt-out in force (on or off) and where it came from: the one place it is held.
     pub opt_out: OptOut,
+    /// `--opt-out` as asked for: what a changed settings file is read again under.
+    pub opt_out_choice: OptOutChoice,
+    /// What the settings say, for the rules' conditions.
+    pub facts: Option<Arc<Facts>>,
     /// `--scope`, if given; `--server-ip` as a scope of its own.
     pub scope: Option<AuditScope>,
     /// `--baseline`: the destinations an earlier report saw.
     pub baseline: Option<crate::report::baseline::Baseline>,
     /// The server's settings, when they were read.
     pub settings: Option<crate::settings::Settings>,
-    /// `--opt-out` as given (`auto`, `on`, `off`).
-    pub opt_out_choice: String,
     /// What the user should know of how the judging was set up (settings that could not be read).
     pub warnings: Vec<String>,
 }
 
 impl Judging {
+    /// What the pipeline judges under: the opt-out in force and the settings' facts.
+    pub fn consent(&self) -> Consent {
+        Consent {
+            opted_out: self.opt_out.state.opted_out(),
+            facts: self.facts.clone(),
+        }
+    }
+
     /// The scope in force: the one asked for, else `server` when processes can be seen
     /// (live capture on this host), else `host`.
     pub fn scope(&self, attribution: bool) -> AuditScope {
@@ -43,9 +55,19 @@ impl Judging {
     }
 }
 
+/// Where the settings come from when `--prefs` names none.
+enum SettingsWithout {
+    /// The usual places, for `--opt-out auto`.
+    Look,
+    /// These (the demo's).
+    Given(crate::settings::Settings),
+    /// None: `rules test`, whose `auto` is the strictest reading.
+    Nothing,
+}
+
 impl Judging {
     pub fn from_args(a: &JudgeArgs) -> Result<Judging, Failure> {
-        Self::from_args_with(a, None)
+        Self::build(a, SettingsWithout::Look)
     }
 
     /// As [`Judging::from_args`], with settings to use when `--prefs` does not name any (the demo's).
@@ -53,35 +75,43 @@ impl Judging {
         a: &JudgeArgs,
         demo_settings: Option<crate::settings::Settings>,
     ) -> Result<Judging, Failure> {
+        Self::build(
+            a,
+            demo_settings.map_or(SettingsWithout::Look, SettingsWithout::Given),
+        )
+    }
+
+    /// As [`Judging::from_args`], reading no settings unless `--prefs` names them: `auto`
+    /// is then the strictest reading, as for an audit that finds none.
+    pub fn from_args_without_settings(a: &JudgeArgs) -> Result<Judging, Failure> {
+        Self::build(a, SettingsWithout::Nothing)
+    }
+
+    fn build(a: &JudgeArgs, without: SettingsWithout) -> Result<Judging, Failure> {
         let mut rules = load::load_layers(&a.rules)
             .map_err(|e| Failure::usage(format!("invalid rules: {e}")))?;
-        let scope = match (a.scope.as_deref(), a.server_ip) {
+        let scope = match (a.scope, a.server_ip) {
             (_, Some(ip)) => {
                 // the audited machine is local, wherever its address lies
                 rules.local_networks.push(ipnet::IpNet::from(ip));
                 Some(AuditScope::ServerIp(ip))
             }
-            (Some("server"), None) => Some(AuditScope::server(&rules)),
-            (Some("host"), None) => Some(AuditScope::Host),
-            (Some(other), None) => {
-                return Err(Failure::usage(format!(
-                    "--scope takes `server` or `host`, not `{other}`"
-                )));
-            }
+            (Some(ScopeChoice::Server), None) => Some(AuditScope::server(&rules)),
+            (Some(ScopeChoice::Host), None) => Some(AuditScope::Host),
             (None, None) => None,
         };
         let mut warnings = Vec::new();
-        let settings = match (&a.prefs, demo_settings) {
-            (None, Some(demo)) => Some(demo),
+        let settings = match (&a.prefs, without) {
+            (None, SettingsWithout::Given(demo)) => Some(demo),
+            (None, SettingsWithout::Nothing) => None,
             _ => super::consent::load_settings(
                 &rules,
                 a.prefs.as_deref(),
-                a.opt_out.trim() == "auto",
+                a.opt_out == OptOutChoice::Auto,
                 &mut warnings,
             )?,
         };
-        let (opted_out, opt_out, facts) =
-            super::consent::decide(&rules, &a.opt_out, settings.as_ref())?;
+        let (opt_out, facts) = super::consent::decide(&rules, a.opt_out, settings.as_ref());
         if let Some(f) = &facts {
             rules.apply_settings(f);
         }
@@ -102,46 +132,20 @@ impl Judging {
             rules,
             scope,
             baseline,
-            consent: Consent { opted_out, facts },
             opt_out,
+            opt_out_choice: a.opt_out,
+            facts,
             settings,
             warnings,
-            opt_out_choice: a.opt_out.trim().to_string(),
         })
     }
 }
 
-/// Every report format, in the order a bundle writes them.
-const ALL_FORMATS: [Format; 4] = [Format::Json, Format::Markdown, Format::Html, Format::Csv];
-
 /// Parses `--format`, `-o` and `--force` into what goes where. `all` is the bundle: every
 /// format, the evidence and a manifest, into the folder `-o` names.
 pub fn destinations(o: &OutputArgs) -> Result<Outputs, Failure> {
-    let mut formats = Vec::new();
-    let mut bundle = false;
-    for part in o.format.split(',').filter(|p| !p.trim().is_empty()) {
-        let parsed = if part.trim() == "all" {
-            bundle = true;
-            ALL_FORMATS.to_vec()
-        } else {
-            vec![Format::parse(part).ok_or_else(|| {
-                Failure::usage(format!(
-                    "--format: unknown format `{}`; expected md, json, html, csv or all (comma-separated)",
-                    part.trim()
-                ))
-            })?]
-        };
-        for f in parsed {
-            if !formats.contains(&f) {
-                formats.push(f);
-            }
-        }
-    }
-    if formats.is_empty() {
-        return Err(Failure::usage(
-            "--format: name at least one format (md, json, html, csv, all)",
-        ));
-    }
+    let formats = o.format.formats.clone();
+    let bundle = o.format.bundle;
     let reports = match (&o.output, formats.len()) {
         (None, _) if bundle => {
             return Err(Failure::usage(
@@ -229,7 +233,7 @@ pub fn audit_readers_journaled(
 ) -> (Report, Option<Evidence>) {
     let mut journaled = std::collections::HashSet::new();
     let matcher = Arc::new(Matcher::new(judging.rules.clone()));
-    let mut pipeline = Pipeline::new(matcher, judging.consent.clone(), caps);
+    let mut pipeline = Pipeline::new(matcher, judging.consent(), caps);
     if evidence {
         pipeline.keep_evidence();
     }
@@ -398,7 +402,7 @@ pub fn demo_reader() -> Result<CaptureReader, Failure> {
 /// built-in Plex rules, judged with the demo server's settings (for tests and benchmarks).
 pub fn demo_report() -> Result<Report, Failure> {
     let judging = Judging::from_args_with(
-        &JudgeArgs::builtin("plex", "auto"),
+        &JudgeArgs::builtin("plex", OptOutChoice::Auto),
         crate::demo::demo_settings(),
     )?;
     Ok(audit_readers(

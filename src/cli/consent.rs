@@ -4,7 +4,8 @@
 //! settings still decide which exceptions are in force.
 
 use super::Failure;
-use crate::report::model::OptOut;
+use super::choices::OptOutChoice;
+use crate::report::model::{OptOut, OptOutState};
 use crate::rules::Rules;
 use crate::rules::conditions::{Condition, Facts};
 use crate::settings::{ServerKind, Settings};
@@ -200,17 +201,17 @@ pub fn webhooks_note(rules: &Rules, settings: &Settings) -> Option<String> {
     ))
 }
 
-/// The opt-out state and where it came from.
+/// The opt-out state and where it came from, and the facts the settings give (when there are any).
 pub fn decide(
     rules: &Rules,
-    choice: &str,
+    choice: OptOutChoice,
     settings: Option<&Settings>,
-) -> Result<(bool, OptOut, Option<Arc<Facts>>), Failure> {
+) -> (OptOut, Option<Arc<Facts>>) {
     let facts = settings.map(|s| Arc::new(facts_of(s)));
-    let (opted_out, source) = match choice.trim() {
-        "on" => (true, "command line (--opt-out on)".to_string()),
-        "off" => (false, "command line (--opt-out off)".to_string()),
-        "auto" => match &facts {
+    let (opted_out, source) = match choice {
+        OptOutChoice::On => (true, "command line (--opt-out on)".to_string()),
+        OptOutChoice::Off => (false, "command line (--opt-out off)".to_string()),
+        OptOutChoice::Auto => match &facts {
             Some(f) => {
                 let consent = consent_of(rules, f);
                 let (state, words) = consent_words(rules, &consent);
@@ -226,20 +227,14 @@ pub fn decide(
                     .to_string(),
             ),
         },
-        other => {
-            return Err(Failure::usage(format!(
-                "--opt-out takes `auto` (read the server's settings), `on` (the owner opted out of data sharing) or `off`, not `{other}`"
-            )));
-        }
     };
-    Ok((
-        opted_out,
+    (
         OptOut {
-            state: if opted_out { "on" } else { "off" },
+            state: OptOutState::from_opted_out(opted_out),
             source,
         },
         facts,
-    ))
+    )
 }
 
 /// `telltale prefs [PATH]`: the settings, the consent they give, and which exceptions they

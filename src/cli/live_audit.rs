@@ -96,7 +96,7 @@ pub fn run(
         stop: Arc::new(AtomicBool::new(false)),
     };
     let matcher = Arc::new(Matcher::new(judging.rules.clone()));
-    let mut pipeline = Pipeline::new(matcher, judging.consent.clone(), super::audit::caps_of(a)?);
+    let mut pipeline = Pipeline::new(matcher, judging.consent(), super::audit::caps_of(a)?);
     if dest.wants_evidence() {
         pipeline.keep_evidence();
     }

@@ -1,8 +1,10 @@
-//! The binary's edge: arguments in, exit code out. Flags are parsed in two stages (clap
-//! reads raw values, then each command validates them into the library's types); every
-//! error is printed once, here, and mapped to an exit code.
+//! The binary's edge: arguments in, exit code out. Flags are parsed in two stages: clap
+//! reads them, the choices (`--opt-out`, `--scope`, `--format`, `--speed`) already checked
+//! into their types ([`choices`]); then each command validates the rest into the library's
+//! types ([`audit::Judging`]). Every error is printed once, here, and mapped to an exit code.
 
 pub mod audit;
+pub mod choices;
 pub mod consent;
 pub mod live_audit;
 pub mod output;
@@ -10,6 +12,7 @@ pub mod rules_cmd;
 pub mod verify;
 pub mod watch;
 
+use choices::{FormatList, JournalFormat, OptOutChoice, ScopeChoice, Speed};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -52,8 +55,8 @@ pub enum Command {
         #[arg(long = "from-journal", value_name = "PATH")]
         from_journal: PathBuf,
         /// md or json (one); default md.
-        #[arg(long, value_name = "md|json", default_value = "md")]
-        format: String,
+        #[arg(long, value_name = "md|json", default_value = "md", value_parser = str::parse::<JournalFormat>)]
+        format: JournalFormat,
         /// A file to write; default standard output.
         #[arg(short, long, value_name = "PATH")]
         output: Option<PathBuf>,
@@ -106,9 +109,10 @@ pub enum RulesCommand {
         path: PathBuf,
         #[arg(required = true, value_name = "CAPTURE")]
         captures: Vec<PathBuf>,
-        /// The owner's data-sharing choice: on or off.
-        #[arg(long = "opt-out", value_name = "on|off", default_value = "on")]
-        opt_out: String,
+        /// The owner's data-sharing choice: `auto`, as for `audit` without settings, the strictest
+        /// reading (opted out); `on` (opted out) or `off`.
+        #[arg(long = "opt-out", value_name = "auto|on|off", default_value = "auto", value_parser = str::parse::<OptOutChoice>)]
+        opt_out: OptOutChoice,
     },
 }
 
@@ -169,16 +173,16 @@ pub struct JudgeArgs {
     /// The owner's data-sharing choice: `auto` reads it from the server's settings (a setting left out takes
     /// the vendor's default; no settings at all, the strictest reading: opted out); `on` (opted out) or
     /// `off` override them.
-    #[arg(long = "opt-out", value_name = "auto|on|off", default_value = "auto")]
-    pub opt_out: String,
+    #[arg(long = "opt-out", value_name = "auto|on|off", default_value = "auto", value_parser = str::parse::<OptOutChoice>)]
+    pub opt_out: OptOutChoice,
     /// The server's settings file (Plex Preferences.xml or its macOS plist, Jellyfin or Emby system.xml, with
     /// Jellyfin's network.xml beside it); default: the usual places. They say which exceptions are in force.
     #[arg(long, value_name = "PATH")]
     pub prefs: Option<PathBuf>,
     /// Which flows to audit: `server` (the server's processes, as the rules' [server] names them; the
     /// default when live capture can see processes) or `host` (every flow).
-    #[arg(long, value_name = "server|host")]
-    pub scope: Option<String>,
+    #[arg(long, value_name = "server|host", value_parser = str::parse::<ScopeChoice>)]
+    pub scope: Option<ScopeChoice>,
     /// Audit one machine's traffic seen from another (a NAS captured over ssh, a mirror port): only
     /// flows to or from ADDR, with ADDR counted as local.
     #[arg(long = "server-ip", value_name = "ADDR", conflicts_with = "scope")]
@@ -191,10 +195,10 @@ pub struct JudgeArgs {
 impl JudgeArgs {
     /// Rules and an opt-out choice, with no settings file, scope or baseline (as the tests, the
     /// benchmarks and the demo's report judge).
-    pub fn builtin(rules: &str, opt_out: &str) -> JudgeArgs {
+    pub fn builtin(rules: &str, opt_out: OptOutChoice) -> JudgeArgs {
         JudgeArgs {
             rules: vec![rules.into()],
-            opt_out: opt_out.into(),
+            opt_out,
             prefs: None,
             scope: None,
             server_ip: None,
@@ -207,8 +211,8 @@ impl JudgeArgs {
 pub struct OutputArgs {
     /// Report formats, comma-separated: md, json, html, csv; `all` writes the audit bundle
     /// (every format, evidence.pcapng and manifest.json) into the folder -o names.
-    #[arg(long, value_name = "md|json|html|csv|all[,..]", default_value = "md")]
-    pub format: String,
+    #[arg(long, value_name = "md|json|html|csv|all[,..]", default_value = "md", value_parser = str::parse::<FormatList>)]
+    pub format: FormatList,
     /// A file for one format, a directory for several; default standard output.
     #[arg(short, long, value_name = "PATH")]
     pub output: Option<PathBuf>,
@@ -236,8 +240,8 @@ pub struct WatchArgs {
     #[arg(short, long, value_name = "CAPTURE")]
     pub read: Option<PathBuf>,
     /// Replay speed: 1 is real time, 10 ten times faster, `max` as fast as it reads.
-    #[arg(long, value_name = "N|max", default_value = "1")]
-    pub speed: String,
+    #[arg(long, value_name = "N|max", default_value = "1", value_parser = str::parse::<Speed>)]
+    pub speed: Speed,
     #[command(flatten)]
     pub judge: JudgeArgs,
     /// Write the report when the session ends (quit, SIGINT, SIGTERM, SIGHUP): a .json or .md
@@ -255,8 +259,8 @@ pub struct DemoArgs {
     #[arg(long)]
     pub print: bool,
     /// Replay speed (default 5: the five-minute capture plays in about a minute).
-    #[arg(long, value_name = "N|max")]
-    pub speed: Option<String>,
+    #[arg(long, value_name = "N|max", value_parser = str::parse::<Speed>)]
+    pub speed: Option<Speed>,
     #[command(flatten)]
     pub judge: JudgeArgs,
     #[command(flatten)]
@@ -360,7 +364,7 @@ pub fn run(cli: Cli) -> Result<i32, Failure> {
             path,
             captures,
             opt_out,
-        }) => rules_cmd::run_test(&path, &captures, &opt_out),
+        }) => rules_cmd::run_test(&path, &captures, opt_out),
         Command::Report {
             from_journal,
             format,
@@ -371,14 +375,11 @@ pub fn run(cli: Cli) -> Result<i32, Failure> {
                 Failure::usage(format!("--from-journal {label}: cannot read it: {e}"))
             })?;
             let v = crate::report::journal::rebuild(&label, &text).map_err(Failure::usage)?;
-            let body = match format.as_str() {
-                "json" => format!("{}\n", serde_json::to_string_pretty(&v).unwrap_or_default()),
-                "md" => crate::report::journal::rebuilt_markdown(&v),
-                other => {
-                    return Err(Failure::usage(format!(
-                        "--format takes md or json here, not `{other}`"
-                    )));
+            let body = match format {
+                JournalFormat::Json => {
+                    format!("{}\n", serde_json::to_string_pretty(&v).unwrap_or_default())
                 }
+                JournalFormat::Markdown => crate::report::journal::rebuilt_markdown(&v),
             };
             match output {
                 Some(p) => output::write_file(&p, body.as_bytes(), false)?,

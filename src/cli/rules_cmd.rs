@@ -2,6 +2,7 @@
 //! write or edit a rules file.
 
 use super::audit::{Judging, audit_readers};
+use super::choices::{OptOutChoice, ScopeChoice};
 use super::{EXIT_CLEAN, EXIT_ERROR, Failure, JudgeArgs};
 use crate::capture::file::CaptureReader;
 use crate::pipeline::Caps;
@@ -51,12 +52,12 @@ pub fn run_check(path: &Path) -> Result<i32, Failure> {
 pub fn run_test(
     path: &Path,
     captures: &[std::path::PathBuf],
-    opt_out: &str,
+    opt_out: OptOutChoice,
 ) -> Result<i32, Failure> {
-    let judging = Judging::from_args(&JudgeArgs {
+    let judging = Judging::from_args_without_settings(&JudgeArgs {
         rules: vec![path.to_string_lossy().into_owned()],
-        opt_out: opt_out.into(),
-        scope: Some("host".into()),
+        opt_out,
+        scope: Some(ScopeChoice::Host),
         server_ip: None,
         baseline: None,
         prefs: None,
@@ -136,4 +137,38 @@ pub fn render_test(report: &crate::report::Report) -> String {
         );
     }
     o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn judging(opt_out: OptOutChoice) -> Judging {
+        Judging::from_args_without_settings(&JudgeArgs {
+            rules: vec!["plex".into()],
+            opt_out,
+            scope: Some(ScopeChoice::Host),
+            server_ip: None,
+            baseline: None,
+            prefs: None,
+        })
+        .expect("the built-in rules load")
+    }
+
+    #[test]
+    fn auto_reads_no_settings_and_takes_the_strictest_reading_as_on_does() {
+        let auto = judging(OptOutChoice::Auto);
+        assert!(auto.settings.is_none());
+        assert!(auto.consent().opted_out);
+        assert_eq!(auto.opt_out.state.as_str(), "on");
+        assert!(
+            auto.opt_out.source.contains("the strictest reading"),
+            "{}",
+            auto.opt_out.source
+        );
+        assert!(judging(OptOutChoice::On).consent().opted_out);
+        let off = judging(OptOutChoice::Off);
+        assert!(!off.consent().opted_out);
+        assert_eq!(off.opt_out.source, "command line (--opt-out off)");
+    }
 }

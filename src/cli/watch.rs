@@ -33,18 +33,6 @@ enum Start {
 /// The demo capture spans about five minutes; at this speed it plays in about one.
 pub const DEMO_SPEED: f64 = 5.0;
 
-pub fn parse_speed(s: &str) -> Result<Option<f64>, Failure> {
-    if s == "max" {
-        return Ok(None);
-    }
-    match s.trim_end_matches('x').parse::<f64>() {
-        Ok(x) if x > 0.0 && x.is_finite() => Ok(Some(x)),
-        _ => Err(Failure::usage(format!(
-            "--speed takes a positive number (1 = real time, 10 = ten times faster) or `max`, not `{s}`"
-        ))),
-    }
-}
-
 pub fn run_watch(a: &WatchArgs) -> Result<i32, Failure> {
     let judging = Judging::from_args(&a.judge)?;
     let mut attribution = None;
@@ -53,7 +41,7 @@ pub fn run_watch(a: &WatchArgs) -> Result<i32, Failure> {
             // a replay's view and exports quote no digest: reading is all it needs
             let reader = CaptureReader::open_with(path, InputDigest::Skip)
                 .map_err(|e| Failure::usage(e.to_string()))?;
-            let speed = parse_speed(&a.speed)?;
+            let speed = a.speed.factor();
             (
                 Source::File {
                     path: reader.name().to_string(),
@@ -103,10 +91,7 @@ pub fn run_watch(a: &WatchArgs) -> Result<i32, Failure> {
 
 pub fn run_demo_tui(d: &DemoArgs) -> Result<i32, Failure> {
     let judging = Judging::from_args_with(&d.judge, crate::demo::demo_settings())?;
-    let speed = match &d.speed {
-        Some(s) => parse_speed(s)?,
-        None => Some(DEMO_SPEED),
-    };
+    let speed = d.speed.map_or(Some(DEMO_SPEED), |s| s.factor());
     let source = Source::Demo {
         speed: speed.unwrap_or(f64::INFINITY),
     };
@@ -151,9 +136,8 @@ fn session(
     attribution: Option<FlowAttribution>,
 ) -> Result<i32, Failure> {
     let prefs_path = watched_prefs(&judging);
-    let opt_out_choice = judging.opt_out_choice.clone();
     let matcher = Arc::new(Matcher::new(judging.rules.clone()));
-    let pipeline = Pipeline::new(matcher, judging.consent.clone(), Caps::default());
+    let pipeline = Pipeline::new(matcher, judging.consent(), Caps::default());
     let (to_pipeline, pipeline_rx) = sync_channel::<ToPipeline>(64);
     let (events_tx, events_rx) = sync_channel::<Event>(256);
     let queue_drops = Arc::new(AtomicU64::new(0));
@@ -182,7 +166,7 @@ fn session(
     )
     .with_attribution(attribution, scope)
     .with_baseline(judging.baseline.clone())
-    .with_prefs_watch(prefs_path, &opt_out_choice);
+    .with_prefs_watch(prefs_path, judging.opt_out_choice);
     let engine_out = events_tx.clone();
     let engine_thread: JoinHandle<Ended> = std::thread::Builder::new()
         .name("telltale-pipeline".into())

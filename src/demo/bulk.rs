@@ -664,7 +664,11 @@ mod tests {
     use crate::report::Report;
 
     fn audit(bytes: Vec<u8>) -> Report {
-        let judging = Judging::from_args(&JudgeArgs::builtin("plex", "on")).expect("plex rules");
+        let judging = Judging::from_args(&JudgeArgs::builtin(
+            "plex",
+            crate::cli::choices::OptOutChoice::On,
+        ))
+        .expect("plex rules");
         let reader = CaptureReader::from_reader("bulk", Box::new(std::io::Cursor::new(bytes)))
             .expect("readable capture");
         audit_readers(vec![reader], &judging, Caps::default())

@@ -86,8 +86,8 @@ pub struct Ended {
 /// The settings file being watched, and how the opt-out was asked for.
 pub struct PrefsWatch {
     pub path: PathBuf,
-    /// `auto`, `on` or `off`, as given.
-    pub opt_out: String,
+    /// `--opt-out` as given: `auto` reads the changed settings' choice, `on` and `off` keep theirs.
+    pub opt_out: crate::cli::choices::OptOutChoice,
     pub modified: Option<std::time::SystemTime>,
     pub checked: Instant,
 }
@@ -149,11 +149,15 @@ impl Engine {
 
     /// Watches the server's settings file: a change (the owner flips a switch) is read
     /// again and every flow judged again under it.
-    pub fn with_prefs_watch(mut self, path: Option<PathBuf>, opt_out: &str) -> Engine {
+    pub fn with_prefs_watch(
+        mut self,
+        path: Option<PathBuf>,
+        opt_out: crate::cli::choices::OptOutChoice,
+    ) -> Engine {
         self.prefs = path.map(|path| PrefsWatch {
             modified: std::fs::metadata(&path).and_then(|m| m.modified()).ok(),
             path,
-            opt_out: opt_out.to_string(),
+            opt_out,
             checked: Instant::now(),
         });
         self
@@ -171,24 +175,23 @@ impl Engine {
             return None;
         }
         w.modified = modified;
-        let (path, choice) = (w.path.clone(), w.opt_out.clone());
+        let (path, choice) = (w.path.clone(), w.opt_out);
         let kind = crate::cli::consent::server_kind(&self.rules);
         let settings = match crate::settings::read(&path, kind) {
             Ok(s) => s,
             Err(e) => return Some(format!("the settings changed but cannot be read: {e}")),
         };
-        let (opted_out, opt_out, facts) =
-            match crate::cli::consent::decide(&self.rules, &choice, Some(&settings)) {
-                Ok(x) => x,
-                Err(e) => return Some(e.message),
-            };
+        let (opt_out, facts) = crate::cli::consent::decide(&self.rules, choice, Some(&settings));
         let mut rules = self.rules.clone();
         if let Some(f) = &facts {
             rules.apply_settings(f);
         }
         self.pipeline.set_judging(
             Arc::new(crate::rules::Matcher::new(rules)),
-            crate::rules::verdict::Consent { opted_out, facts },
+            crate::rules::verdict::Consent {
+                opted_out: opt_out.state.opted_out(),
+                facts,
+            },
         );
         self.opt_out = opt_out;
         // every cached verdict is stale
@@ -614,7 +617,7 @@ mod tests {
             rules,
             Source::Demo { speed: 1.0 },
             OptOut {
-                state: "on",
+                state: crate::report::model::OptOutState::On,
                 source: "test".into(),
             },
             Arc::new(AtomicU64::new(0)),

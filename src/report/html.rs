@@ -13,7 +13,7 @@
 //! names revealed, the blind spots, scope and baseline, the counters, and how to
 //! reproduce the audit. The same report always gives the same bytes.
 
-use super::model::{FlowReport, Report};
+use super::model::{FlowReport, OptOutState, Report};
 use super::text::{base64, bytes, class_counts, duration, neutralise, short_hash};
 use crate::flows::Locality;
 use crate::rules::verdict::{VerdictClass, VerdictKind};
@@ -284,15 +284,14 @@ fn write_header(o: &mut String, r: &Report, flagged: usize) -> std::fmt::Result 
     write_class_line(o, r)?;
 
     writeln!(o, "<dl class=\"consent\" id=\"consent\">")?;
-    let (class, words) = if r.opt_out.state == "on" {
-        ("on", "the owner has opted out of data sharing")
-    } else {
-        ("off", "the owner has not opted out of data sharing")
+    let (class, words) = match r.opt_out.state {
+        OptOutState::On => ("on", "the owner has opted out of data sharing"),
+        OptOutState::Off => ("off", "the owner has not opted out of data sharing"),
     };
     writeln!(
         o,
         "<dt>Opt-out</dt><dd><span class=\"{class}\">{}</span>: {words} <span class=\"muted\">(from {})</span></dd>",
-        escape(r.opt_out.state),
+        escape(r.opt_out.state.as_str()),
         escape(&r.opt_out.source)
     )?;
     if let Some(s) = &r.settings {
@@ -1362,7 +1361,7 @@ pub(crate) fn command_line(r: &Report) -> String {
         "--rules".to_string(),
         shell_word(rules),
         "--opt-out".to_string(),
-        shell_word(r.opt_out.state),
+        shell_word(r.opt_out.state.as_str()),
     ];
     match r.scope.mode.as_str() {
         "server" => words.extend(["--scope".to_string(), "server".to_string()]),
@@ -1413,7 +1412,7 @@ fn write_reproduce(o: &mut String, r: &Report) -> std::fmt::Result {
     writeln!(
         o,
         "<dt>Opt-out</dt><dd>{} (from {})</dd>",
-        escape(r.opt_out.state),
+        escape(r.opt_out.state.as_str()),
         escape(&r.opt_out.source)
     )?;
     if let Some(s) = &r.settings {

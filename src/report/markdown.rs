@@ -2,7 +2,7 @@
 //! class, flagged flows first with their class, reasons and evidence, then declared flows by
 //! exception, allowed flows, a short local summary, the names revealed and the counters.
 
-use super::model::{FlowReport, Report};
+use super::model::{FlowReport, OptOutState, Report};
 use super::text::{bytes, class_counts, duration, md, md_code, short_hash};
 use crate::rules::verdict::VerdictKind;
 use std::collections::BTreeMap;
@@ -40,10 +40,9 @@ fn write_report(o: &mut String, r: &Report) -> std::fmt::Result {
     }
     write_class_line(o, r)?;
     writeln!(o)?;
-    let state = if r.opt_out.state == "on" {
-        "the owner has opted out of data sharing"
-    } else {
-        "the owner has not opted out of data sharing"
+    let state = match r.opt_out.state {
+        OptOutState::On => "the owner has opted out of data sharing",
+        OptOutState::Off => "the owner has not opted out of data sharing",
     };
     writeln!(
         o,

@@ -23,7 +23,11 @@ pub const SHARED_INSTALL: &str =
     "check out the shared captures beside the project, as ../shared/captures";
 
 pub fn judging(opt_out: &str) -> Judging {
-    Judging::from_args(&JudgeArgs::builtin("plex", opt_out)).expect("plex rules")
+    Judging::from_args(&JudgeArgs::builtin(
+        "plex",
+        opt_out.parse().expect("auto, on or off"),
+    ))
+    .expect("plex rules")
 }
 
 pub fn audit_file(path: &Path, opt_out: &str) -> Report {

@@ -87,7 +87,7 @@ pub fn lines(app: &App, theme: &Theme, width: u16) -> Vec<Line<'static>> {
     }
     second.push(vec![
         Span::styled("opt-out ", theme.dim()),
-        Span::styled(s.opt_out.state, theme.bold()),
+        Span::styled(s.opt_out.state.as_str(), theme.bold()),
         Span::styled(
             format!(
                 " ({})",
