@@ -14,7 +14,7 @@
 //! reproduce the audit. The same report always gives the same bytes.
 
 use super::model::{FlowReport, OptOutState, Report};
-use super::text::{base64, bytes, class_counts, duration, neutralise, short_hash};
+use super::text::{base64, bytes, duration, neutralise, short_hash};
 use crate::flows::Locality;
 use crate::rules::verdict::{VerdictClass, VerdictKind};
 use crate::time::Timestamp;
@@ -478,28 +478,12 @@ fn write_flow_card(o: &mut String, f: &FlowReport) -> std::fmt::Result {
 
 /// The flagged flows, and the allowed ones, counted by class in a sentence under the verdict.
 fn write_class_line(o: &mut String, r: &Report) -> std::fmt::Result {
-    for (kind, title) in [
-        (VerdictKind::Flagged, "Flagged"),
-        (
-            VerdictKind::Allowed,
-            "Allowed (the owner has not opted out)",
-        ),
-    ] {
-        let rows = r.by_class(kind);
-        let folded = r.folded(kind);
-        if rows.is_empty() && folded == 0 {
-            continue;
-        }
-        let explained = match r.by_exception(kind) {
-            0 => String::new(),
-            1 => "; the other 1 is explained by a declared exception".to_string(),
-            n => format!("; the other {n} are explained by declared exceptions"),
-        };
+    for (kind, sentence) in super::text::class_sentences(r) {
         writeln!(
             o,
-            "<p class=\"sub\" id=\"{}-by-class\">{title}, by class: {}{explained}.</p>",
+            "<p class=\"sub\" id=\"{}-by-class\">{}</p>",
             kind.as_str(),
-            escape(&class_counts(&rows, folded))
+            escape(&sentence)
         )?;
     }
     Ok(())

@@ -3,7 +3,7 @@
 //! exception, allowed flows, a short local summary, the names revealed and the counters.
 
 use super::model::{FlowReport, OptOutState, Report};
-use super::text::{bytes, class_counts, duration, md, md_code, short_hash};
+use super::text::{bytes, duration, md, md_code, short_hash};
 use crate::rules::verdict::VerdictKind;
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -347,31 +347,10 @@ fn write_report(o: &mut String, r: &Report) -> std::fmt::Result {
     Ok(())
 }
 
-/// The flagged flows, and the allowed ones, counted by class in one sentence under the verdict:
-/// the first thing a reader needs after how many is which kind of flagged flow they are.
+/// The flagged flows, and the allowed ones, counted by class in one sentence under the verdict.
 fn write_class_line(o: &mut String, r: &Report) -> std::fmt::Result {
-    for (kind, title) in [
-        (VerdictKind::Flagged, "Flagged"),
-        (
-            VerdictKind::Allowed,
-            "Allowed (the owner has not opted out)",
-        ),
-    ] {
-        let rows = r.by_class(kind);
-        let folded = r.folded(kind);
-        if rows.is_empty() && folded == 0 {
-            continue;
-        }
-        let explained = match r.by_exception(kind) {
-            0 => String::new(),
-            1 => "; the other 1 is explained by a declared exception".to_string(),
-            n => format!("; the other {n} are explained by declared exceptions"),
-        };
-        writeln!(
-            o,
-            "{title}, by class: {}{explained}.",
-            class_counts(&rows, folded)
-        )?;
+    for (_, sentence) in super::text::class_sentences(r) {
+        writeln!(o, "{sentence}")?;
     }
     Ok(())
 }

@@ -111,6 +111,42 @@ pub fn class_count(class: Option<VerdictClass>, n: u64) -> String {
     format!("{n} {words}")
 }
 
+/// The flagged flows, and the allowed ones, counted by class: one sentence for each kind that has
+/// any (`Flagged, by class: 3 to known collection endpoints, ...; the other 2 are explained by
+/// declared exceptions`), the first thing a reader needs after how many is which kind they are.
+pub fn class_sentences(
+    r: &super::model::Report,
+) -> Vec<(crate::rules::verdict::VerdictKind, String)> {
+    use crate::rules::verdict::VerdictKind;
+    let mut out = Vec::new();
+    for (kind, title) in [
+        (VerdictKind::Flagged, "Flagged"),
+        (
+            VerdictKind::Allowed,
+            "Allowed (the owner has not opted out)",
+        ),
+    ] {
+        let rows = r.by_class(kind);
+        let folded = r.folded(kind);
+        if rows.is_empty() && folded == 0 {
+            continue;
+        }
+        let explained = match r.by_exception(kind) {
+            0 => String::new(),
+            1 => "; the other 1 is explained by a declared exception".to_string(),
+            n => format!("; the other {n} are explained by declared exceptions"),
+        };
+        out.push((
+            kind,
+            format!(
+                "{title}, by class: {}{explained}.",
+                class_counts(&rows, folded)
+            ),
+        ));
+    }
+    out
+}
+
 /// The counts of [`class_count`] in one sentence's list (`3 to known collection endpoints, 1
 /// to a third party that no rule explains, and 2 folded into groups, which keep no class`), for
 /// flows of one verdict kind: each class present, those with none, and those folded into groups.
