@@ -59,17 +59,7 @@ fn can_run() -> bool {
     true
 }
 
-fn run(args: &[&str]) {
-    let out = Command::new(args[0])
-        .args(&args[1..])
-        .output()
-        .unwrap_or_else(|e| panic!("{}: {e}", args[0]));
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
+use common::run_ok as run;
 
 /// A network namespace, removed with its processes and resolv.conf on drop.
 struct Netns {

@@ -22,17 +22,7 @@ fn peer_binary() -> PathBuf {
     debug.join("examples").join("netns_peer")
 }
 
-fn run(args: &[&str]) {
-    let out = Command::new(args[0])
-        .args(&args[1..])
-        .output()
-        .expect(args[0]);
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
+use common::run_ok as run;
 
 /// The two namespaces and the veth pair; removed on drop.
 struct Lab {

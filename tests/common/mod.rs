@@ -191,3 +191,16 @@ impl Drop for Load {
         }
     }
 }
+
+/// Runs a set-up command (`ip netns add ...`) and fails the test, with its stderr, if it fails.
+pub fn run_ok(args: &[&str]) {
+    let out = std::process::Command::new(args[0])
+        .args(&args[1..])
+        .output()
+        .unwrap_or_else(|e| panic!("{}: {e}", args[0]));
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
