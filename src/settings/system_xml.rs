@@ -156,10 +156,15 @@ pub fn parse_system_xml(
             }
             Event::Eof => {
                 if let Some(open) = stack.last() {
-                    return Err(doc.malformed(
-                        reader.buffer_position(),
-                        &format!("the file ends inside <{open}>; expected </{open}>"),
-                    ));
+                    // a mangled tag's "name" may hold an attribute's value (the token): only a
+                    // plain XML name is quoted
+                    let said = if super::plain_name(open) {
+                        format!("the file ends inside <{open}>; expected </{open}>")
+                    } else {
+                        "the file ends inside an element whose name is not a plain XML name"
+                            .to_string()
+                    };
+                    return Err(doc.malformed(reader.buffer_position(), &said));
                 }
                 if !root_seen {
                     return Err(doc.malformed(
