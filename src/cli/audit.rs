@@ -2,7 +2,6 @@
 //! the reports.
 
 use super::choices::{OptOutChoice, ScopeChoice};
-use super::output::{Destination, Outputs, write_outputs};
 use super::{AuditArgs, DemoArgs, EXIT_CLEAN, EXIT_FLAGGED, Failure, JudgeArgs, OutputArgs};
 use crate::capture::file::{CaptureFormat, CaptureReader, InputDigest};
 use crate::pipeline::{Caps, Pipeline};
@@ -10,6 +9,7 @@ use crate::report::Report;
 use crate::report::evidence::Evidence;
 use crate::report::journal::Journal;
 use crate::report::model::{Context, CutShort, Input, OptOut, RulesInfo};
+use crate::report::output::{Destination, Outputs, write_outputs};
 use crate::rules::conditions::Facts;
 use crate::rules::scope::{self, AuditScope};
 use crate::rules::verdict::Consent;

@@ -7,7 +7,6 @@
 //! and the report made from the pipeline as the panic left it.
 
 use super::audit::Judging;
-use super::output::{Outputs, write_outputs};
 use super::{AuditArgs, EXIT_CLEAN, EXIT_ERROR, EXIT_FLAGGED, Failure};
 use crate::attrib::Attributor;
 use crate::live::attribution::FlowAttribution;
@@ -16,6 +15,7 @@ use crate::live::source::{CaptureMsg, Feed, ToPipeline, open_live, spawn_live};
 use crate::pipeline::Pipeline;
 use crate::report::evidence::Evidence;
 use crate::report::model::{Context, Input, LiveCapture, Report, RulesInfo};
+use crate::report::output::{Outputs, write_outputs};
 use crate::report::text;
 use crate::rules::Matcher;
 use crate::rules::scope;

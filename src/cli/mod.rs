@@ -7,7 +7,6 @@ pub mod audit;
 pub mod choices;
 pub mod consent;
 pub mod live_audit;
-pub mod output;
 pub mod rules_cmd;
 pub mod verify;
 pub mod watch;
@@ -301,6 +300,15 @@ impl Failure {
     }
 }
 
+impl From<crate::report::output::OutputError> for Failure {
+    fn from(e: crate::report::output::OutputError) -> Failure {
+        Failure {
+            message: e.message,
+            code: e.code,
+        }
+    }
+}
+
 pub fn main() -> i32 {
     // before any thread starts: every panic is noted, and a live session ended (`live::fault`)
     crate::live::fault::install_hook();
@@ -382,7 +390,7 @@ pub fn run(cli: Cli) -> Result<i32, Failure> {
                 JournalFormat::Markdown => crate::report::journal::rebuilt_markdown(&v),
             };
             match output {
-                Some(p) => output::write_file(&p, body.as_bytes(), false)?,
+                Some(p) => crate::report::output::write_file(&p, body.as_bytes(), false)?,
                 None => print!("{body}"),
             }
             let flagged = v["flows"]

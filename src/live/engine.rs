@@ -10,11 +10,11 @@ use super::Event;
 use super::fault;
 use super::snapshot::{CaptureState, Drops, Snapshot, Source};
 use super::source::{CaptureMsg, ToPipeline};
-use crate::cli::output::{Destination, write_reports};
 use crate::live::attribution::FlowAttribution;
 use crate::pipeline::Pipeline;
 use crate::report::Format;
 use crate::report::model::{Context, FlowReport, Input, LiveCapture, OptOut, Report, RulesInfo};
+use crate::report::output::{Destination, write_reports};
 use crate::rules::Rules;
 use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -581,7 +581,7 @@ fn write_bundle(
     evidence: Option<&crate::report::evidence::Evidence>,
     dir: &std::path::Path,
 ) -> String {
-    let outputs = crate::cli::output::Outputs {
+    let outputs = crate::report::output::Outputs {
         reports: [Format::Json, Format::Markdown, Format::Html, Format::Csv]
             .into_iter()
             .map(|f| (f, Destination::File(dir.join(f.file_name()))))
@@ -590,7 +590,7 @@ fn write_bundle(
         bundle: Some(dir.to_path_buf()),
         replace: false,
     };
-    match crate::cli::output::write_outputs(report, evidence, &outputs) {
+    match crate::report::output::write_outputs(report, evidence, &outputs) {
         Ok(()) => format!(
             "report written to {}/ (report.json, report.md, report.html, flows.csv, evidence.pcapng, manifest.json)",
             dir.display()
