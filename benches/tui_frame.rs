@@ -29,7 +29,7 @@ fn main() -> Result<()> {
     }
     let judging = Judging::from_args(&JudgeArgs::builtin(
         "plex",
-        telltale::cli::choices::OptOutChoice::On,
+        telltale::config::choices::OptOutChoice::On,
     ))
     .map_err(|e| format!("the built-in rules: {e:?}"))?;
     let reader = demo_reader().map_err(|e| format!("the demo capture: {e:?}"))?;

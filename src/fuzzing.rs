@@ -526,7 +526,7 @@ pub fn rules(data: &[u8]) {
     let settings = crate::demo::demo_settings();
     let (opt_out, facts) = crate::cli::consent::decide(
         &rules,
-        crate::cli::choices::OptOutChoice::Auto,
+        crate::config::choices::OptOutChoice::Auto,
         settings.as_ref(),
     );
     let opted_out = opt_out.state.opted_out();
@@ -622,7 +622,7 @@ fn settings_shown(data: &[u8]) -> Vec<(&'static str, String)> {
                     let mut r = r.clone();
                     if let (opt_out, Some(facts)) = crate::cli::consent::decide(
                         &r,
-                        crate::cli::choices::OptOutChoice::Auto,
+                        crate::config::choices::OptOutChoice::Auto,
                         Some(s),
                     ) {
                         shown.push_str(&opt_out.source);
@@ -716,7 +716,7 @@ fn judging() -> Option<&'static Judging> {
     static JUDGING: OnceLock<Option<Judging>> = OnceLock::new();
     JUDGING
         .get_or_init(|| {
-            let args = JudgeArgs::builtin("plex", crate::cli::choices::OptOutChoice::Auto);
+            let args = JudgeArgs::builtin("plex", crate::config::choices::OptOutChoice::Auto);
             Judging::from_args_with(&args, crate::demo::demo_settings()).ok()
         })
         .as_ref()

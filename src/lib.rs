@@ -14,6 +14,7 @@
 pub mod attrib;
 pub mod capture;
 pub mod cli;
+pub mod config;
 pub mod decode;
 pub mod demo;
 pub mod dissect;

@@ -1,9 +1,9 @@
 //! `telltale audit` and `telltale demo`: read captures through the pipeline and write
 //! the reports.
 
-use super::choices::{OptOutChoice, ScopeChoice};
 use super::{AuditArgs, DemoArgs, EXIT_CLEAN, EXIT_FLAGGED, Failure, JudgeArgs, OutputArgs};
 use crate::capture::file::{CaptureFormat, CaptureReader, InputDigest};
+use crate::config::choices::{OptOutChoice, ScopeChoice};
 use crate::pipeline::{Caps, Pipeline};
 use crate::report::Report;
 use crate::report::evidence::Evidence;

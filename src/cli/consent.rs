@@ -4,7 +4,7 @@
 //! settings still decide which exceptions are in force.
 
 use super::Failure;
-use super::choices::OptOutChoice;
+use crate::config::choices::OptOutChoice;
 use crate::report::model::{OptOut, OptOutState};
 use crate::rules::Rules;
 use crate::rules::conditions::{Condition, Facts};

@@ -1,17 +1,16 @@
 //! The binary's edge: arguments in, exit code out. Flags are parsed in two stages: clap
 //! reads them, the choices (`--opt-out`, `--scope`, `--format`, `--speed`) already checked
-//! into their types ([`choices`]); then each command validates the rest into the library's
+//! into their types ([`crate::config::choices`]); then each command validates the rest into the library's
 //! types ([`audit::Judging`]). Every error is printed once, here, and mapped to an exit code.
 
 pub mod audit;
-pub mod choices;
 pub mod consent;
 pub mod live_audit;
 pub mod rules_cmd;
 pub mod verify;
 pub mod watch;
 
-use choices::{FormatList, JournalFormat, OptOutChoice, ScopeChoice, Speed};
+use crate::config::choices::{FormatList, JournalFormat, OptOutChoice, ScopeChoice, Speed};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 

@@ -2,9 +2,9 @@
 //! write or edit a rules file.
 
 use super::audit::{Judging, audit_readers};
-use super::choices::{OptOutChoice, ScopeChoice};
 use super::{EXIT_CLEAN, EXIT_ERROR, Failure, JudgeArgs};
 use crate::capture::file::CaptureReader;
+use crate::config::choices::{OptOutChoice, ScopeChoice};
 use crate::pipeline::Caps;
 use crate::report::text::{bytes, neutralise};
 use crate::rules::verdict::VerdictKind;

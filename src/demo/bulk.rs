@@ -666,7 +666,7 @@ mod tests {
     fn audit(bytes: Vec<u8>) -> Report {
         let judging = Judging::from_args(&JudgeArgs::builtin(
             "plex",
-            crate::cli::choices::OptOutChoice::On,
+            crate::config::choices::OptOutChoice::On,
         ))
         .expect("plex rules");
         let reader = CaptureReader::from_reader("bulk", Box::new(std::io::Cursor::new(bytes)))

@@ -87,7 +87,7 @@ pub struct Ended {
 pub struct PrefsWatch {
     pub path: PathBuf,
     /// `--opt-out` as given: `auto` reads the changed settings' choice, `on` and `off` keep theirs.
-    pub opt_out: crate::cli::choices::OptOutChoice,
+    pub opt_out: crate::config::choices::OptOutChoice,
     pub modified: Option<std::time::SystemTime>,
     pub checked: Instant,
 }
@@ -152,7 +152,7 @@ impl Engine {
     pub fn with_prefs_watch(
         mut self,
         path: Option<PathBuf>,
-        opt_out: crate::cli::choices::OptOutChoice,
+        opt_out: crate::config::choices::OptOutChoice,
     ) -> Engine {
         self.prefs = path.map(|path| PrefsWatch {
             modified: std::fs::metadata(&path).and_then(|m| m.modified()).ok(),
