@@ -524,7 +524,7 @@ pub fn rules(data: &[u8]) {
     };
     let _ = crate::rules::check::check(&rules);
     let settings = crate::demo::demo_settings();
-    let (opt_out, facts) = crate::cli::consent::decide(
+    let (opt_out, facts) = crate::settings::consent::decide(
         &rules,
         crate::config::choices::OptOutChoice::Auto,
         settings.as_ref(),
@@ -620,7 +620,7 @@ fn settings_shown(data: &[u8]) -> Vec<(&'static str, String)> {
                 shown.push_str(&format!("{s:?}"));
                 if let Some(r) = builtin_rules(rules) {
                     let mut r = r.clone();
-                    if let (opt_out, Some(facts)) = crate::cli::consent::decide(
+                    if let (opt_out, Some(facts)) = crate::settings::consent::decide(
                         &r,
                         crate::config::choices::OptOutChoice::Auto,
                         Some(s),

@@ -104,14 +104,15 @@ impl Judging {
         let settings = match (&a.prefs, without) {
             (None, SettingsWithout::Given(demo)) => Some(demo),
             (None, SettingsWithout::Nothing) => None,
-            _ => super::consent::load_settings(
+            _ => crate::settings::consent::load_settings(
                 &rules,
                 a.prefs.as_deref(),
                 a.opt_out == OptOutChoice::Auto,
                 &mut warnings,
             )?,
         };
-        let (opt_out, facts) = super::consent::decide(&rules, a.opt_out, settings.as_ref());
+        let (opt_out, facts) =
+            crate::settings::consent::decide(&rules, a.opt_out, settings.as_ref());
         if let Some(f) = &facts {
             rules.apply_settings(f);
         }

@@ -308,6 +308,12 @@ impl From<crate::report::output::OutputError> for Failure {
     }
 }
 
+impl From<crate::settings::consent::PrefsError> for Failure {
+    fn from(e: crate::settings::consent::PrefsError) -> Failure {
+        Failure::usage(e.to_string())
+    }
+}
+
 pub fn main() -> i32 {
     // before any thread starts: every panic is noted, and a live session ended (`live::fault`)
     crate::live::fault::install_hook();

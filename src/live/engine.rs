@@ -176,12 +176,13 @@ impl Engine {
         }
         w.modified = modified;
         let (path, choice) = (w.path.clone(), w.opt_out);
-        let kind = crate::cli::consent::server_kind(&self.rules);
+        let kind = crate::settings::consent::server_kind(&self.rules);
         let settings = match crate::settings::read(&path, kind) {
             Ok(s) => s,
             Err(e) => return Some(format!("the settings changed but cannot be read: {e}")),
         };
-        let (opt_out, facts) = crate::cli::consent::decide(&self.rules, choice, Some(&settings));
+        let (opt_out, facts) =
+            crate::settings::consent::decide(&self.rules, choice, Some(&settings));
         let mut rules = self.rules.clone();
         if let Some(f) = &facts {
             rules.apply_settings(f);
