@@ -20,14 +20,13 @@
 
 use crate::capture::file::CaptureReader;
 use crate::capture::{LinkType, RawPacket};
-use crate::cli::JudgeArgs;
-use crate::cli::audit::{Judging, audit_readers_with_evidence};
 use crate::decode::{Decoded, Decoder, FragLimits, Transport, tcp_flags};
 use crate::dissect::quic::packet::{self, Datagram, LongType};
 use crate::dissect::quic::{QuicEvent, QuicFlow, gquic};
 use crate::dissect::stream::StreamBuf;
 use crate::dissect::{dns, http, tls};
 use crate::flows::Limits;
+use crate::pipeline::audit::{AuditConfig, AuditSpec, audit_readers_with_evidence};
 use crate::pipeline::{Caps, Pipeline};
 use crate::report::Format;
 use crate::report::model::{Context, Report, RulesInfo};
@@ -456,7 +455,7 @@ fn sample_packets() -> &'static [(Timestamp, LinkType, Vec<u8>)] {
     static SAMPLE: OnceLock<Vec<(Timestamp, LinkType, Vec<u8>)>> = OnceLock::new();
     SAMPLE.get_or_init(|| {
         let mut out = Vec::new();
-        let Ok(mut reader) = crate::cli::audit::demo_reader() else {
+        let Ok(mut reader) = crate::pipeline::audit::demo_reader() else {
             return out;
         };
         let mut decoder = Decoder::new();
@@ -712,12 +711,12 @@ fn plex_token(data: &[u8]) -> Option<(usize, String)> {
 // ---------------------------------------------------------------------------------------------
 // pipeline
 
-fn judging() -> Option<&'static Judging> {
-    static JUDGING: OnceLock<Option<Judging>> = OnceLock::new();
+fn judging() -> Option<&'static AuditConfig> {
+    static JUDGING: OnceLock<Option<AuditConfig>> = OnceLock::new();
     JUDGING
         .get_or_init(|| {
-            let args = JudgeArgs::builtin("plex", crate::config::choices::OptOutChoice::Auto);
-            Judging::from_args_with(&args, crate::demo::demo_settings()).ok()
+            let args = AuditSpec::builtin("plex", crate::config::choices::OptOutChoice::Auto);
+            AuditConfig::with_settings(&args, crate::demo::demo_settings()).ok()
         })
         .as_ref()
 }

@@ -6,13 +6,13 @@
 //! panic hook's flag (`live::fault`), which the loop looks at; the loop's own is caught,
 //! and the report made from the pipeline as the panic left it.
 
-use super::audit::Judging;
 use super::{AuditArgs, EXIT_CLEAN, EXIT_ERROR, EXIT_FLAGGED, Failure};
 use crate::attrib::Attributor;
 use crate::live::attribution::FlowAttribution;
 use crate::live::fault;
 use crate::live::source::{CaptureMsg, Feed, ToPipeline, open_live, spawn_live};
 use crate::pipeline::Pipeline;
+use crate::pipeline::audit::AuditConfig;
 use crate::report::evidence::Evidence;
 use crate::report::model::{Context, Input, LiveCapture, Report, RulesInfo};
 use crate::report::output::{Outputs, write_outputs};
@@ -65,7 +65,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, Failure> {
 pub fn run(
     a: &AuditArgs,
     interface: &str,
-    judging: &Judging,
+    judging: &AuditConfig,
     dest: &Outputs,
 ) -> Result<i32, Failure> {
     let duration = a.duration.as_deref().map(parse_duration).transpose()?;

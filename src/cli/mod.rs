@@ -1,7 +1,7 @@
 //! The binary's edge: arguments in, exit code out. Flags are parsed in two stages: clap
 //! reads them, the choices (`--opt-out`, `--scope`, `--format`, `--speed`) already checked
 //! into their types ([`crate::config::choices`]); then each command validates the rest into the library's
-//! types ([`audit::Judging`]). Every error is printed once, here, and mapped to an exit code.
+//! types ([`crate::pipeline::audit::AuditConfig`]). Every error is printed once, here, and mapped to an exit code.
 
 pub mod audit;
 pub mod consent;
@@ -190,17 +190,15 @@ pub struct JudgeArgs {
     pub baseline: Option<PathBuf>,
 }
 
-impl JudgeArgs {
-    /// Rules and an opt-out choice, with no settings file, scope or baseline (as the tests, the
-    /// benchmarks and the demo's report judge).
-    pub fn builtin(rules: &str, opt_out: OptOutChoice) -> JudgeArgs {
-        JudgeArgs {
-            rules: vec![rules.into()],
-            opt_out,
-            prefs: None,
-            scope: None,
-            server_ip: None,
-            baseline: None,
+impl From<&JudgeArgs> for crate::pipeline::audit::AuditSpec {
+    fn from(a: &JudgeArgs) -> crate::pipeline::audit::AuditSpec {
+        crate::pipeline::audit::AuditSpec {
+            rules: a.rules.clone(),
+            opt_out: a.opt_out,
+            prefs: a.prefs.clone(),
+            scope: a.scope,
+            server_ip: a.server_ip,
+            baseline: a.baseline.clone(),
         }
     }
 }
@@ -310,6 +308,12 @@ impl From<crate::report::output::OutputError> for Failure {
 
 impl From<crate::settings::consent::PrefsError> for Failure {
     fn from(e: crate::settings::consent::PrefsError) -> Failure {
+        Failure::usage(e.to_string())
+    }
+}
+
+impl From<crate::pipeline::audit::AuditError> for Failure {
+    fn from(e: crate::pipeline::audit::AuditError) -> Failure {
         Failure::usage(e.to_string())
     }
 }

@@ -1,11 +1,11 @@
 //! `telltale rules check PATH` and `telltale rules test PATH CAPTURE...`: for people who
 //! write or edit a rules file.
 
-use super::audit::{Judging, audit_readers};
-use super::{EXIT_CLEAN, EXIT_ERROR, Failure, JudgeArgs};
+use super::{EXIT_CLEAN, EXIT_ERROR, Failure};
 use crate::capture::file::CaptureReader;
 use crate::config::choices::{OptOutChoice, ScopeChoice};
 use crate::pipeline::Caps;
+use crate::pipeline::audit::{AuditConfig, AuditSpec, audit_readers};
 use crate::report::text::{bytes, neutralise};
 use crate::rules::verdict::VerdictKind;
 use crate::rules::{check, load};
@@ -54,7 +54,7 @@ pub fn run_test(
     captures: &[std::path::PathBuf],
     opt_out: OptOutChoice,
 ) -> Result<i32, Failure> {
-    let judging = Judging::from_args_without_settings(&JudgeArgs {
+    let judging = AuditConfig::without_settings(&AuditSpec {
         rules: vec![path.to_string_lossy().into_owned()],
         opt_out,
         scope: Some(ScopeChoice::Host),
@@ -143,8 +143,8 @@ pub fn render_test(report: &crate::report::Report) -> String {
 mod tests {
     use super::*;
 
-    fn judging(opt_out: OptOutChoice) -> Judging {
-        Judging::from_args_without_settings(&JudgeArgs {
+    fn judging(opt_out: OptOutChoice) -> AuditConfig {
+        AuditConfig::without_settings(&AuditSpec {
             rules: vec!["plex".into()],
             opt_out,
             scope: Some(ScopeChoice::Host),

@@ -4,7 +4,6 @@
 //! thread) the terminal is restored and the `--report` is written. After a panic one
 //! line names the thread, and the exit status is [`EXIT_INTERNAL`].
 
-use super::audit::{Judging, demo_reader};
 use super::{DemoArgs, EXIT_CLEAN, EXIT_ERROR, EXIT_INTERNAL, Failure, WatchArgs};
 use crate::capture::file::{CaptureReader, InputDigest};
 use crate::live::attribution::FlowAttribution;
@@ -12,6 +11,7 @@ use crate::live::engine::{Ended, Engine, ReportPlan};
 use crate::live::snapshot::{Snapshot, Source};
 use crate::live::source::{Feed, Running, ToPipeline, open_live, spawn_live, spawn_replay};
 use crate::live::{Event, fault, iface};
+use crate::pipeline::audit::{AuditConfig, demo_reader};
 use crate::pipeline::{Caps, Pipeline};
 use crate::report::model::RulesInfo;
 use crate::rules::Matcher;
@@ -34,7 +34,7 @@ enum Start {
 pub const DEMO_SPEED: f64 = 5.0;
 
 pub fn run_watch(a: &WatchArgs) -> Result<i32, Failure> {
-    let judging = Judging::from_args(&a.judge)?;
+    let judging = AuditConfig::new(&(&a.judge).into())?;
     let mut attribution = None;
     let (source, start) = match &a.read {
         Some(path) => {
@@ -90,7 +90,7 @@ pub fn run_watch(a: &WatchArgs) -> Result<i32, Failure> {
 }
 
 pub fn run_demo_tui(d: &DemoArgs) -> Result<i32, Failure> {
-    let judging = Judging::from_args_with(&d.judge, crate::demo::demo_settings())?;
+    let judging = AuditConfig::with_settings(&(&d.judge).into(), crate::demo::demo_settings())?;
     let speed = d.speed.map_or(Some(DEMO_SPEED), |s| s.factor());
     let source = Source::Demo {
         speed: speed.unwrap_or(f64::INFINITY),
@@ -119,7 +119,7 @@ fn require_terminal(command: &str) -> Result<(), Failure> {
 }
 
 /// The settings file a session watches: the one given, or the one found.
-fn watched_prefs(judging: &Judging) -> Option<PathBuf> {
+fn watched_prefs(judging: &AuditConfig) -> Option<PathBuf> {
     judging
         .settings
         .as_ref()
@@ -130,7 +130,7 @@ fn watched_prefs(judging: &Judging) -> Option<PathBuf> {
 fn session(
     source: Source,
     start: Start,
-    judging: Judging,
+    judging: AuditConfig,
     report: Option<PathBuf>,
     bell: bool,
     attribution: Option<FlowAttribution>,

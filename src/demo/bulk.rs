@@ -657,14 +657,13 @@ pub fn churn(packets: u64, seed: u64, out: impl Write) -> Result<(), SynthError>
 mod tests {
     use super::*;
     use crate::capture::file::CaptureReader;
-    use crate::cli::JudgeArgs;
-    use crate::cli::audit::{Judging, audit_readers};
     use crate::names::NameSource;
     use crate::pipeline::Caps;
+    use crate::pipeline::audit::{AuditConfig, AuditSpec, audit_readers};
     use crate::report::Report;
 
     fn audit(bytes: Vec<u8>) -> Report {
-        let judging = Judging::from_args(&JudgeArgs::builtin(
+        let judging = AuditConfig::new(&AuditSpec::builtin(
             "plex",
             crate::config::choices::OptOutChoice::On,
         ))
