@@ -2,14 +2,14 @@
 //! the reports.
 
 use super::{AuditArgs, DemoArgs, EXIT_CLEAN, EXIT_FLAGGED, Failure, OutputArgs};
-use crate::capture::file::{CaptureReader, InputDigest};
-use crate::pipeline::Caps;
-use crate::pipeline::audit::{
+use telltale::capture::file::{CaptureReader, InputDigest};
+use telltale::pipeline::Caps;
+use telltale::pipeline::audit::{
     AuditConfig, audit_readers_journaled, audit_readers_with_evidence, demo_reader,
 };
-use crate::report::journal::Journal;
-use crate::report::model::RulesInfo;
-use crate::report::output::{Destination, Outputs, write_outputs};
+use telltale::report::journal::Journal;
+use telltale::report::model::RulesInfo;
+use telltale::report::output::{Destination, Outputs, write_outputs};
 
 /// Parses `--format`, `-o` and `--force` into what goes where. `all` is the bundle: every
 /// format, the evidence and a manifest, into the folder `-o` names.
@@ -108,7 +108,10 @@ pub fn run(a: &AuditArgs) -> Result<i32, Failure> {
         let _ = j.end(&report.counters, &report.inputs);
     }
     for w in &report.warnings {
-        eprintln!("telltale: warning: {}", crate::report::text::neutralise(w));
+        eprintln!(
+            "telltale: warning: {}",
+            telltale::report::text::neutralise(w)
+        );
     }
     write_outputs(&report, evidence.as_ref(), &dest)?;
     Ok(if report.flagged() > 0 {
@@ -120,7 +123,7 @@ pub fn run(a: &AuditArgs) -> Result<i32, Failure> {
 
 /// The built-in demo capture, audited. Exits 0: the flagged flows are the point of the demo.
 pub fn run_demo(d: &DemoArgs) -> Result<i32, Failure> {
-    let judging = AuditConfig::with_settings(&(&d.judge).into(), crate::demo::demo_settings())?;
+    let judging = AuditConfig::with_settings(&(&d.judge).into(), telltale::demo::demo_settings())?;
     let dest = destinations(&d.out)?;
     dest.preflight()?;
     let reader = demo_reader()?;

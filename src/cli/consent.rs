@@ -1,44 +1,44 @@
 //! `telltale prefs [PATH]`: the settings' consent, printed. The decision itself is the
-//! library's ([`crate::settings::consent`]).
+//! library's ([`telltale::settings::consent`]).
 
 use super::Failure;
-use crate::rules::Rules;
-use crate::settings::Settings;
-use crate::settings::consent::{
+use std::path::Path;
+use telltale::rules::Rules;
+use telltale::settings::Settings;
+use telltale::settings::consent::{
     Consent, consent_of, consent_words, facts_of, server_kind, webhooks_note,
 };
-use std::path::Path;
 
 /// `telltale prefs [PATH]`: the settings, the consent they give, and which exceptions they
 /// put in force.
 pub fn run_prefs(path: Option<&Path>, rules_spec: &str) -> Result<i32, Failure> {
-    let rules = crate::rules::load::load(rules_spec)
+    let rules = telltale::rules::load::load(rules_spec)
         .map_err(|e| Failure::usage(format!("invalid rules: {e}")))?;
     let kind = server_kind(&rules);
     let loaded = match path {
-        Some(p) => crate::settings::read_merged(p, kind),
-        None => crate::settings::find_or_error(kind),
+        Some(p) => telltale::settings::read_merged(p, kind),
+        None => telltale::settings::find_or_error(kind),
     }
     .map_err(|e| Failure::usage(e.to_string()))?;
     let settings = loaded.settings;
     for w in &loaded.warnings {
-        eprintln!("warning: {}", crate::report::text::neutralise(w));
+        eprintln!("warning: {}", telltale::report::text::neutralise(w));
     }
     print!("{}", describe_consent(&rules, &settings));
     if let Some(note) = webhooks_note(&rules, &settings) {
-        println!("\nnote: {}", crate::report::text::neutralise(&note));
+        println!("\nnote: {}", telltale::report::text::neutralise(&note));
     }
     Ok(super::EXIT_CLEAN)
 }
 
 pub fn describe_consent(rules: &Rules, settings: &Settings) -> String {
     use std::fmt::Write;
-    let mut o = crate::settings::describe(settings);
+    let mut o = telltale::settings::describe(settings);
     let facts = facts_of(settings);
     let _ = writeln!(o);
     let consent = consent_of(rules, &facts);
     let (state, words) = consent_words(rules, &consent);
-    let words = crate::report::text::neutralise(&words);
+    let words = telltale::report::text::neutralise(&words);
     let _ = match (state, &consent) {
         (Some(true), _) => writeln!(
             o,
@@ -58,8 +58,8 @@ pub fn describe_consent(rules: &Rules, settings: &Settings) -> String {
     for r in rules.rules.iter().filter(|r| !r.when.is_empty()) {
         let (ok, why) = r.when.eval(&facts, &rules.setting_defaults);
         let what = match (r.kind, ok) {
-            (crate::rules::RuleKind::Exception, true) => "in force",
-            (crate::rules::RuleKind::Exception, false) => "NOT in force: its traffic is flagged",
+            (telltale::rules::RuleKind::Exception, true) => "in force",
+            (telltale::rules::RuleKind::Exception, false) => "NOT in force: its traffic is flagged",
             (_, true) => "allowed by the owner's settings",
             (_, false) => "turned off: its traffic is flagged",
         };
@@ -67,7 +67,7 @@ pub fn describe_consent(rules: &Rules, settings: &Settings) -> String {
             o,
             "  {:<20} {what} ({})",
             r.id,
-            crate::report::text::neutralise(&why.join(", "))
+            telltale::report::text::neutralise(&why.join(", "))
         );
     }
     o

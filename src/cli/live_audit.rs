@@ -7,23 +7,23 @@
 //! and the report made from the pipeline as the panic left it.
 
 use super::{AuditArgs, EXIT_CLEAN, EXIT_ERROR, EXIT_FLAGGED, Failure};
-use crate::attrib::Attributor;
-use crate::live::attribution::FlowAttribution;
-use crate::live::fault;
-use crate::live::source::{CaptureMsg, Feed, ToPipeline, open_live, spawn_live};
-use crate::pipeline::Pipeline;
-use crate::pipeline::audit::AuditConfig;
-use crate::report::evidence::Evidence;
-use crate::report::model::{Context, Input, LiveCapture, Report, RulesInfo};
-use crate::report::output::{Outputs, write_outputs};
-use crate::report::text;
-use crate::rules::Matcher;
-use crate::rules::scope;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{RecvTimeoutError, sync_channel};
 use std::time::{Duration, Instant};
+use telltale::attrib::Attributor;
+use telltale::live::attribution::FlowAttribution;
+use telltale::live::fault;
+use telltale::live::source::{CaptureMsg, Feed, ToPipeline, open_live, spawn_live};
+use telltale::pipeline::Pipeline;
+use telltale::pipeline::audit::AuditConfig;
+use telltale::report::evidence::Evidence;
+use telltale::report::model::{Context, Input, LiveCapture, Report, RulesInfo};
+use telltale::report::output::{Outputs, write_outputs};
+use telltale::report::text;
+use telltale::rules::Matcher;
+use telltale::rules::scope;
 
 /// `90s`, `10m`, `2h`, `1h30m`, or a plain number of seconds.
 pub fn parse_duration(s: &str) -> Result<Duration, Failure> {
@@ -81,7 +81,7 @@ pub fn run(
         attributor = attributor.with_kernel_events();
     }
     // the handle is open: nothing else needs privilege (before any thread starts)
-    let dropped = super::drop_privileges(crate::privilege::Need::Attribution);
+    let dropped = super::drop_privileges(telltale::privilege::Need::Attribution);
 
     let stop_requested = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
@@ -223,7 +223,7 @@ pub fn run(
             settings: judging.settings.clone(),
             rules: RulesInfo::from_rules(&judging.rules),
             opt_out: judging.opt_out.clone(),
-            generated_at: crate::time::now(),
+            generated_at: telltale::time::now(),
             warnings,
         },
     );

@@ -2,15 +2,15 @@
 //! write or edit a rules file.
 
 use super::{EXIT_CLEAN, EXIT_ERROR, Failure};
-use crate::capture::file::CaptureReader;
-use crate::config::choices::{OptOutChoice, ScopeChoice};
-use crate::pipeline::Caps;
-use crate::pipeline::audit::{AuditConfig, AuditSpec, audit_readers};
-use crate::report::text::{bytes, neutralise};
-use crate::rules::verdict::VerdictKind;
-use crate::rules::{check, load};
 use std::fmt::Write;
 use std::path::Path;
+use telltale::capture::file::CaptureReader;
+use telltale::config::choices::{OptOutChoice, ScopeChoice};
+use telltale::pipeline::Caps;
+use telltale::pipeline::audit::{AuditConfig, AuditSpec, audit_readers};
+use telltale::report::text::{bytes, neutralise};
+use telltale::rules::verdict::VerdictKind;
+use telltale::rules::{check, load};
 
 /// Validates a rules file: errors exit 2 (with `file:line:column`, the line and a caret),
 /// warnings are printed and exit 0.
@@ -30,17 +30,17 @@ pub fn run_check(path: &Path) -> Result<i32, Failure> {
         rules
             .rules
             .iter()
-            .filter(|r| r.kind == crate::rules::RuleKind::Exception)
+            .filter(|r| r.kind == telltale::rules::RuleKind::Exception)
             .count(),
         rules
             .rules
             .iter()
-            .filter(|r| r.kind == crate::rules::RuleKind::Collection)
+            .filter(|r| r.kind == telltale::rules::RuleKind::Collection)
             .count(),
         rules
             .rules
             .iter()
-            .filter(|r| r.kind == crate::rules::RuleKind::LocalOnly)
+            .filter(|r| r.kind == telltale::rules::RuleKind::LocalOnly)
             .count(),
         warnings.len(),
         if warnings.len() == 1 { "" } else { "s" }
@@ -71,7 +71,7 @@ pub fn run_test(
     Ok(EXIT_CLEAN)
 }
 
-pub fn render_test(report: &crate::report::Report) -> String {
+pub fn render_test(report: &telltale::report::Report) -> String {
     let mut o = String::new();
     let width = report
         .rules

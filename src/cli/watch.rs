@@ -5,24 +5,24 @@
 //! line names the thread, and the exit status is [`EXIT_INTERNAL`].
 
 use super::{DemoArgs, EXIT_CLEAN, EXIT_ERROR, EXIT_INTERNAL, Failure, WatchArgs};
-use crate::capture::file::{CaptureReader, InputDigest};
-use crate::live::attribution::FlowAttribution;
-use crate::live::engine::{Ended, Engine, ReportPlan};
-use crate::live::snapshot::{Snapshot, Source};
-use crate::live::source::{Feed, Running, ToPipeline, open_live, spawn_live, spawn_replay};
-use crate::live::{Event, fault, iface};
-use crate::pipeline::audit::{AuditConfig, demo_reader};
-use crate::pipeline::{Caps, Pipeline};
-use crate::report::model::RulesInfo;
-use crate::rules::Matcher;
-use crate::tui::run::{Ending, forward_signals, run};
-use crate::tui::{App, UiOptions};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::mpsc::sync_channel;
 use std::thread::JoinHandle;
+use telltale::capture::file::{CaptureReader, InputDigest};
+use telltale::live::attribution::FlowAttribution;
+use telltale::live::engine::{Ended, Engine, ReportPlan};
+use telltale::live::snapshot::{Snapshot, Source};
+use telltale::live::source::{Feed, Running, ToPipeline, open_live, spawn_live, spawn_replay};
+use telltale::live::{Event, fault, iface};
+use telltale::pipeline::audit::{AuditConfig, demo_reader};
+use telltale::pipeline::{Caps, Pipeline};
+use telltale::report::model::RulesInfo;
+use telltale::rules::Matcher;
+use telltale::tui::run::{Ending, forward_signals, run};
+use telltale::tui::{App, UiOptions};
 
 /// How the capture starts, once the channels exist.
 enum Start {
@@ -64,11 +64,11 @@ pub fn run_watch(a: &WatchArgs) -> Result<i32, Failure> {
                 })?;
             // attribution's kernel events load while the privilege to load them is held
             attribution = (!a.no_attribution)
-                .then(crate::attrib::Attributor::new)
+                .then(telltale::attrib::Attributor::new)
                 .filter(|a| a.available())
                 .map(|a| FlowAttribution::new(a).with_kernel_events());
             // the handle is open: nothing else needs privilege (before any thread starts)
-            super::drop_privileges(crate::privilege::Need::Attribution);
+            super::drop_privileges(telltale::privilege::Need::Attribution);
             (
                 Source::Live {
                     interface,
@@ -90,7 +90,7 @@ pub fn run_watch(a: &WatchArgs) -> Result<i32, Failure> {
 }
 
 pub fn run_demo_tui(d: &DemoArgs) -> Result<i32, Failure> {
-    let judging = AuditConfig::with_settings(&(&d.judge).into(), crate::demo::demo_settings())?;
+    let judging = AuditConfig::with_settings(&(&d.judge).into(), telltale::demo::demo_settings())?;
     let speed = d.speed.map_or(Some(DEMO_SPEED), |s| s.factor());
     let source = Source::Demo {
         speed: speed.unwrap_or(f64::INFINITY),
@@ -223,7 +223,7 @@ fn session(
 
 /// A new folder for an export: `telltale-report-20261107T200000Z` in the current folder.
 fn export_dir() -> PathBuf {
-    let now = crate::time::now().to_string();
+    let now = telltale::time::now().to_string();
     let stamp: String = now
         .chars()
         .take(19)
