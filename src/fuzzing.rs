@@ -29,7 +29,7 @@ use crate::flows::Limits;
 use crate::pipeline::audit::{AuditConfig, AuditSpec, audit_readers_with_evidence};
 use crate::pipeline::{Caps, Pipeline};
 use crate::report::Format;
-use crate::report::model::{Context, Report, RulesInfo};
+use crate::report::model::{Context, Report, ReportBasis, RulesInfo};
 use crate::rules::verdict::Consent;
 use crate::rules::{Matcher, Rules, load};
 use crate::settings::{ServerKind, Settings};
@@ -554,20 +554,16 @@ pub fn rules(data: &[u8]) {
     }
     let scope =
         crate::rules::scope::apply(&crate::rules::scope::AuditScope::Host, &mut result.flows);
-    let report = Report::build(
-        result,
-        Context {
-            inputs: Vec::new(),
-            live: None,
-            scope,
-            baseline: None,
-            settings,
-            rules: info,
-            opt_out,
-            generated_at: Timestamp(0),
-            warnings: Vec::new(),
-        },
-    );
+    let basis = ReportBasis {
+        rules: info,
+        opt_out,
+        settings,
+        baseline: None,
+        warnings: Vec::new(),
+    };
+    let mut context = Context::new(basis, Vec::new(), None, scope, Vec::new());
+    context.generated_at = Timestamp(0);
+    let report = Report::build(result, context);
     let _ = Format::Markdown.render(&report);
 }
 

@@ -19,7 +19,7 @@ use telltale::live::source::{CaptureMsg, Feed, ToPipeline, open_live, spawn_live
 use telltale::pipeline::Pipeline;
 use telltale::pipeline::audit::AuditConfig;
 use telltale::report::evidence::Evidence;
-use telltale::report::model::{Context, Input, LiveCapture, Report, RulesInfo};
+use telltale::report::model::{Input, LiveCapture, Report};
 use telltale::report::output::{Outputs, write_outputs};
 use telltale::report::text;
 use telltale::rules::Matcher;
@@ -194,7 +194,7 @@ pub fn run(
     let (mut result, store) = pipeline.finish_with_evidence();
     let packets = result.counters.packets;
     let scope = scope::apply(&judging.scope(attribution), &mut result.flows);
-    let mut warnings = judging.warnings.clone();
+    let mut warnings = Vec::new();
     if let Some(why) = &failure {
         warnings.push(format!(
             "the capture failed: {why}; the report covers what was captured before"
@@ -208,8 +208,8 @@ pub fn run(
     }
     let mut report = Report::build(
         result,
-        Context {
-            inputs: vec![Input {
+        judging.context(
+            vec![Input {
                 path: format!("live:{interface}"),
                 format: "live".into(),
                 sha256: None,
@@ -217,15 +217,10 @@ pub fn run(
                 packets,
                 cut_short: None,
             }],
-            live: Some(live),
+            Some(live),
             scope,
-            baseline: judging.baseline.clone(),
-            settings: judging.settings.clone(),
-            rules: RulesInfo::from_rules(&judging.rules),
-            opt_out: judging.opt_out.clone(),
-            generated_at: telltale::time::now(),
             warnings,
-        },
+        ),
     );
     let evidence = store.map(|s| Evidence::for_report(s, &mut report));
     for w in &report.warnings {

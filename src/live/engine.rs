@@ -13,7 +13,9 @@ use super::source::{CaptureMsg, ToPipeline};
 use crate::live::attribution::FlowAttribution;
 use crate::pipeline::Pipeline;
 use crate::report::Format;
-use crate::report::model::{Context, FlowReport, Input, LiveCapture, OptOut, Report, RulesInfo};
+use crate::report::model::{
+    Context, FlowReport, Input, LiveCapture, OptOut, Report, ReportBasis, RulesInfo,
+};
 use crate::report::output::{Destination, write_reports};
 use crate::rules::Rules;
 use std::collections::HashMap;
@@ -437,7 +439,7 @@ impl Engine {
 
     /// What a report says besides its flows and counters.
     fn context(&self, packets: u64, scope: crate::rules::scope::ScopeReport) -> Context {
-        let mut warnings = self.warnings.clone();
+        let mut warnings = Vec::new();
         if let CaptureState::Failed(why) = &self.state {
             warnings.push(format!(
                 "the capture failed: {why}; the report covers what was read before"
@@ -472,17 +474,14 @@ impl Engine {
             }),
             _ => None,
         };
-        Context {
-            inputs: vec![input],
-            live,
-            scope,
-            baseline: self.baseline.clone(),
-            settings: None,
+        let basis = ReportBasis {
             rules: RulesInfo::from_rules(&self.rules),
             opt_out: self.opt_out.clone(),
-            generated_at: crate::time::now(),
-            warnings,
-        }
+            settings: None,
+            baseline: self.baseline.clone(),
+            warnings: self.warnings.clone(),
+        };
+        Context::new(basis, vec![input], live, scope, warnings)
     }
 
     /// The report the last snapshot gives: its flows as the view showed them (the

@@ -9,9 +9,9 @@ use crate::pipeline::{Caps, Pipeline};
 use crate::report::Report;
 use crate::report::evidence::Evidence;
 use crate::report::journal::Journal;
-use crate::report::model::{Context, CutShort, Input, OptOut, RulesInfo};
+use crate::report::model::{Context, CutShort, Input, LiveCapture, OptOut, ReportBasis, RulesInfo};
 use crate::rules::conditions::Facts;
-use crate::rules::scope::{self, AuditScope};
+use crate::rules::scope::{self, AuditScope, ScopeReport};
 use crate::rules::verdict::Consent;
 use crate::rules::{Matcher, Rules, load};
 use crate::settings::consent::{PrefsError, decide, load_settings};
@@ -93,6 +93,29 @@ impl AuditConfig {
             opted_out: self.opt_out.state.opted_out(),
             facts: self.facts.clone(),
         }
+    }
+
+    /// How a report made under this configuration was judged.
+    pub fn basis(&self) -> ReportBasis {
+        ReportBasis {
+            rules: RulesInfo::from_rules(&self.rules),
+            opt_out: self.opt_out.clone(),
+            settings: self.settings.clone(),
+            baseline: self.baseline.clone(),
+            warnings: self.warnings.clone(),
+        }
+    }
+
+    /// A report's context under this configuration ([`Context::new`]): the inputs, the live
+    /// capture if any, the scope, and this run's warnings after the configuration's own.
+    pub fn context(
+        &self,
+        inputs: Vec<Input>,
+        live: Option<LiveCapture>,
+        scope: ScopeReport,
+        warnings: Vec<String>,
+    ) -> Context {
+        Context::new(self.basis(), inputs, live, scope, warnings)
     }
 
     /// The scope in force: the one asked for, else `server` when processes can be seen
@@ -303,20 +326,7 @@ pub fn audit_readers_journaled(
         );
     }
     let scope = scope::apply(&chosen, &mut result.flows);
-    let mut report = Report::build(
-        result,
-        Context {
-            inputs,
-            live: None,
-            scope,
-            baseline: config.baseline.clone(),
-            settings: config.settings.clone(),
-            rules: RulesInfo::from_rules(&config.rules),
-            opt_out: config.opt_out.clone(),
-            generated_at: crate::time::now(),
-            warnings: config.warnings.iter().cloned().chain(warnings).collect(),
-        },
-    );
+    let mut report = Report::build(result, config.context(inputs, None, scope, warnings));
     let evidence = store.map(|s| Evidence::for_report(s, &mut report));
     (report, evidence)
 }
