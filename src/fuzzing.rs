@@ -707,9 +707,9 @@ fn plex_token(data: &[u8]) -> Option<(usize, String)> {
 // ---------------------------------------------------------------------------------------------
 // pipeline
 
-fn judging() -> Option<&'static AuditConfig> {
-    static JUDGING: OnceLock<Option<AuditConfig>> = OnceLock::new();
-    JUDGING
+fn audit_config() -> Option<&'static AuditConfig> {
+    static CONFIG: OnceLock<Option<AuditConfig>> = OnceLock::new();
+    CONFIG
         .get_or_init(|| {
             let args = AuditSpec::builtin("plex", crate::config::choices::OptOutChoice::Auto);
             AuditConfig::with_settings(&args, crate::demo::demo_settings()).ok()
@@ -788,7 +788,7 @@ fn reading_ways_agree(data: &[u8]) {
 
 /// The report [`pipeline`] made, if the bytes opened as a capture.
 pub fn pipeline_report(data: &[u8]) -> Option<Report> {
-    let judging = judging()?;
+    let config = audit_config()?;
     let reader = match CaptureReader::from_reader(
         "fuzz.pcap",
         Box::new(std::io::Cursor::new(data.to_vec())),
@@ -799,7 +799,7 @@ pub fn pipeline_report(data: &[u8]) -> Option<Report> {
             return None;
         }
     };
-    let (report, evidence) = audit_readers_with_evidence(vec![reader], judging, small_caps(), true);
+    let (report, evidence) = audit_readers_with_evidence(vec![reader], config, small_caps(), true);
     assert!(
         report.counters.add_up(),
         "the counters do not add up: {:?}",

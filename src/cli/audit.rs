@@ -70,13 +70,13 @@ pub fn caps_of(a: &AuditArgs) -> Result<Caps, Failure> {
 }
 
 pub fn run(a: &AuditArgs) -> Result<i32, Failure> {
-    let judging = AuditConfig::new(&(&a.judge).into())?;
+    let config = AuditConfig::new(&(&a.judge).into())?;
     let mut dest = destinations(&a.out)?;
     dest.evidence = a.evidence.clone();
     // refuse now what writing would refuse at the end, before a long read or capture
     dest.preflight()?;
     if let Some(interface) = &a.interface {
-        return super::live_audit::run(a, interface, &judging, &dest);
+        return super::live_audit::run(a, interface, &config, &dest);
     }
     let digest = if a.no_digest {
         InputDigest::Skip
@@ -92,14 +92,14 @@ pub fn run(a: &AuditArgs) -> Result<i32, Failure> {
     }
     let mut journal = match &a.journal {
         Some(p) => Some(
-            Journal::create(p, &RulesInfo::from_rules(&judging.rules), &judging.opt_out)
+            Journal::create(p, &RulesInfo::from_rules(&config.rules), &config.opt_out)
                 .map_err(|e| Failure::usage(format!("--journal {}: {e}", p.display())))?,
         ),
         None => None,
     };
     let (report, evidence) = audit_readers_journaled(
         readers,
-        &judging,
+        &config,
         caps_of(a)?,
         dest.wants_evidence(),
         journal.as_mut(),
@@ -123,13 +123,13 @@ pub fn run(a: &AuditArgs) -> Result<i32, Failure> {
 
 /// The built-in demo capture, audited. Exits 0: the flagged flows are the point of the demo.
 pub fn run_demo(d: &DemoArgs) -> Result<i32, Failure> {
-    let judging = AuditConfig::with_settings(&(&d.judge).into(), telltale::demo::demo_settings())?;
+    let config = AuditConfig::with_settings(&(&d.judge).into(), telltale::demo::demo_settings())?;
     let dest = destinations(&d.out)?;
     dest.preflight()?;
     let reader = demo_reader()?;
     let (report, evidence) = audit_readers_with_evidence(
         vec![reader],
-        &judging,
+        &config,
         Caps::default(),
         dest.wants_evidence(),
     );

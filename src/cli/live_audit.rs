@@ -65,7 +65,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, Failure> {
 pub fn run(
     a: &AuditArgs,
     interface: &str,
-    judging: &AuditConfig,
+    config: &AuditConfig,
     dest: &Outputs,
 ) -> Result<i32, Failure> {
     let duration = a.duration.as_deref().map(parse_duration).transpose()?;
@@ -95,8 +95,8 @@ pub fn run(
         queue_drops: queue_drops.clone(),
         stop: Arc::new(AtomicBool::new(false)),
     };
-    let matcher = Arc::new(Matcher::new(judging.rules.clone()));
-    let mut pipeline = Pipeline::new(matcher, judging.consent(), super::audit::caps_of(a)?);
+    let matcher = Arc::new(Matcher::new(config.rules.clone()));
+    let mut pipeline = Pipeline::new(matcher, config.consent(), super::audit::caps_of(a)?);
     if dest.wants_evidence() {
         pipeline.keep_evidence();
     }
@@ -193,7 +193,7 @@ pub fn run(
     };
     let (mut result, store) = pipeline.finish_with_evidence();
     let packets = result.counters.packets;
-    let scope = scope::apply(&judging.scope(attribution), &mut result.flows);
+    let scope = scope::apply(&config.scope(attribution), &mut result.flows);
     let mut warnings = Vec::new();
     if let Some(why) = &failure {
         warnings.push(format!(
@@ -208,7 +208,7 @@ pub fn run(
     }
     let mut report = Report::build(
         result,
-        judging.context(
+        config.context(
             vec![Input {
                 path: format!("live:{interface}"),
                 format: "live".into(),

@@ -54,7 +54,7 @@ pub fn run_test(
     captures: &[std::path::PathBuf],
     opt_out: OptOutChoice,
 ) -> Result<i32, Failure> {
-    let judging = AuditConfig::without_settings(&AuditSpec {
+    let config = AuditConfig::without_settings(&AuditSpec {
         rules: vec![path.to_string_lossy().into_owned()],
         opt_out,
         scope: Some(ScopeChoice::Host),
@@ -66,7 +66,7 @@ pub fn run_test(
     for c in captures {
         readers.push(CaptureReader::open(c).map_err(|e| Failure::usage(e.to_string()))?);
     }
-    let report = audit_readers(readers, &judging, Caps::default());
+    let report = audit_readers(readers, &config, Caps::default());
     print!("{}", render_test(&report));
     Ok(EXIT_CLEAN)
 }
@@ -143,7 +143,7 @@ pub fn render_test(report: &telltale::report::Report) -> String {
 mod tests {
     use super::*;
 
-    fn judging(opt_out: OptOutChoice) -> AuditConfig {
+    fn config(opt_out: OptOutChoice) -> AuditConfig {
         AuditConfig::without_settings(&AuditSpec {
             rules: vec!["plex".into()],
             opt_out,
@@ -157,7 +157,7 @@ mod tests {
 
     #[test]
     fn auto_reads_no_settings_and_takes_the_strictest_reading_as_on_does() {
-        let auto = judging(OptOutChoice::Auto);
+        let auto = config(OptOutChoice::Auto);
         assert!(auto.settings.is_none());
         assert!(auto.consent().opted_out);
         assert_eq!(auto.opt_out.state.as_str(), "on");
@@ -166,8 +166,8 @@ mod tests {
             "{}",
             auto.opt_out.source
         );
-        assert!(judging(OptOutChoice::On).consent().opted_out);
-        let off = judging(OptOutChoice::Off);
+        assert!(config(OptOutChoice::On).consent().opted_out);
+        let off = config(OptOutChoice::Off);
         assert!(!off.consent().opted_out);
         assert_eq!(off.opt_out.source, "command line (--opt-out off)");
     }

@@ -34,7 +34,7 @@ enum Start {
 pub const DEMO_SPEED: f64 = 5.0;
 
 pub fn run_watch(a: &WatchArgs) -> Result<i32, Failure> {
-    let judging = AuditConfig::new(&(&a.judge).into())?;
+    let config = AuditConfig::new(&(&a.judge).into())?;
     let mut attribution = None;
     let (source, start) = match &a.read {
         Some(path) => {
@@ -79,18 +79,11 @@ pub fn run_watch(a: &WatchArgs) -> Result<i32, Failure> {
         }
     };
     require_terminal("watch")?;
-    session(
-        source,
-        start,
-        judging,
-        a.report.clone(),
-        a.bell,
-        attribution,
-    )
+    session(source, start, config, a.report.clone(), a.bell, attribution)
 }
 
 pub fn run_demo_tui(d: &DemoArgs) -> Result<i32, Failure> {
-    let judging = AuditConfig::with_settings(&(&d.judge).into(), telltale::demo::demo_settings())?;
+    let config = AuditConfig::with_settings(&(&d.judge).into(), telltale::demo::demo_settings())?;
     let speed = d.speed.map_or(Some(DEMO_SPEED), |s| s.factor());
     let source = Source::Demo {
         speed: speed.unwrap_or(f64::INFINITY),
@@ -98,7 +91,7 @@ pub fn run_demo_tui(d: &DemoArgs) -> Result<i32, Failure> {
     session(
         source,
         Start::Replay(Box::new(demo_reader()?), speed),
-        judging,
+        config,
         d.report.clone(),
         d.bell,
         None,
@@ -119,8 +112,8 @@ fn require_terminal(command: &str) -> Result<(), Failure> {
 }
 
 /// The settings file a session watches: the one given, or the one found.
-fn watched_prefs(judging: &AuditConfig) -> Option<PathBuf> {
-    judging
+fn watched_prefs(config: &AuditConfig) -> Option<PathBuf> {
+    config
         .settings
         .as_ref()
         .map(|s| PathBuf::from(&s.path))
@@ -130,14 +123,14 @@ fn watched_prefs(judging: &AuditConfig) -> Option<PathBuf> {
 fn session(
     source: Source,
     start: Start,
-    judging: AuditConfig,
+    config: AuditConfig,
     report: Option<PathBuf>,
     bell: bool,
     attribution: Option<FlowAttribution>,
 ) -> Result<i32, Failure> {
-    let prefs_path = watched_prefs(&judging);
-    let matcher = Arc::new(Matcher::new(judging.rules.clone()));
-    let pipeline = Pipeline::new(matcher, judging.consent(), Caps::default());
+    let prefs_path = watched_prefs(&config);
+    let matcher = Arc::new(Matcher::new(config.rules.clone()));
+    let pipeline = Pipeline::new(matcher, config.consent(), Caps::default());
     let (to_pipeline, pipeline_rx) = sync_channel::<ToPipeline>(64);
     let (events_tx, events_rx) = sync_channel::<Event>(256);
     let queue_drops = Arc::new(AtomicU64::new(0));
@@ -150,23 +143,23 @@ fn session(
 
     let initial = Snapshot::empty(
         source.clone(),
-        judging.opt_out.clone(),
-        RulesInfo::from_rules(&judging.rules),
+        config.opt_out.clone(),
+        RulesInfo::from_rules(&config.rules),
     );
-    let scope = judging.scope(attribution.is_some());
+    let scope = config.scope(attribution.is_some());
     let engine = Engine::new(
         pipeline,
-        judging.rules.clone(),
+        config.rules.clone(),
         source,
-        judging.opt_out.clone(),
+        config.opt_out.clone(),
         queue_drops,
         ReportPlan {
             on_exit: report.clone(),
         },
     )
     .with_attribution(attribution, scope)
-    .with_baseline(judging.baseline.clone())
-    .with_prefs_watch(prefs_path, judging.opt_out_choice);
+    .with_baseline(config.baseline.clone())
+    .with_prefs_watch(prefs_path, config.opt_out_choice);
     let engine_out = events_tx.clone();
     let engine_thread: JoinHandle<Ended> = std::thread::Builder::new()
         .name("telltale-pipeline".into())

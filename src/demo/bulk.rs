@@ -663,14 +663,14 @@ mod tests {
     use crate::report::Report;
 
     fn audit(bytes: Vec<u8>) -> Report {
-        let judging = AuditConfig::new(&AuditSpec::builtin(
+        let config = AuditConfig::new(&AuditSpec::builtin(
             "plex",
             crate::config::choices::OptOutChoice::On,
         ))
         .expect("plex rules");
         let reader = CaptureReader::from_reader("bulk", Box::new(std::io::Cursor::new(bytes)))
             .expect("readable capture");
-        audit_readers(vec![reader], &judging, Caps::default())
+        audit_readers(vec![reader], &config, Caps::default())
     }
 
     #[test]
