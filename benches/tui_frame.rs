@@ -9,10 +9,9 @@ use ratatui::backend::TestBackend;
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use telltale::cli::JudgeArgs;
-use telltale::cli::audit::{Judging, audit_readers, demo_reader};
 use telltale::live::snapshot::{CaptureState, Snapshot, Source};
 use telltale::pipeline::Caps;
+use telltale::pipeline::audit::{AuditConfig, AuditSpec, audit_readers, demo_reader};
 use telltale::report::model::FlowReport;
 use telltale::tui::{App, UiEvent, UiOptions};
 
@@ -27,9 +26,9 @@ fn main() -> Result<()> {
     if !std::env::args().any(|a| a == "--bench") {
         return Ok(());
     }
-    let judging = Judging::from_args(&JudgeArgs::builtin(
+    let judging = AuditConfig::new(&AuditSpec::builtin(
         "plex",
-        telltale::cli::choices::OptOutChoice::On,
+        telltale::config::choices::OptOutChoice::On,
     ))
     .map_err(|e| format!("the built-in rules: {e:?}"))?;
     let reader = demo_reader().map_err(|e| format!("the demo capture: {e:?}"))?;

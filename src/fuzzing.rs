@@ -20,17 +20,16 @@
 
 use crate::capture::file::CaptureReader;
 use crate::capture::{LinkType, RawPacket};
-use crate::cli::JudgeArgs;
-use crate::cli::audit::{Judging, audit_readers_with_evidence};
 use crate::decode::{Decoded, Decoder, FragLimits, Transport, tcp_flags};
 use crate::dissect::quic::packet::{self, Datagram, LongType};
 use crate::dissect::quic::{QuicEvent, QuicFlow, gquic};
 use crate::dissect::stream::StreamBuf;
 use crate::dissect::{dns, http, tls};
 use crate::flows::Limits;
+use crate::pipeline::audit::{AuditConfig, AuditSpec, audit_readers_with_evidence};
 use crate::pipeline::{Caps, Pipeline};
 use crate::report::Format;
-use crate::report::model::{Context, Report, RulesInfo};
+use crate::report::model::{Context, Report, ReportBasis, RulesInfo};
 use crate::rules::verdict::Consent;
 use crate::rules::{Matcher, Rules, load};
 use crate::settings::{ServerKind, Settings};
@@ -456,7 +455,7 @@ fn sample_packets() -> &'static [(Timestamp, LinkType, Vec<u8>)] {
     static SAMPLE: OnceLock<Vec<(Timestamp, LinkType, Vec<u8>)>> = OnceLock::new();
     SAMPLE.get_or_init(|| {
         let mut out = Vec::new();
-        let Ok(mut reader) = crate::cli::audit::demo_reader() else {
+        let Ok(mut reader) = crate::pipeline::audit::demo_reader() else {
             return out;
         };
         let mut decoder = Decoder::new();
@@ -524,9 +523,9 @@ pub fn rules(data: &[u8]) {
     };
     let _ = crate::rules::check::check(&rules);
     let settings = crate::demo::demo_settings();
-    let (opt_out, facts) = crate::cli::consent::decide(
+    let (opt_out, facts) = crate::settings::consent::decide(
         &rules,
-        crate::cli::choices::OptOutChoice::Auto,
+        crate::config::choices::OptOutChoice::Auto,
         settings.as_ref(),
     );
     let opted_out = opt_out.state.opted_out();
@@ -555,20 +554,16 @@ pub fn rules(data: &[u8]) {
     }
     let scope =
         crate::rules::scope::apply(&crate::rules::scope::AuditScope::Host, &mut result.flows);
-    let report = Report::build(
-        result,
-        Context {
-            inputs: Vec::new(),
-            live: None,
-            scope,
-            baseline: None,
-            settings,
-            rules: info,
-            opt_out,
-            generated_at: Timestamp(0),
-            warnings: Vec::new(),
-        },
-    );
+    let basis = ReportBasis {
+        rules: info,
+        opt_out,
+        settings,
+        baseline: None,
+        warnings: Vec::new(),
+    };
+    let mut context = Context::new(basis, Vec::new(), None, scope, Vec::new());
+    context.generated_at = Timestamp(0);
+    let report = Report::build(result, context);
     let _ = Format::Markdown.render(&report);
 }
 
@@ -620,9 +615,9 @@ fn settings_shown(data: &[u8]) -> Vec<(&'static str, String)> {
                 shown.push_str(&format!("{s:?}"));
                 if let Some(r) = builtin_rules(rules) {
                     let mut r = r.clone();
-                    if let (opt_out, Some(facts)) = crate::cli::consent::decide(
+                    if let (opt_out, Some(facts)) = crate::settings::consent::decide(
                         &r,
-                        crate::cli::choices::OptOutChoice::Auto,
+                        crate::config::choices::OptOutChoice::Auto,
                         Some(s),
                     ) {
                         shown.push_str(&opt_out.source);
@@ -712,12 +707,12 @@ fn plex_token(data: &[u8]) -> Option<(usize, String)> {
 // ---------------------------------------------------------------------------------------------
 // pipeline
 
-fn judging() -> Option<&'static Judging> {
-    static JUDGING: OnceLock<Option<Judging>> = OnceLock::new();
-    JUDGING
+fn audit_config() -> Option<&'static AuditConfig> {
+    static CONFIG: OnceLock<Option<AuditConfig>> = OnceLock::new();
+    CONFIG
         .get_or_init(|| {
-            let args = JudgeArgs::builtin("plex", crate::cli::choices::OptOutChoice::Auto);
-            Judging::from_args_with(&args, crate::demo::demo_settings()).ok()
+            let args = AuditSpec::builtin("plex", crate::config::choices::OptOutChoice::Auto);
+            AuditConfig::with_settings(&args, crate::demo::demo_settings()).ok()
         })
         .as_ref()
 }
@@ -793,7 +788,7 @@ fn reading_ways_agree(data: &[u8]) {
 
 /// The report [`pipeline`] made, if the bytes opened as a capture.
 pub fn pipeline_report(data: &[u8]) -> Option<Report> {
-    let judging = judging()?;
+    let config = audit_config()?;
     let reader = match CaptureReader::from_reader(
         "fuzz.pcap",
         Box::new(std::io::Cursor::new(data.to_vec())),
@@ -804,7 +799,7 @@ pub fn pipeline_report(data: &[u8]) -> Option<Report> {
             return None;
         }
     };
-    let (report, evidence) = audit_readers_with_evidence(vec![reader], judging, small_caps(), true);
+    let (report, evidence) = audit_readers_with_evidence(vec![reader], config, small_caps(), true);
     assert!(
         report.counters.add_up(),
         "the counters do not add up: {:?}",

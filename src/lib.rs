@@ -4,8 +4,8 @@
 //! `capture` (packets in) → `decode` (link, IP, transport) → `flows` (bidirectional
 //! flow table) → `dissect` (DNS, TLS, HTTP, QUIC: names on the wire) → `names`
 //! (address → name map, name inventory) → `rules` (locality, rules file, verdicts)
-//! → `report` (JSON, Markdown), or live → `tui` (the terminal UI, fed snapshots by `live`). `pipeline` ties the stages together; `cli` is the
-//! binary's edge. Nothing here sends a packet or looks anything up.
+//! → `report` (JSON, Markdown), or live → `tui` (the terminal UI, fed snapshots by `live`). `pipeline` ties the stages together (`pipeline::audit`: the
+//! offline audit under an `AuditConfig`); the command line (`src/cli`) is the binary's own module. Nothing here sends a packet or looks anything up.
 #![forbid(unsafe_code)]
 // A time subtraction that can go negative panics; this one once killed the replay thread
 // on a busy machine. Saturate or check instead.
@@ -13,7 +13,7 @@
 
 pub mod attrib;
 pub mod capture;
-pub mod cli;
+pub mod config;
 pub mod decode;
 pub mod demo;
 pub mod dissect;

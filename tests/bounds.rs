@@ -16,11 +16,11 @@ use serde_json::Value;
 use std::io::Cursor;
 use std::time::Duration;
 use telltale::capture::file::CaptureReader;
-use telltale::cli::audit::audit_readers_with_evidence;
 use telltale::demo::Frame;
 use telltale::demo::quic::{InitialSpec, client_initial_keys, crypto_frame, protect_initial};
 use telltale::demo::synth::write_pcapng;
 use telltale::pipeline::Caps;
+use telltale::pipeline::audit::audit_readers_with_evidence;
 use telltale::report::evidence::Evidence;
 use telltale::time::Timestamp;
 

@@ -6,24 +6,24 @@
 //! panic hook's flag (`live::fault`), which the loop looks at; the loop's own is caught,
 //! and the report made from the pipeline as the panic left it.
 
-use super::audit::Judging;
-use super::output::{Outputs, write_outputs};
 use super::{AuditArgs, EXIT_CLEAN, EXIT_ERROR, EXIT_FLAGGED, Failure};
-use crate::attrib::Attributor;
-use crate::live::attribution::FlowAttribution;
-use crate::live::fault;
-use crate::live::source::{CaptureMsg, Feed, ToPipeline, open_live, spawn_live};
-use crate::pipeline::Pipeline;
-use crate::report::evidence::Evidence;
-use crate::report::model::{Context, Input, LiveCapture, Report, RulesInfo};
-use crate::report::text;
-use crate::rules::Matcher;
-use crate::rules::scope;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{RecvTimeoutError, sync_channel};
 use std::time::{Duration, Instant};
+use telltale::attrib::Attributor;
+use telltale::live::attribution::FlowAttribution;
+use telltale::live::fault;
+use telltale::live::source::{CaptureMsg, Feed, ToPipeline, open_live, spawn_live};
+use telltale::pipeline::Pipeline;
+use telltale::pipeline::audit::AuditConfig;
+use telltale::report::evidence::Evidence;
+use telltale::report::model::{Input, LiveCapture, Report};
+use telltale::report::output::{Outputs, write_outputs};
+use telltale::report::text;
+use telltale::rules::Matcher;
+use telltale::rules::scope;
 
 /// `90s`, `10m`, `2h`, `1h30m`, or a plain number of seconds.
 pub fn parse_duration(s: &str) -> Result<Duration, Failure> {
@@ -65,7 +65,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, Failure> {
 pub fn run(
     a: &AuditArgs,
     interface: &str,
-    judging: &Judging,
+    config: &AuditConfig,
     dest: &Outputs,
 ) -> Result<i32, Failure> {
     let duration = a.duration.as_deref().map(parse_duration).transpose()?;
@@ -81,7 +81,7 @@ pub fn run(
         attributor = attributor.with_kernel_events();
     }
     // the handle is open: nothing else needs privilege (before any thread starts)
-    let dropped = super::drop_privileges(crate::privilege::Need::Attribution);
+    let dropped = super::drop_privileges(telltale::privilege::Need::Attribution);
 
     let stop_requested = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
@@ -95,8 +95,8 @@ pub fn run(
         queue_drops: queue_drops.clone(),
         stop: Arc::new(AtomicBool::new(false)),
     };
-    let matcher = Arc::new(Matcher::new(judging.rules.clone()));
-    let mut pipeline = Pipeline::new(matcher, judging.consent(), super::audit::caps_of(a)?);
+    let matcher = Arc::new(Matcher::new(config.rules.clone()));
+    let mut pipeline = Pipeline::new(matcher, config.consent(), super::audit::caps_of(a)?);
     if dest.wants_evidence() {
         pipeline.keep_evidence();
     }
@@ -193,8 +193,8 @@ pub fn run(
     };
     let (mut result, store) = pipeline.finish_with_evidence();
     let packets = result.counters.packets;
-    let scope = scope::apply(&judging.scope(attribution), &mut result.flows);
-    let mut warnings = judging.warnings.clone();
+    let scope = scope::apply(&config.scope(attribution), &mut result.flows);
+    let mut warnings = Vec::new();
     if let Some(why) = &failure {
         warnings.push(format!(
             "the capture failed: {why}; the report covers what was captured before"
@@ -208,8 +208,8 @@ pub fn run(
     }
     let mut report = Report::build(
         result,
-        Context {
-            inputs: vec![Input {
+        config.context(
+            vec![Input {
                 path: format!("live:{interface}"),
                 format: "live".into(),
                 sha256: None,
@@ -217,15 +217,10 @@ pub fn run(
                 packets,
                 cut_short: None,
             }],
-            live: Some(live),
+            Some(live),
             scope,
-            baseline: judging.baseline.clone(),
-            settings: judging.settings.clone(),
-            rules: RulesInfo::from_rules(&judging.rules),
-            opt_out: judging.opt_out.clone(),
-            generated_at: crate::time::now(),
             warnings,
-        },
+        ),
     );
     let evidence = store.map(|s| Evidence::for_report(s, &mut report));
     for w in &report.warnings {

@@ -1,20 +1,18 @@
 //! The binary's edge: arguments in, exit code out. Flags are parsed in two stages: clap
 //! reads them, the choices (`--opt-out`, `--scope`, `--format`, `--speed`) already checked
-//! into their types ([`choices`]); then each command validates the rest into the library's
-//! types ([`audit::Judging`]). Every error is printed once, here, and mapped to an exit code.
+//! into their types ([`telltale::config::choices`]); then each command validates the rest into the library's
+//! types ([`telltale::pipeline::audit::AuditConfig`]). Every error is printed once, here, and mapped to an exit code.
 
 pub mod audit;
-pub mod choices;
 pub mod consent;
 pub mod live_audit;
-pub mod output;
 pub mod rules_cmd;
 pub mod verify;
 pub mod watch;
 
-use choices::{FormatList, JournalFormat, OptOutChoice, ScopeChoice, Speed};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
+use telltale::config::choices::{FormatList, JournalFormat, OptOutChoice, ScopeChoice, Speed};
 
 /// Exit status: nothing flagged.
 pub const EXIT_CLEAN: i32 = 0;
@@ -192,17 +190,15 @@ pub struct JudgeArgs {
     pub baseline: Option<PathBuf>,
 }
 
-impl JudgeArgs {
-    /// Rules and an opt-out choice, with no settings file, scope or baseline (as the tests, the
-    /// benchmarks and the demo's report judge).
-    pub fn builtin(rules: &str, opt_out: OptOutChoice) -> JudgeArgs {
-        JudgeArgs {
-            rules: vec![rules.into()],
-            opt_out,
-            prefs: None,
-            scope: None,
-            server_ip: None,
-            baseline: None,
+impl From<&JudgeArgs> for telltale::pipeline::audit::AuditSpec {
+    fn from(a: &JudgeArgs) -> telltale::pipeline::audit::AuditSpec {
+        telltale::pipeline::audit::AuditSpec {
+            rules: a.rules.clone(),
+            opt_out: a.opt_out,
+            prefs: a.prefs.clone(),
+            scope: a.scope,
+            server_ip: a.server_ip,
+            baseline: a.baseline.clone(),
         }
     }
 }
@@ -301,9 +297,30 @@ impl Failure {
     }
 }
 
+impl From<telltale::report::output::OutputError> for Failure {
+    fn from(e: telltale::report::output::OutputError) -> Failure {
+        Failure {
+            message: e.message,
+            code: e.code,
+        }
+    }
+}
+
+impl From<telltale::settings::consent::PrefsError> for Failure {
+    fn from(e: telltale::settings::consent::PrefsError) -> Failure {
+        Failure::usage(e.to_string())
+    }
+}
+
+impl From<telltale::pipeline::audit::AuditError> for Failure {
+    fn from(e: telltale::pipeline::audit::AuditError) -> Failure {
+        Failure::usage(e.to_string())
+    }
+}
+
 pub fn main() -> i32 {
     // before any thread starts: every panic is noted, and a live session ended (`live::fault`)
-    crate::live::fault::install_hook();
+    telltale::live::fault::install_hook();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
@@ -321,7 +338,7 @@ pub fn main() -> i32 {
     // command that went on after a helper thread's panic (a reading thread, say) ends
     // with the same line and status.
     let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(cli)));
-    let panicked = crate::live::fault::panicked;
+    let panicked = telltale::live::fault::panicked;
     let failure = match ran {
         Ok(Ok(code)) => match panicked() {
             None => return code,
@@ -338,8 +355,8 @@ pub fn main() -> i32 {
 }
 
 /// Gives up privileges, saying so on standard error when it cannot (the run goes on).
-pub fn drop_privileges(need: crate::privilege::Need) -> Option<crate::privilege::Dropped> {
-    match crate::privilege::drop_privileges(need) {
+pub fn drop_privileges(need: telltale::privilege::Need) -> Option<telltale::privilege::Dropped> {
+    match telltale::privilege::drop_privileges(need) {
         Ok(d) => Some(d),
         Err(e) => {
             eprintln!("telltale: warning: {e}; going on with the privileges it was started with");
@@ -354,7 +371,7 @@ pub fn run(cli: Cli) -> Result<i32, Failure> {
     let live = matches!(&cli.command, Command::Audit(a) if a.interface.is_some())
         || matches!(&cli.command, Command::Watch(w) if w.read.is_none());
     if !live {
-        drop_privileges(crate::privilege::Need::Nothing);
+        drop_privileges(telltale::privilege::Need::Nothing);
     }
     match cli.command {
         Command::Audit(a) => audit::run(&a),
@@ -374,15 +391,15 @@ pub fn run(cli: Cli) -> Result<i32, Failure> {
             let text = std::fs::read_to_string(&from_journal).map_err(|e| {
                 Failure::usage(format!("--from-journal {label}: cannot read it: {e}"))
             })?;
-            let v = crate::report::journal::rebuild(&label, &text).map_err(Failure::usage)?;
+            let v = telltale::report::journal::rebuild(&label, &text).map_err(Failure::usage)?;
             let body = match format {
                 JournalFormat::Json => {
                     format!("{}\n", serde_json::to_string_pretty(&v).unwrap_or_default())
                 }
-                JournalFormat::Markdown => crate::report::journal::rebuilt_markdown(&v),
+                JournalFormat::Markdown => telltale::report::journal::rebuilt_markdown(&v),
             };
             match output {
-                Some(p) => output::write_file(&p, body.as_bytes(), false)?,
+                Some(p) => telltale::report::output::write_file(&p, body.as_bytes(), false)?,
                 None => print!("{body}"),
             }
             let flagged = v["flows"]
@@ -395,8 +412,8 @@ pub fn run(cli: Cli) -> Result<i32, Failure> {
         Command::Prefs { path, rules } => consent::run_prefs(path.as_deref(), &rules),
         Command::Verify { dir } => verify::run(&dir),
         Command::Interfaces => {
-            let list = crate::live::iface::list().map_err(Failure::usage)?;
-            print!("{}", crate::live::iface::render(&list));
+            let list = telltale::live::iface::list().map_err(Failure::usage)?;
+            print!("{}", telltale::live::iface::render(&list));
             Ok(EXIT_CLEAN)
         }
         Command::Demo(d) => {

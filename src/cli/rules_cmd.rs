@@ -1,16 +1,16 @@
 //! `telltale rules check PATH` and `telltale rules test PATH CAPTURE...`: for people who
 //! write or edit a rules file.
 
-use super::audit::{Judging, audit_readers};
-use super::choices::{OptOutChoice, ScopeChoice};
-use super::{EXIT_CLEAN, EXIT_ERROR, Failure, JudgeArgs};
-use crate::capture::file::CaptureReader;
-use crate::pipeline::Caps;
-use crate::report::text::{bytes, neutralise};
-use crate::rules::verdict::VerdictKind;
-use crate::rules::{check, load};
+use super::{EXIT_CLEAN, EXIT_ERROR, Failure};
 use std::fmt::Write;
 use std::path::Path;
+use telltale::capture::file::CaptureReader;
+use telltale::config::choices::{OptOutChoice, ScopeChoice};
+use telltale::pipeline::Caps;
+use telltale::pipeline::audit::{AuditConfig, AuditSpec, audit_readers};
+use telltale::report::text::{bytes, neutralise};
+use telltale::rules::verdict::VerdictKind;
+use telltale::rules::{check, load};
 
 /// Validates a rules file: errors exit 2 (with `file:line:column`, the line and a caret),
 /// warnings are printed and exit 0.
@@ -30,17 +30,17 @@ pub fn run_check(path: &Path) -> Result<i32, Failure> {
         rules
             .rules
             .iter()
-            .filter(|r| r.kind == crate::rules::RuleKind::Exception)
+            .filter(|r| r.kind == telltale::rules::RuleKind::Exception)
             .count(),
         rules
             .rules
             .iter()
-            .filter(|r| r.kind == crate::rules::RuleKind::Collection)
+            .filter(|r| r.kind == telltale::rules::RuleKind::Collection)
             .count(),
         rules
             .rules
             .iter()
-            .filter(|r| r.kind == crate::rules::RuleKind::LocalOnly)
+            .filter(|r| r.kind == telltale::rules::RuleKind::LocalOnly)
             .count(),
         warnings.len(),
         if warnings.len() == 1 { "" } else { "s" }
@@ -54,7 +54,7 @@ pub fn run_test(
     captures: &[std::path::PathBuf],
     opt_out: OptOutChoice,
 ) -> Result<i32, Failure> {
-    let judging = Judging::from_args_without_settings(&JudgeArgs {
+    let config = AuditConfig::without_settings(&AuditSpec {
         rules: vec![path.to_string_lossy().into_owned()],
         opt_out,
         scope: Some(ScopeChoice::Host),
@@ -66,12 +66,12 @@ pub fn run_test(
     for c in captures {
         readers.push(CaptureReader::open(c).map_err(|e| Failure::usage(e.to_string()))?);
     }
-    let report = audit_readers(readers, &judging, Caps::default());
+    let report = audit_readers(readers, &config, Caps::default());
     print!("{}", render_test(&report));
     Ok(EXIT_CLEAN)
 }
 
-pub fn render_test(report: &crate::report::Report) -> String {
+pub fn render_test(report: &telltale::report::Report) -> String {
     let mut o = String::new();
     let width = report
         .rules
@@ -143,8 +143,8 @@ pub fn render_test(report: &crate::report::Report) -> String {
 mod tests {
     use super::*;
 
-    fn judging(opt_out: OptOutChoice) -> Judging {
-        Judging::from_args_without_settings(&JudgeArgs {
+    fn config(opt_out: OptOutChoice) -> AuditConfig {
+        AuditConfig::without_settings(&AuditSpec {
             rules: vec!["plex".into()],
             opt_out,
             scope: Some(ScopeChoice::Host),
@@ -157,7 +157,7 @@ mod tests {
 
     #[test]
     fn auto_reads_no_settings_and_takes_the_strictest_reading_as_on_does() {
-        let auto = judging(OptOutChoice::Auto);
+        let auto = config(OptOutChoice::Auto);
         assert!(auto.settings.is_none());
         assert!(auto.consent().opted_out);
         assert_eq!(auto.opt_out.state.as_str(), "on");
@@ -166,8 +166,8 @@ mod tests {
             "{}",
             auto.opt_out.source
         );
-        assert!(judging(OptOutChoice::On).consent().opted_out);
-        let off = judging(OptOutChoice::Off);
+        assert!(config(OptOutChoice::On).consent().opted_out);
+        let off = config(OptOutChoice::Off);
         assert!(!off.consent().opted_out);
         assert_eq!(off.opt_out.source, "command line (--opt-out off)");
     }

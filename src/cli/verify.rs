@@ -3,10 +3,10 @@
 //! exit 0 when all match, 1 when any differs or is missing, 2 without a readable manifest.
 
 use super::{EXIT_CLEAN, Failure};
-use crate::report::manifest::{FileCheck, MANIFEST_FILE, Manifest};
-use crate::report::text::neutralise;
 use std::io::Write;
 use std::path::Path;
+use telltale::report::manifest::{FileCheck, MANIFEST_FILE, Manifest};
+use telltale::report::text::neutralise;
 
 /// Exit status: a file changed or is missing.
 pub const EXIT_MISMATCH: i32 = 1;

@@ -4,25 +4,25 @@
 //! thread) the terminal is restored and the `--report` is written. After a panic one
 //! line names the thread, and the exit status is [`EXIT_INTERNAL`].
 
-use super::audit::{Judging, demo_reader};
 use super::{DemoArgs, EXIT_CLEAN, EXIT_ERROR, EXIT_INTERNAL, Failure, WatchArgs};
-use crate::capture::file::{CaptureReader, InputDigest};
-use crate::live::attribution::FlowAttribution;
-use crate::live::engine::{Ended, Engine, ReportPlan};
-use crate::live::snapshot::{Snapshot, Source};
-use crate::live::source::{Feed, Running, ToPipeline, open_live, spawn_live, spawn_replay};
-use crate::live::{Event, fault, iface};
-use crate::pipeline::{Caps, Pipeline};
-use crate::report::model::RulesInfo;
-use crate::rules::Matcher;
-use crate::tui::run::{Ending, forward_signals, run};
-use crate::tui::{App, UiOptions};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::mpsc::sync_channel;
 use std::thread::JoinHandle;
+use telltale::capture::file::{CaptureReader, InputDigest};
+use telltale::live::attribution::FlowAttribution;
+use telltale::live::engine::{Ended, Engine, ReportPlan};
+use telltale::live::snapshot::{Snapshot, Source};
+use telltale::live::source::{Feed, Running, ToPipeline, open_live, spawn_live, spawn_replay};
+use telltale::live::{Event, fault, iface};
+use telltale::pipeline::audit::{AuditConfig, demo_reader};
+use telltale::pipeline::{Caps, Pipeline};
+use telltale::report::model::RulesInfo;
+use telltale::rules::Matcher;
+use telltale::tui::run::{Ending, forward_signals, run};
+use telltale::tui::{App, UiOptions};
 
 /// How the capture starts, once the channels exist.
 enum Start {
@@ -34,7 +34,7 @@ enum Start {
 pub const DEMO_SPEED: f64 = 5.0;
 
 pub fn run_watch(a: &WatchArgs) -> Result<i32, Failure> {
-    let judging = Judging::from_args(&a.judge)?;
+    let config = AuditConfig::new(&(&a.judge).into())?;
     let mut attribution = None;
     let (source, start) = match &a.read {
         Some(path) => {
@@ -64,11 +64,11 @@ pub fn run_watch(a: &WatchArgs) -> Result<i32, Failure> {
                 })?;
             // attribution's kernel events load while the privilege to load them is held
             attribution = (!a.no_attribution)
-                .then(crate::attrib::Attributor::new)
+                .then(telltale::attrib::Attributor::new)
                 .filter(|a| a.available())
                 .map(|a| FlowAttribution::new(a).with_kernel_events());
             // the handle is open: nothing else needs privilege (before any thread starts)
-            super::drop_privileges(crate::privilege::Need::Attribution);
+            super::drop_privileges(telltale::privilege::Need::Attribution);
             (
                 Source::Live {
                     interface,
@@ -79,18 +79,11 @@ pub fn run_watch(a: &WatchArgs) -> Result<i32, Failure> {
         }
     };
     require_terminal("watch")?;
-    session(
-        source,
-        start,
-        judging,
-        a.report.clone(),
-        a.bell,
-        attribution,
-    )
+    session(source, start, config, a.report.clone(), a.bell, attribution)
 }
 
 pub fn run_demo_tui(d: &DemoArgs) -> Result<i32, Failure> {
-    let judging = Judging::from_args_with(&d.judge, crate::demo::demo_settings())?;
+    let config = AuditConfig::with_settings(&(&d.judge).into(), telltale::demo::demo_settings())?;
     let speed = d.speed.map_or(Some(DEMO_SPEED), |s| s.factor());
     let source = Source::Demo {
         speed: speed.unwrap_or(f64::INFINITY),
@@ -98,7 +91,7 @@ pub fn run_demo_tui(d: &DemoArgs) -> Result<i32, Failure> {
     session(
         source,
         Start::Replay(Box::new(demo_reader()?), speed),
-        judging,
+        config,
         d.report.clone(),
         d.bell,
         None,
@@ -119,8 +112,8 @@ fn require_terminal(command: &str) -> Result<(), Failure> {
 }
 
 /// The settings file a session watches: the one given, or the one found.
-fn watched_prefs(judging: &Judging) -> Option<PathBuf> {
-    judging
+fn watched_prefs(config: &AuditConfig) -> Option<PathBuf> {
+    config
         .settings
         .as_ref()
         .map(|s| PathBuf::from(&s.path))
@@ -130,14 +123,14 @@ fn watched_prefs(judging: &Judging) -> Option<PathBuf> {
 fn session(
     source: Source,
     start: Start,
-    judging: Judging,
+    config: AuditConfig,
     report: Option<PathBuf>,
     bell: bool,
     attribution: Option<FlowAttribution>,
 ) -> Result<i32, Failure> {
-    let prefs_path = watched_prefs(&judging);
-    let matcher = Arc::new(Matcher::new(judging.rules.clone()));
-    let pipeline = Pipeline::new(matcher, judging.consent(), Caps::default());
+    let prefs_path = watched_prefs(&config);
+    let matcher = Arc::new(Matcher::new(config.rules.clone()));
+    let pipeline = Pipeline::new(matcher, config.consent(), Caps::default());
     let (to_pipeline, pipeline_rx) = sync_channel::<ToPipeline>(64);
     let (events_tx, events_rx) = sync_channel::<Event>(256);
     let queue_drops = Arc::new(AtomicU64::new(0));
@@ -150,23 +143,23 @@ fn session(
 
     let initial = Snapshot::empty(
         source.clone(),
-        judging.opt_out.clone(),
-        RulesInfo::from_rules(&judging.rules),
+        config.opt_out.clone(),
+        RulesInfo::from_rules(&config.rules),
     );
-    let scope = judging.scope(attribution.is_some());
+    let scope = config.scope(attribution.is_some());
     let engine = Engine::new(
         pipeline,
-        judging.rules.clone(),
+        config.rules.clone(),
         source,
-        judging.opt_out.clone(),
+        config.opt_out.clone(),
         queue_drops,
         ReportPlan {
             on_exit: report.clone(),
         },
     )
     .with_attribution(attribution, scope)
-    .with_baseline(judging.baseline.clone())
-    .with_prefs_watch(prefs_path, judging.opt_out_choice);
+    .with_baseline(config.baseline.clone())
+    .with_prefs_watch(prefs_path, config.opt_out_choice);
     let engine_out = events_tx.clone();
     let engine_thread: JoinHandle<Ended> = std::thread::Builder::new()
         .name("telltale-pipeline".into())
@@ -223,7 +216,7 @@ fn session(
 
 /// A new folder for an export: `telltale-report-20261107T200000Z` in the current folder.
 fn export_dir() -> PathBuf {
-    let now = crate::time::now().to_string();
+    let now = telltale::time::now().to_string();
     let stamp: String = now
         .chars()
         .take(19)

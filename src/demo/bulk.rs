@@ -657,21 +657,20 @@ pub fn churn(packets: u64, seed: u64, out: impl Write) -> Result<(), SynthError>
 mod tests {
     use super::*;
     use crate::capture::file::CaptureReader;
-    use crate::cli::JudgeArgs;
-    use crate::cli::audit::{Judging, audit_readers};
     use crate::names::NameSource;
     use crate::pipeline::Caps;
+    use crate::pipeline::audit::{AuditConfig, AuditSpec, audit_readers};
     use crate::report::Report;
 
     fn audit(bytes: Vec<u8>) -> Report {
-        let judging = Judging::from_args(&JudgeArgs::builtin(
+        let config = AuditConfig::new(&AuditSpec::builtin(
             "plex",
-            crate::cli::choices::OptOutChoice::On,
+            crate::config::choices::OptOutChoice::On,
         ))
         .expect("plex rules");
         let reader = CaptureReader::from_reader("bulk", Box::new(std::io::Cursor::new(bytes)))
             .expect("readable capture");
-        audit_readers(vec![reader], &judging, Caps::default())
+        audit_readers(vec![reader], &config, Caps::default())
     }
 
     #[test]

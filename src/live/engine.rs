@@ -10,11 +10,13 @@ use super::Event;
 use super::fault;
 use super::snapshot::{CaptureState, Drops, Snapshot, Source};
 use super::source::{CaptureMsg, ToPipeline};
-use crate::cli::output::{Destination, write_reports};
 use crate::live::attribution::FlowAttribution;
 use crate::pipeline::Pipeline;
 use crate::report::Format;
-use crate::report::model::{Context, FlowReport, Input, LiveCapture, OptOut, Report, RulesInfo};
+use crate::report::model::{
+    Context, FlowReport, Input, LiveCapture, OptOut, Report, ReportBasis, RulesInfo,
+};
+use crate::report::output::{Destination, write_reports};
 use crate::rules::Rules;
 use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -87,7 +89,7 @@ pub struct Ended {
 pub struct PrefsWatch {
     pub path: PathBuf,
     /// `--opt-out` as given: `auto` reads the changed settings' choice, `on` and `off` keep theirs.
-    pub opt_out: crate::cli::choices::OptOutChoice,
+    pub opt_out: crate::config::choices::OptOutChoice,
     pub modified: Option<std::time::SystemTime>,
     pub checked: Instant,
 }
@@ -152,7 +154,7 @@ impl Engine {
     pub fn with_prefs_watch(
         mut self,
         path: Option<PathBuf>,
-        opt_out: crate::cli::choices::OptOutChoice,
+        opt_out: crate::config::choices::OptOutChoice,
     ) -> Engine {
         self.prefs = path.map(|path| PrefsWatch {
             modified: std::fs::metadata(&path).and_then(|m| m.modified()).ok(),
@@ -176,12 +178,13 @@ impl Engine {
         }
         w.modified = modified;
         let (path, choice) = (w.path.clone(), w.opt_out);
-        let kind = crate::cli::consent::server_kind(&self.rules);
+        let kind = crate::settings::consent::server_kind(&self.rules);
         let settings = match crate::settings::read(&path, kind) {
             Ok(s) => s,
             Err(e) => return Some(format!("the settings changed but cannot be read: {e}")),
         };
-        let (opt_out, facts) = crate::cli::consent::decide(&self.rules, choice, Some(&settings));
+        let (opt_out, facts) =
+            crate::settings::consent::decide(&self.rules, choice, Some(&settings));
         let mut rules = self.rules.clone();
         if let Some(f) = &facts {
             rules.apply_settings(f);
@@ -436,7 +439,7 @@ impl Engine {
 
     /// What a report says besides its flows and counters.
     fn context(&self, packets: u64, scope: crate::rules::scope::ScopeReport) -> Context {
-        let mut warnings = self.warnings.clone();
+        let mut warnings = Vec::new();
         if let CaptureState::Failed(why) = &self.state {
             warnings.push(format!(
                 "the capture failed: {why}; the report covers what was read before"
@@ -471,17 +474,14 @@ impl Engine {
             }),
             _ => None,
         };
-        Context {
-            inputs: vec![input],
-            live,
-            scope,
-            baseline: self.baseline.clone(),
-            settings: None,
+        let basis = ReportBasis {
             rules: RulesInfo::from_rules(&self.rules),
             opt_out: self.opt_out.clone(),
-            generated_at: crate::time::now(),
-            warnings,
-        }
+            settings: None,
+            baseline: self.baseline.clone(),
+            warnings: self.warnings.clone(),
+        };
+        Context::new(basis, vec![input], live, scope, warnings)
     }
 
     /// The report the last snapshot gives: its flows as the view showed them (the
@@ -581,7 +581,7 @@ fn write_bundle(
     evidence: Option<&crate::report::evidence::Evidence>,
     dir: &std::path::Path,
 ) -> String {
-    let outputs = crate::cli::output::Outputs {
+    let outputs = crate::report::output::Outputs {
         reports: [Format::Json, Format::Markdown, Format::Html, Format::Csv]
             .into_iter()
             .map(|f| (f, Destination::File(dir.join(f.file_name()))))
@@ -590,7 +590,7 @@ fn write_bundle(
         bundle: Some(dir.to_path_buf()),
         replace: false,
     };
-    match crate::cli::output::write_outputs(report, evidence, &outputs) {
+    match crate::report::output::write_outputs(report, evidence, &outputs) {
         Ok(()) => format!(
             "report written to {}/ (report.json, report.md, report.html, flows.csv, evidence.pcapng, manifest.json)",
             dir.display()
@@ -642,7 +642,7 @@ mod tests {
         engine.fault = true;
         let (tx, rx) = std::sync::mpsc::sync_channel(4);
         let (out, _events) = std::sync::mpsc::sync_channel(64);
-        let mut reader = crate::cli::audit::demo_reader().expect("the demo capture opens");
+        let mut reader = crate::pipeline::audit::demo_reader().expect("the demo capture opens");
         let mut batch = crate::live::batch::Batch::with_capacity();
         while (batch.len() as u64) < fault::FAULT_AFTER_PACKETS {
             batch.push(&reader.next_packet().expect("the demo has packets enough"));
@@ -673,7 +673,7 @@ mod tests {
             engine.write_last_snapshot(&path).is_err(),
             "no snapshot yet"
         );
-        let mut reader = crate::cli::audit::demo_reader().expect("the demo capture opens");
+        let mut reader = crate::pipeline::audit::demo_reader().expect("the demo capture opens");
         for _ in 0..400 {
             engine
                 .pipeline
@@ -717,7 +717,7 @@ mod tests {
             ..Caps::default()
         };
         let mut engine = demo_engine(caps, ReportPlan::default());
-        let mut reader = crate::cli::audit::demo_reader().expect("the demo capture opens");
+        let mut reader = crate::pipeline::audit::demo_reader().expect("the demo capture opens");
         while let Some(p) = reader.next_packet() {
             engine.pipeline.process(&p);
             // a view now and then, as the UI asks for them

@@ -1,7 +1,7 @@
 //! What a panic does to a run: it ends it. Whichever thread panics (capture, replay,
 //! pipeline, signals, the terminal UI), the terminal is put back, the report is written
 //! as far as the run got, one line names the thread and asks for a bug report, and the
-//! exit status is [`crate::cli::EXIT_INTERNAL`].
+//! exit status is `EXIT_INTERNAL` (the binary's `cli`).
 //!
 //! One process-wide panic hook ([`install_hook`]) notes the first thread that panicked;
 //! every loop that must end then ([`panicked`]: the UI's, `audit -i`'s) looks at it, and

@@ -13,6 +13,7 @@ pub mod json;
 pub mod manifest;
 pub mod markdown;
 pub mod model;
+pub mod output;
 #[cfg(test)]
 pub mod testing;
 pub mod text;

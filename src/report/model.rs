@@ -447,6 +447,44 @@ pub struct Context {
     pub warnings: Vec<String>,
 }
 
+/// How a report was judged, for its [`Context`]: the rules, the opt-out in force, the
+/// settings read, the baseline, and the warnings of how the audit was set up.
+#[derive(Clone)]
+pub struct ReportBasis {
+    pub rules: RulesInfo,
+    pub opt_out: OptOut,
+    pub settings: Option<crate::settings::Settings>,
+    pub baseline: Option<super::baseline::Baseline>,
+    pub warnings: Vec<String>,
+}
+
+impl Context {
+    /// The one place a report's context is made (the offline audit, `audit -i`, the live
+    /// view, the fuzz targets): how it was judged, what was read, the live capture if any,
+    /// the scope, and this run's warnings after the basis's own; generated now.
+    pub fn new(
+        basis: ReportBasis,
+        inputs: Vec<Input>,
+        live: Option<LiveCapture>,
+        scope: crate::rules::scope::ScopeReport,
+        warnings: Vec<String>,
+    ) -> Context {
+        let mut all = basis.warnings;
+        all.extend(warnings);
+        Context {
+            inputs,
+            live,
+            scope,
+            baseline: basis.baseline,
+            settings: basis.settings,
+            rules: basis.rules,
+            opt_out: basis.opt_out,
+            generated_at: crate::time::now(),
+            warnings: all,
+        }
+    }
+}
+
 impl RulesInfo {
     pub fn from_rules(r: &Rules) -> RulesInfo {
         RulesInfo {

@@ -55,6 +55,7 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
 )]
 
+pub mod consent;
 mod locate;
 mod plex_xml;
 mod plist;

@@ -5,9 +5,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 use telltale::capture::file::CaptureReader;
-use telltale::cli::JudgeArgs;
-use telltale::cli::audit::{Judging, audit_readers};
 use telltale::pipeline::Caps;
+use telltale::pipeline::audit::{AuditConfig, AuditSpec, audit_readers};
 use telltale::report::Report;
 
 /// `../shared/captures` beside the project, if it is there.
@@ -22,8 +21,8 @@ pub const SHARED: &str = "../shared";
 pub const SHARED_INSTALL: &str =
     "check out the shared captures beside the project, as ../shared/captures";
 
-pub fn judging(opt_out: &str) -> Judging {
-    Judging::from_args(&JudgeArgs::builtin(
+pub fn judging(opt_out: &str) -> AuditConfig {
+    AuditConfig::new(&AuditSpec::builtin(
         "plex",
         opt_out.parse().expect("auto, on or off"),
     ))
@@ -36,7 +35,7 @@ pub fn audit_file(path: &Path, opt_out: &str) -> Report {
 }
 
 pub fn audit_demo(opt_out: &str) -> Report {
-    let reader = telltale::cli::audit::demo_reader().expect("demo capture");
+    let reader = telltale::pipeline::audit::demo_reader().expect("demo capture");
     audit_readers(vec![reader], &judging(opt_out), Caps::default())
 }
 

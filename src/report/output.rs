@@ -14,7 +14,6 @@
 //! `--format all` writes a bundle into a folder: every report, the evidence
 //! (`evidence.pcapng`) and, last, `manifest.json` with the SHA-256 of each.
 
-use super::Failure;
 use crate::report::evidence::Evidence;
 use crate::report::manifest::{MANIFEST_FILE, Manifest, sha256_hex};
 use crate::report::{Format, Report};
@@ -24,6 +23,25 @@ use std::io::{ErrorKind, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+
+/// A report, evidence or manifest that could not be written (or would be refused): the
+/// message names the path and what to do. `code` is the exit status it means to the
+/// command line: 2, the audit could not be done.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct OutputError {
+    pub message: String,
+    pub code: i32,
+}
+
+impl OutputError {
+    pub fn usage(message: impl Into<String>) -> OutputError {
+        OutputError {
+            message: message.into(),
+            code: 2,
+        }
+    }
+}
 
 /// The evidence's name in a bundle.
 pub const EVIDENCE_FILE: &str = "evidence.pcapng";
@@ -73,7 +91,7 @@ impl Outputs {
 
     /// Refuses, before any work is done, what writing would refuse at the end: a path that
     /// is a symbolic link or a folder, or that exists without `--force`.
-    pub fn preflight(&self) -> Result<(), Failure> {
+    pub fn preflight(&self) -> Result<(), OutputError> {
         self.files()
             .iter()
             .try_for_each(|p| check_target(p, self.replace))
@@ -81,7 +99,7 @@ impl Outputs {
 }
 
 /// Writes the reports (replacing existing files; the live view's export and `--report`).
-pub fn write_reports(report: &Report, dest: &[(Format, Destination)]) -> Result<(), Failure> {
+pub fn write_reports(report: &Report, dest: &[(Format, Destination)]) -> Result<(), OutputError> {
     write_outputs(
         report,
         None,
@@ -98,7 +116,7 @@ pub fn write_outputs(
     report: &Report,
     evidence: Option<&Evidence>,
     out: &Outputs,
-) -> Result<(), Failure> {
+) -> Result<(), OutputError> {
     out.preflight()?;
     let mut bundled: BTreeMap<String, String> = BTreeMap::new();
     for (format, d) in &out.reports {
@@ -129,7 +147,7 @@ pub fn write_outputs(
         let pcapng = evidence
             .unwrap_or(&empty)
             .to_pcapng()
-            .map_err(Failure::usage)?;
+            .map_err(OutputError::usage)?;
         let in_bundle = out.bundle.as_ref().map(|dir| dir.join(EVIDENCE_FILE));
         if let Some(path) = out
             .evidence
@@ -150,8 +168,8 @@ pub fn write_outputs(
     Ok(())
 }
 
-fn cannot(path: &Path, e: std::io::Error) -> Failure {
-    Failure::usage(format!(
+fn cannot(path: &Path, e: std::io::Error) -> OutputError {
+    OutputError::usage(format!(
         "cannot write {}: {e}{}",
         path.display(),
         what_to_do(&e)
@@ -173,8 +191,8 @@ fn what_to_do(e: &std::io::Error) -> &'static str {
     }
 }
 
-fn refuse_existing(path: &Path) -> Failure {
-    Failure::usage(format!(
+fn refuse_existing(path: &Path) -> OutputError {
+    OutputError::usage(format!(
         "refusing to overwrite {}: it exists; add --force to replace it",
         path.display()
     ))
@@ -182,17 +200,17 @@ fn refuse_existing(path: &Path) -> Failure {
 
 /// Whether `path` may be written: not a symbolic link (even with `replace`), not a folder
 /// or a device, and not an existing file unless `replace`.
-fn check_target(path: &Path, replace: bool) -> Result<(), Failure> {
+fn check_target(path: &Path, replace: bool) -> Result<(), OutputError> {
     match std::fs::symlink_metadata(path) {
-        Ok(m) if m.file_type().is_symlink() => Err(Failure::usage(format!(
+        Ok(m) if m.file_type().is_symlink() => Err(OutputError::usage(format!(
             "refusing to write {}: it is a symbolic link, and telltale never writes through one",
             path.display()
         ))),
-        Ok(m) if m.is_dir() => Err(Failure::usage(format!(
+        Ok(m) if m.is_dir() => Err(OutputError::usage(format!(
             "cannot write {}: it is a folder",
             path.display()
         ))),
-        Ok(m) if !m.is_file() => Err(Failure::usage(format!(
+        Ok(m) if !m.is_file() => Err(OutputError::usage(format!(
             "refusing to write {}: it is not a regular file",
             path.display()
         ))),
@@ -224,7 +242,7 @@ fn temp_path(path: &Path) -> PathBuf {
 
 /// Writes `bytes` to `path` safely (see the module's comment). `replace` allows replacing
 /// an existing file, never a symbolic link.
-pub fn write_file(path: &Path, bytes: &[u8], replace: bool) -> Result<(), Failure> {
+pub fn write_file(path: &Path, bytes: &[u8], replace: bool) -> Result<(), OutputError> {
     write_file_with(path, replace, &|w: &mut dyn Write| w.write_all(bytes)).map(|_| ())
 }
 
@@ -234,7 +252,7 @@ pub fn write_file_with(
     path: &Path,
     replace: bool,
     fill: &dyn Fn(&mut dyn Write) -> std::io::Result<()>,
-) -> Result<String, Failure> {
+) -> Result<String, OutputError> {
     check_target(path, replace)?;
     std::fs::create_dir_all(folder_of(path)).map_err(|e| cannot(path, e))?;
     write_via(path, &temp_path(path), fill, replace)
@@ -269,7 +287,7 @@ fn write_via(
     tmp: &Path,
     fill: &dyn Fn(&mut dyn Write) -> std::io::Result<()>,
     replace: bool,
-) -> Result<String, Failure> {
+) -> Result<String, OutputError> {
     let file = match OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -282,7 +300,7 @@ fn write_via(
                 Ok(m) if m.file_type().is_symlink() => "a symbolic link",
                 _ => "a file",
             };
-            return Err(Failure::usage(format!(
+            return Err(OutputError::usage(format!(
                 "refusing to write {}: its temporary file {} is already there, as {what}",
                 path.display(),
                 tmp.display()
