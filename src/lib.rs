@@ -27,5 +27,6 @@ pub mod privilege;
 pub mod report;
 pub mod rules;
 pub mod settings;
+pub mod text;
 pub mod time;
 pub mod tui;

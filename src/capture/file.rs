@@ -197,7 +197,7 @@ impl Raw {
     fn finish(&mut self) -> (Option<String>, u64) {
         match self {
             Raw::Hashed(ahead) => match ahead.finish() {
-                Some((digest, bytes)) => (Some(crate::rules::load::hex(&digest)), bytes),
+                Some((digest, bytes)) => (Some(crate::text::hex(&digest)), bytes),
                 // the threads stopped unexpectedly: no digest can be claimed
                 None => (None, 0),
             },
@@ -206,9 +206,7 @@ impl Raw {
                 let _ = io::copy(self, &mut io::sink());
                 match self {
                     Raw::Here { hasher, bytes, .. } => (
-                        hasher
-                            .take()
-                            .map(|h| crate::rules::load::hex(&h.finalize())),
+                        hasher.take().map(|h| crate::text::hex(&h.finalize())),
                         *bytes,
                     ),
                     Raw::Hashed(_) => (None, 0),

@@ -108,10 +108,7 @@ pub fn run(a: &AuditArgs) -> Result<i32, Failure> {
         let _ = j.end(&report.counters, &report.inputs);
     }
     for w in &report.warnings {
-        eprintln!(
-            "telltale: warning: {}",
-            telltale::report::text::neutralise(w)
-        );
+        eprintln!("telltale: warning: {}", telltale::text::neutralise(w));
     }
     write_outputs(&report, evidence.as_ref(), &dest)?;
     Ok(if report.flagged() > 0 {

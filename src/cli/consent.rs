@@ -22,11 +22,11 @@ pub fn run_prefs(path: Option<&Path>, rules_spec: &str) -> Result<i32, Failure> 
     .map_err(|e| Failure::usage(e.to_string()))?;
     let settings = loaded.settings;
     for w in &loaded.warnings {
-        eprintln!("warning: {}", telltale::report::text::neutralise(w));
+        eprintln!("warning: {}", telltale::text::neutralise(w));
     }
     print!("{}", describe_consent(&rules, &settings));
     if let Some(note) = webhooks_note(&rules, &settings) {
-        println!("\nnote: {}", telltale::report::text::neutralise(&note));
+        println!("\nnote: {}", telltale::text::neutralise(&note));
     }
     Ok(super::EXIT_CLEAN)
 }
@@ -38,7 +38,7 @@ pub fn describe_consent(rules: &Rules, settings: &Settings) -> String {
     let _ = writeln!(o);
     let consent = consent_of(rules, &facts);
     let (state, words) = consent_words(rules, &consent);
-    let words = telltale::report::text::neutralise(&words);
+    let words = telltale::text::neutralise(&words);
     let _ = match (state, &consent) {
         (Some(true), _) => writeln!(
             o,
@@ -67,7 +67,7 @@ pub fn describe_consent(rules: &Rules, settings: &Settings) -> String {
             o,
             "  {:<20} {what} ({})",
             r.id,
-            telltale::report::text::neutralise(&why.join(", "))
+            telltale::text::neutralise(&why.join(", "))
         );
     }
     o

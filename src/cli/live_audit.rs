@@ -21,9 +21,9 @@ use telltale::pipeline::audit::AuditConfig;
 use telltale::report::evidence::Evidence;
 use telltale::report::model::{Input, LiveCapture, Report};
 use telltale::report::output::{Outputs, write_outputs};
-use telltale::report::text;
 use telltale::rules::Matcher;
 use telltale::rules::scope;
+use telltale::text;
 
 /// `90s`, `10m`, `2h`, `1h30m`, or a plain number of seconds.
 pub fn parse_duration(s: &str) -> Result<Duration, Failure> {

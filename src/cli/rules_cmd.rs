@@ -8,9 +8,9 @@ use telltale::capture::file::CaptureReader;
 use telltale::config::choices::{OptOutChoice, ScopeChoice};
 use telltale::pipeline::Caps;
 use telltale::pipeline::audit::{AuditConfig, AuditSpec, audit_readers};
-use telltale::report::text::{bytes, neutralise};
 use telltale::rules::verdict::VerdictKind;
 use telltale::rules::{check, load};
+use telltale::text::{bytes, neutralise};
 
 /// Validates a rules file: errors exit 2 (with `file:line:column`, the line and a caret),
 /// warnings are printed and exit 0.

@@ -6,7 +6,7 @@ use super::{EXIT_CLEAN, Failure};
 use std::io::Write;
 use std::path::Path;
 use telltale::report::manifest::{FileCheck, MANIFEST_FILE, Manifest};
-use telltale::report::text::neutralise;
+use telltale::text::neutralise;
 
 /// Exit status: a file changed or is missing.
 pub const EXIT_MISMATCH: i32 = 1;

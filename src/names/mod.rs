@@ -88,7 +88,7 @@ impl FlowName {
         }
         let age = flow_began.seconds_since(self.learned_at);
         let ttl = self.ttl.map_or(String::new(), |t| format!(", TTL {t} s"));
-        let d = crate::report::text::duration(age.abs());
+        let d = crate::text::duration(age.abs());
         if age >= 0.0 {
             format!("answered {d} before the flow began{ttl}")
         } else {

@@ -11,7 +11,7 @@
 
 use super::html::wire_name;
 use super::model::{FlowReport, Report};
-use super::text::neutralise;
+use crate::text::neutralise;
 
 const HEADER: [&str; 28] = [
     "id",

@@ -7,11 +7,11 @@
 
 use super::Report;
 use super::model::FlowReport;
-use super::text::neutralise;
 use crate::names::NameSource;
 use crate::pipeline::EvidenceStore;
 use crate::pipeline::evidence::KeptPacket;
 use crate::rules::verdict::VerdictKind;
+use crate::text::neutralise;
 use pcap_file::pcapng::PcapNgWriter;
 use pcap_file::pcapng::blocks::enhanced_packet::{EnhancedPacketBlock, EnhancedPacketOption};
 use pcap_file::pcapng::blocks::interface_description::{

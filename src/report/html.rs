@@ -14,9 +14,9 @@
 //! reproduce the audit. The same report always gives the same bytes.
 
 use super::model::{FlowReport, OptOutState, Report};
-use super::text::{base64, bytes, duration, neutralise, short_hash};
 use crate::flows::Locality;
 use crate::rules::verdict::{VerdictClass, VerdictKind};
+use crate::text::{base64, bytes, duration, neutralise, short_hash};
 use crate::time::Timestamp;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -478,7 +478,7 @@ fn write_flow_card(o: &mut String, f: &FlowReport) -> std::fmt::Result {
 
 /// The flagged flows, and the allowed ones, counted by class in a sentence under the verdict.
 fn write_class_line(o: &mut String, r: &Report) -> std::fmt::Result {
-    for (kind, sentence) in super::text::class_sentences(r) {
+    for (kind, sentence) in super::classes::class_sentences(r) {
         writeln!(
             o,
             "<p class=\"sub\" id=\"{}-by-class\">{}</p>",

@@ -238,7 +238,7 @@ fn by_class(flows: &[serde_json::Value], kind: &str) -> serde_json::Value {
 
 /// Builds a Markdown report from a rebuilt JSON report (flagged flows first).
 pub fn rebuilt_markdown(v: &serde_json::Value) -> String {
-    use super::text::md;
+    use crate::text::md;
     use std::fmt::Write as _;
     let mut o = String::new();
     let flows = v["flows"].as_array().cloned().unwrap_or_default();
@@ -274,7 +274,7 @@ pub fn rebuilt_markdown(v: &serde_json::Value) -> String {
         let _ = writeln!(
             o,
             "Flagged, by class: {}.",
-            super::text::class_counts(&rows, 0)
+            super::classes::class_counts(&rows, 0)
         );
     }
     let _ = writeln!(o);

@@ -126,7 +126,7 @@ pub fn render(report: &Report) -> String {
 /// terminal, and a parser still reads back the captured name exactly.
 fn escape_invisible(s: String) -> String {
     // below DEL, serde_json has escaped what needs it, and a newline may be the layout's
-    let raw = |c: char| c >= '\u{7f}' && super::text::is_dangerous(c);
+    let raw = |c: char| c >= '\u{7f}' && crate::text::is_dangerous(c);
     if !s.chars().any(raw) {
         return s;
     }

@@ -59,7 +59,7 @@ pub struct RulesRef {
 
 /// Lowercase hex SHA-256 of `bytes`.
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    crate::rules::load::hex(&Sha256::digest(bytes))
+    crate::text::hex(&Sha256::digest(bytes))
 }
 
 impl Manifest {
@@ -119,14 +119,14 @@ impl Manifest {
         if m.schema != MANIFEST_SCHEMA {
             return Err(format!(
                 "schema `{}`, not `{MANIFEST_SCHEMA}`",
-                super::text::neutralise(&m.schema)
+                crate::text::neutralise(&m.schema)
             ));
         }
         for name in m.files.keys() {
             if !is_plain_name(name) {
                 return Err(format!(
                     "it lists `{}`, which is not a file of the bundle's folder",
-                    super::text::neutralise(name)
+                    crate::text::neutralise(name)
                 ));
             }
         }
@@ -210,7 +210,7 @@ pub fn hash_file(path: &Path) -> std::io::Result<String> {
         }
         hasher.update(buf.get(..n).unwrap_or_default());
     }
-    Ok(crate::rules::load::hex(&hasher.finalize()))
+    Ok(crate::text::hex(&hasher.finalize()))
 }
 
 #[cfg(test)]

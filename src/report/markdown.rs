@@ -3,8 +3,8 @@
 //! exception, allowed flows, a short local summary, the names revealed and the counters.
 
 use super::model::{FlowReport, OptOutState, Report};
-use super::text::{bytes, duration, md, md_code, short_hash};
 use crate::rules::verdict::VerdictKind;
+use crate::text::{bytes, duration, md, md_code, short_hash};
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
@@ -349,7 +349,7 @@ fn write_report(o: &mut String, r: &Report) -> std::fmt::Result {
 
 /// The flagged flows, and the allowed ones, counted by class in one sentence under the verdict.
 fn write_class_line(o: &mut String, r: &Report) -> std::fmt::Result {
-    for (_, sentence) in super::text::class_sentences(r) {
+    for (_, sentence) in super::classes::class_sentences(r) {
         writeln!(o, "{sentence}")?;
     }
     Ok(())

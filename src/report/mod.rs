@@ -5,6 +5,7 @@
 
 pub mod baseline;
 pub mod blind_spots;
+pub mod classes;
 pub mod csv;
 pub mod evidence;
 pub mod html;
@@ -16,7 +17,6 @@ pub mod model;
 pub mod output;
 #[cfg(test)]
 pub mod testing;
-pub mod text;
 
 pub use model::{Report, SCHEMA};
 

@@ -313,7 +313,7 @@ fn write_via(
         hasher: <sha2::Sha256 as sha2::Digest>::new(),
     };
     let written = fill(&mut out).and_then(|()| out.flush());
-    let digest = crate::rules::load::hex(&sha2::Digest::finalize(out.hasher));
+    let digest = crate::text::hex(&sha2::Digest::finalize(out.hasher));
     let written = written.and_then(|()| {
         out.inner
             .into_inner()

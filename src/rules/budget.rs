@@ -5,7 +5,7 @@
 use super::RuleKind;
 use super::verdict::VerdictKind;
 use crate::flows::Flow;
-use crate::report::text::bytes;
+use crate::text::bytes;
 use crate::time::Timestamp;
 use std::collections::BTreeMap;
 
@@ -77,7 +77,7 @@ pub fn apply(
             },
         );
         let over_what = match (first, last) {
-            (Some(a), Some(b)) => crate::report::text::duration(b.seconds_since(a)),
+            (Some(a), Some(b)) => crate::text::duration(b.seconds_since(a)),
             _ => "the capture".into(),
         };
         let mut limits = Vec::new();

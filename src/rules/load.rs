@@ -4,6 +4,7 @@
 use super::conditions::Condition;
 use super::schema::{Basis, Direction, Protocol, RuleDoc, RulesDoc};
 use super::{HostPattern, Rule, RuleKind, Rules};
+use crate::text::hex;
 use ipnet::IpNet;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeSet;
@@ -568,16 +569,6 @@ impl Ctx<'_> {
             }),
         })
     }
-}
-
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
 }
 
 impl Protocol {

@@ -9,9 +9,9 @@ use super::style::{Theme, endpoint, fit, proto_app, time_of_day_ms, verdict_labe
 use crate::flows::{InitiatorBy, Locality};
 use crate::names::NameSource;
 use crate::report::model::{FlowReport, RuleUse, RulesInfo};
-use crate::report::text::{bytes, duration, neutralise};
 use crate::rules::RuleKind;
 use crate::rules::locality::Scope;
+use crate::text::{bytes, duration, neutralise};
 use crate::time::Timestamp;
 use crate::tui::app::App;
 use ratatui::Frame;

@@ -6,8 +6,8 @@
 use super::detail;
 use super::style::{Theme, endpoint, fit, name_and_mark, proto_app, time_of_day, verdict_label};
 use crate::report::model::FlowReport;
-use crate::report::text::{bytes, neutralise};
 use crate::rules::verdict::VerdictKind;
+use crate::text::{bytes, neutralise};
 use crate::tui::app::{App, Tab};
 use crate::tui::sort::SortKey;
 use ratatui::Frame;

@@ -5,7 +5,7 @@
 
 use super::style::{Theme, date_time, glyph, time_of_day};
 use crate::live::snapshot::CaptureState;
-use crate::report::text::neutralise;
+use crate::text::neutralise;
 use crate::tui::app::{App, Tab};
 use crate::tui::tally::KINDS;
 use ratatui::Frame;

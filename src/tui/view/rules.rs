@@ -6,8 +6,8 @@
 use super::detail::kind_word;
 use super::style::{Theme, fit};
 use crate::report::model::RuleUse;
-use crate::report::text::{bytes, neutralise};
 use crate::rules::RuleKind;
+use crate::text::{bytes, neutralise};
 use crate::tui::app::App;
 use ratatui::Frame;
 use ratatui::layout::Rect;

@@ -3,7 +3,7 @@
 
 use super::style::{Theme, wrap};
 use crate::live::snapshot::CaptureState;
-use crate::report::text::neutralise;
+use crate::text::neutralise;
 use crate::tui::app::App;
 use ratatui::Frame;
 use ratatui::layout::{Position, Rect};

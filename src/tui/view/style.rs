@@ -3,8 +3,8 @@
 //! (`✗ flagged`, `✓ declared`, `○ allowed`, `· local`) carry the meaning alone.
 
 use crate::report::model::FlowReport;
-use crate::report::text::neutralise;
 use crate::rules::verdict::VerdictKind;
+use crate::text::neutralise;
 use crate::time::Timestamp;
 use crate::tui::filter::app_name;
 use ratatui::style::{Color, Modifier, Style};

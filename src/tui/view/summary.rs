@@ -5,8 +5,8 @@
 //! terminal is wide). Scrolls with the movement keys.
 
 use super::style::{Theme, bar, fit, verdict_label};
-use crate::report::text::{bytes, neutralise};
 use crate::rules::verdict::VerdictKind;
+use crate::text::{bytes, neutralise};
 use crate::tui::app::App;
 use crate::tui::tally::Total;
 use ratatui::Frame;
