@@ -9,14 +9,15 @@
 )]
 
 pub mod key;
+pub mod locality;
 pub mod table;
 pub mod tcp;
 pub mod timeline;
 
 use crate::names::{FlowName, NameSource};
-use crate::rules::locality::Scope;
 use crate::rules::verdict::Verdict;
 use crate::time::Timestamp;
+use locality::Scope;
 use serde::Serialize;
 use std::net::SocketAddr;
 

@@ -8,7 +8,7 @@
 
 use super::{AppProto, DirStats, EndReason, Flow, FlowKey, InitiatorBy, Proto, tcp::TcpTracker};
 use crate::decode::tcp_flags::{ACK, SYN};
-use crate::rules::locality::scope;
+use crate::flows::locality::scope;
 use crate::time::Timestamp;
 use ipnet::IpNet;
 use std::net::SocketAddr;

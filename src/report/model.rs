@@ -1,12 +1,12 @@
 //! The report as data. Built once from an audit's result; every renderer reads this.
 
 use super::blind_spots::{BlindSpot, blind_spots};
+use crate::flows::locality::Scope;
 use crate::flows::tcp::ConnState;
 use crate::flows::{AppProto, DirStats, Flow, InitiatorBy, Locality, Seen};
 use crate::names::FlowName;
 use crate::names::inventory::NameEntry;
 use crate::pipeline::{AuditResult, Counters};
-use crate::rules::locality::Scope;
 use crate::rules::verdict::{Verdict, VerdictClass, VerdictKind};
 use crate::rules::{Basis, RuleKind, Rules};
 use crate::time::Timestamp;

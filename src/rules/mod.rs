@@ -11,7 +11,6 @@ pub mod budget;
 pub mod check;
 pub mod conditions;
 pub mod load;
-pub mod locality;
 pub mod schema;
 pub mod scope;
 pub mod verdict;

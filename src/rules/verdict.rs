@@ -491,8 +491,8 @@ fn note(r: &Rule) -> String {
     }
 }
 
-fn scope_word(s: super::locality::Scope) -> &'static str {
-    use super::locality::Scope::*;
+fn scope_word(s: crate::flows::locality::Scope) -> &'static str {
+    use crate::flows::locality::Scope::*;
     match s {
         Loopback => "loopback",
         Private => "private",

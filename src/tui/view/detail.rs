@@ -6,11 +6,11 @@
 //! life. Wide panes put the facts and the verdict side by side.
 
 use super::style::{Theme, endpoint, fit, proto_app, time_of_day_ms, verdict_label, wrap};
+use crate::flows::locality::Scope;
 use crate::flows::{InitiatorBy, Locality};
 use crate::names::NameSource;
 use crate::report::model::{FlowReport, RuleUse, RulesInfo};
 use crate::rules::RuleKind;
-use crate::rules::locality::Scope;
 use crate::text::{bytes, duration, neutralise};
 use crate::time::Timestamp;
 use crate::tui::app::App;
