@@ -279,7 +279,11 @@ else
   # them), from an idle second of capture on loopback with and without it
   idle_cpu() { # ARGS...: telltale's user+system CPU seconds for `audit -i lo --duration 1s`
     local t
-    t=$( { /usr/bin/time -f "%U %S" "$telltale" audit -i lo --duration 1s --format json -o /dev/null "$@" >/dev/null 2>/dev/null; } 2>&1 | tail -1)
+    local out
+    out=$(mktemp -u "${TMPDIR:-/tmp}/telltale-idle-XXXXXX.json")
+    # (-o /dev/null would be refused: telltale never writes over an existing file)
+    t=$( { /usr/bin/time -f "%U %S" "$telltale" audit -i lo --duration 1s --format json -o "$out" "$@" >/dev/null 2>/dev/null; } 2>&1 | tail -1)
+    rm -f "$out"
     awk '{printf "%.2f", $1 + $2}' <<<"$t"
   }
   [ -x /usr/bin/time ] || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq time >/dev/null

@@ -37,6 +37,12 @@ struct Pending {
 pub struct FlowAttribution {
     pub attributor: Attributor,
     pending: Vec<Pending>,
+    /// Of the waiting flows, those with an end here not yet looked up in tables read after they
+    /// began: a fresh read is worth a scan only when there are any.
+    unread: usize,
+    /// The (transport, port) pairs of the waiting flows, each with how many have it: an event is
+    /// worth a scan only when it is about one of them.
+    pending_ports: std::collections::HashMap<(bool, u16), u32>,
     /// Whether kernel events feed the attributor: flows then wait for them.
     events: bool,
     /// Why kernel events do not run, when they do not.
@@ -56,6 +62,8 @@ impl FlowAttribution {
         FlowAttribution {
             attributor,
             pending: Vec::new(),
+            unread: 0,
+            pending_ports: std::collections::HashMap::new(),
             events: false,
             events_unavailable: None,
             source: None,
@@ -193,17 +201,23 @@ impl FlowAttribution {
         // their time is up, the socket tables were read again (for a flow with an end here that
         // has not been looked up in tables read after it began), or an event came for one of
         // their ports. In a quiet batch only the oldest, whose time may be up, are looked at.
+        // Whether a whole scan is worth it is known without one: how many waiting flows want
+        // fresh tables, and which ports waiting flows have, are kept as flows come and go.
         let pending = std::mem::take(&mut self.pending);
-        let scan_all = finish || fresh || !ports.is_empty();
+        let evented = |k: &(bool, u16)| ports.binary_search(k).is_ok();
+        let scan_all = finish
+            || (fresh && self.unread > 0)
+            || ports.iter().any(|k| self.pending_ports.contains_key(k));
         let mut rest = pending.into_iter();
         for p in rest.by_ref() {
             let due = self.due(&p, now);
             let changed = due
                 || finish
                 || (fresh && p.end_known && !p.looked_fresh)
-                || ports.contains(&(p.flow.tcp, p.flow.client.port()))
-                || ports.contains(&(p.flow.tcp, p.flow.server.port()));
+                || evented(&(p.flow.tcp, p.flow.client.port()))
+                || evented(&(p.flow.tcp, p.flow.server.port()));
             if changed {
+                self.forget(&p);
                 self.look(pipeline, p, now, finish, &mut kept);
             } else {
                 kept.push(p);
@@ -253,7 +267,35 @@ impl FlowAttribution {
                 pipeline.attribute(&p.flow, who);
             }
         } else {
+            self.remember(&p);
             kept.push(p);
+        }
+    }
+
+    /// Counts a flow that starts or goes on waiting.
+    fn remember(&mut self, p: &Pending) {
+        if p.end_known && !p.looked_fresh {
+            self.unread += 1;
+        }
+        for port in [p.flow.client.port(), p.flow.server.port()] {
+            *self.pending_ports.entry((p.flow.tcp, port)).or_default() += 1;
+        }
+    }
+
+    /// Uncounts a waiting flow about to be looked at again.
+    fn forget(&mut self, p: &Pending) {
+        if p.end_known && !p.looked_fresh {
+            self.unread = self.unread.saturating_sub(1);
+        }
+        for port in [p.flow.client.port(), p.flow.server.port()] {
+            if let std::collections::hash_map::Entry::Occupied(mut e) =
+                self.pending_ports.entry((p.flow.tcp, port))
+            {
+                *e.get_mut() -= 1;
+                if *e.get() == 0 {
+                    e.remove();
+                }
+            }
         }
     }
 
