@@ -55,6 +55,8 @@ pub struct AttribStats {
     pub not_found: u64,
     /// Of those, flows neither end of which lives on this host (no namespace holds either address).
     pub no_local_end: u64,
+    /// Kernel events of sockets dropped from their store, full at its cap, before a flow asked.
+    pub sightings_evicted: u64,
     /// Full scans of the processes' open files.
     pub rescans: u64,
     /// Reads of the own namespace's socket tables (one per batch of new flows at most).
@@ -249,7 +251,10 @@ impl Attributor {
 
     /// What was done so far.
     pub fn stats(&self) -> AttribStats {
-        self.stats
+        AttribStats {
+            sightings_evicted: self.sightings.evicted,
+            ..self.stats
+        }
     }
 
     /// The process behind a flow, from its client and server ends: the one end that is this host's
@@ -342,11 +347,6 @@ impl Attributor {
         self.sightings.add(sighting);
     }
 
-    /// Sightings dropped because their store was full.
-    pub fn sightings_evicted(&self) -> u64 {
-        self.sightings.evicted
-    }
-
     /// The process `pid` as /proc shows it now, when it is the process that started at
     /// `start_ticks` (clock ticks after boot, as /proc/PID/stat gives it): not another that was
     /// given the same pid since.
@@ -359,11 +359,6 @@ impl Attributor {
             return None;
         }
         self.process(pid)
-    }
-
-    /// The own namespace's inode, when its link can be read.
-    pub fn own_namespace(&mut self) -> Option<u64> {
-        self.homes().own
     }
 
     /// The attribution, and whether it came from another namespace.
