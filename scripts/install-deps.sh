@@ -8,7 +8,9 @@
 # Debian and Ubuntu only (apt); elsewhere it says what to install.
 set -euo pipefail
 
-packages=(libpcap-dev pkg-config tmux strace tshark chromium fonts-dejavu-core tcpreplay clang libbpf-dev)
+# dnsmasq-base, curl, openssl and iproute2: the homelab tests' resolver, client, TLS servers and namespaces
+# (tests/live_homelab.rs).
+packages=(libpcap-dev pkg-config tmux strace tshark chromium fonts-dejavu-core tcpreplay clang libbpf-dev dnsmasq-base curl openssl iproute2)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
