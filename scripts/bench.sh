@@ -269,29 +269,39 @@ elif [ "$(id -u)" -ne 0 ]; then
 else
   command -v tcpreplay >/dev/null 2>&1 || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tcpreplay >/dev/null
   say "replaying server-1m.pcapng at full speed into telltale audit -i, with and without attribution ..."
-  replay_line=$(TELLTALE="$telltale" scripts/replay.sh "$server") || replay_status=$?
-  bare_line=$(TELLTALE="$telltale" REPLAY_ARGS=--no-attribution scripts/replay.sh "$server") || replay_status=$?
-  # attribution's cost: telltale's CPU seconds with it, against the same replay without it
+  # three runs each way, interleaved; the lines shown are the last pair's, and attribution's cost
+  # is the median of telltale's CPU seconds with it against the median without it
   cpu_of() { sed -n 's/.*telltale cpu \([0-9.]*\) s.*/\1/p' <<<"$1"; }
-  with=$(cpu_of "${replay_line:-}")
-  without=$(cpu_of "${bare_line:-}")
+  median() { tr ' ' '\n' | grep . | sort -n | awk '{v[NR] = $1} END {if (NR) print v[int((NR + 1) / 2)]}'; }
+  withs=""
+  withouts=""
+  for _ in 1 2 3; do
+    replay_line=$(TELLTALE="$telltale" scripts/replay.sh "$server") || replay_status=$?
+    bare_line=$(TELLTALE="$telltale" REPLAY_ARGS=--no-attribution scripts/replay.sh "$server") || replay_status=$?
+    withs="$withs $(cpu_of "${replay_line:-}")"
+    withouts="$withouts $(cpu_of "${bare_line:-}")"
+  done
+  with=$(median <<<"$withs")
+  without=$(median <<<"$withouts")
   # the one-time cost of starting attribution (loading the eBPF programs: the kernel verifies
   # them), from an idle second of capture on loopback with and without it
   idle_cpu() { # ARGS...: telltale's user+system CPU seconds for `audit -i lo --duration 1s`
-    local t
+    local times
     local out
+    times=$(mktemp "${TMPDIR:-/tmp}/telltale-idle-XXXXXX.time")
     out=$(mktemp -u "${TMPDIR:-/tmp}/telltale-idle-XXXXXX.json")
-    # (-o /dev/null would be refused: telltale never writes over an existing file)
-    t=$( { /usr/bin/time -f "%U %S" "$telltale" audit -i lo --duration 1s --format json -o "$out" "$@" >/dev/null 2>/dev/null; } 2>&1 | tail -1)
-    rm -f "$out"
-    awk '{printf "%.2f", $1 + $2}' <<<"$t"
+    # (-o /dev/null would be refused: telltale never writes over an existing file; time's own
+    # figures go to a file of their own, apart from telltale's messages)
+    /usr/bin/time -o "$times" -f "%U %S" "$telltale" audit -i lo --duration 1s --format json -o "$out" "$@" >/dev/null 2>&1 || true
+    tail -1 "$times" | awk '{printf "%.2f", $1 + $2}'
+    rm -f "$out" "$times"
   }
   [ -x /usr/bin/time ] || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq time >/dev/null
   start_with=$(idle_cpu)
   start_without=$(idle_cpu --no-attribution)
   if [ -n "$with" ] && [ -n "$without" ]; then
     cost_line=$(awk -v w="$with" -v o="$without" -v sw="$start_with" -v so="$start_without" \
-      'BEGIN {d = (sw - so > 0 ? sw - so : 0); printf "attribution costs %.2f s of CPU against %.2f s without it: %.2fx; of that, %.2f s is starting it once (idle second: %.2f s against %.2f s); per packet: %.2fx (target <= 1.05x)", w, o, (o > 0 ? w / o : 0), d, sw, so, (o > 0 ? (w - d) / o : 0)}')
+      'BEGIN {d = (sw - so > 0 ? sw - so : 0); printf "attribution costs %.2f s of CPU against %.2f s without it (medians of 3): %.2fx (target <= 1.05x); starting it once costs %.2f s of that (idle second: %.2f s against %.2f s)", w, o, (o > 0 ? w / o : 0), d, sw, so}')
   fi
 fi
 {

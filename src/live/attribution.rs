@@ -36,7 +36,8 @@ struct Pending {
 /// Tying live flows to processes: the attributor, and the flows to look up again.
 pub struct FlowAttribution {
     pub attributor: Attributor,
-    pending: Vec<Pending>,
+    /// In the order they began (each waits from its first look), so the oldest are in front.
+    pending: std::collections::VecDeque<Pending>,
     /// Of the waiting flows, those with an end here not yet looked up in tables read after they
     /// began: a fresh read is worth a scan only when there are any.
     unread: usize,
@@ -61,7 +62,7 @@ impl FlowAttribution {
     pub fn new(attributor: Attributor) -> FlowAttribution {
         FlowAttribution {
             attributor,
-            pending: Vec::new(),
+            pending: std::collections::VecDeque::new(),
             unread: 0,
             pending_ports: std::collections::HashMap::new(),
             events: false,
@@ -196,37 +197,41 @@ impl FlowAttribution {
         }
         let fresh = self.attributor.begin_batch();
         let now = Instant::now();
-        let mut kept = Vec::new();
         // Waiting flows are looked at again only when something may have changed for them:
         // their time is up, the socket tables were read again (for a flow with an end here that
         // has not been looked up in tables read after it began), or an event came for one of
-        // their ports. In a quiet batch only the oldest, whose time may be up, are looked at.
-        // Whether a whole scan is worth it is known without one: how many waiting flows want
-        // fresh tables, and which ports waiting flows have, are kept as flows come and go.
-        let pending = std::mem::take(&mut self.pending);
-        let evented = |k: &(bool, u16)| ports.binary_search(k).is_ok();
+        // their ports. Whether a whole scan is worth it is known without one: how many waiting
+        // flows want fresh tables, and which ports waiting flows have, are kept as flows come and
+        // go. Otherwise only the oldest, at the front, are looked at while their time is up: the
+        // queue is in the order the flows began, and a batch costs nothing for the others.
         let scan_all = finish
             || (fresh && self.unread > 0)
             || ports.iter().any(|k| self.pending_ports.contains_key(k));
-        let mut rest = pending.into_iter();
-        for p in rest.by_ref() {
-            let due = self.due(&p, now);
-            let changed = due
-                || finish
-                || (fresh && p.end_known && !p.looked_fresh)
-                || evented(&(p.flow.tcp, p.flow.client.port()))
-                || evented(&(p.flow.tcp, p.flow.server.port()));
-            if changed {
-                self.forget(&p);
-                self.look(pipeline, p, now, finish, &mut kept);
-            } else {
-                kept.push(p);
-                if !scan_all {
-                    break;
+        if scan_all {
+            let evented = |k: &(bool, u16)| ports.binary_search(k).is_ok();
+            let pending = std::mem::take(&mut self.pending);
+            for p in pending {
+                let changed = finish
+                    || self.due(&p, now)
+                    || (fresh && p.end_known && !p.looked_fresh)
+                    || evented(&(p.flow.tcp, p.flow.client.port()))
+                    || evented(&(p.flow.tcp, p.flow.server.port()));
+                if changed {
+                    self.forget(&p);
+                    self.look(pipeline, p, now, finish);
+                } else {
+                    self.pending.push_back(p);
                 }
             }
+        } else {
+            while self.pending.front().is_some_and(|p| self.due(p, now)) {
+                let Some(p) = self.pending.pop_front() else {
+                    break;
+                };
+                self.forget(&p);
+                self.look(pipeline, p, now, finish);
+            }
         }
-        kept.extend(rest);
         for flow in new {
             let end_known = self
                 .attributor
@@ -238,21 +243,13 @@ impl FlowAttribution {
                 end_known,
                 looked_fresh: false,
             };
-            self.look(pipeline, p, now, finish, &mut kept);
+            self.look(pipeline, p, now, finish);
         }
-        self.pending = kept;
     }
 
     /// Looks a flow up: settles it on proof, or when its wait is over (with the guess, if any),
-    /// else keeps it waiting.
-    fn look(
-        &mut self,
-        pipeline: &mut Pipeline,
-        mut p: Pending,
-        now: Instant,
-        finish: bool,
-        kept: &mut Vec<Pending>,
-    ) {
+    /// else puts it at the back of the waiting queue.
+    fn look(&mut self, pipeline: &mut Pipeline, mut p: Pending, now: Instant, finish: bool) {
         let found = self
             .attributor
             .lookup_flow(p.flow.tcp, p.flow.client, p.flow.server);
@@ -261,14 +258,14 @@ impl FlowAttribution {
             .tables_read_at()
             .is_some_and(|at| at >= p.since);
         let proof = found.as_ref().is_some_and(|a| !a.how.guess());
-        let settled = proof || finish || self.due(&p, now) || kept.len() >= PENDING_MAX;
+        let settled = proof || finish || self.due(&p, now) || self.pending.len() >= PENDING_MAX;
         if settled {
             if let Some(who) = found {
                 pipeline.attribute(&p.flow, who);
             }
         } else {
             self.remember(&p);
-            kept.push(p);
+            self.pending.push_back(p);
         }
     }
 
