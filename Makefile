@@ -32,10 +32,10 @@ deny:
 # Tests that cannot run here (no root, tmux, strace, Chromium, ../shared ...) fail under CI
 # and are skipped elsewhere; each skip goes to TELLTALE_SKIP_LOG, summed up in the last line.
 test: deps deny
-	$(CARGO) fmt --check
-	$(CARGO) clippy --all-targets -- -D warnings
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	@log="$${TELLTALE_SKIP_LOG:-$(CURDIR)/target/test-skips.log}"; rm -f "$$log"; \
-	echo "$(CARGO) test"; status=0; TELLTALE_SKIP_LOG="$$log" $(CARGO) test || status=$$?; \
+	echo "$(CARGO) test --workspace"; status=0; TELLTALE_SKIP_LOG="$$log" $(CARGO) test --workspace || status=$$?; \
 	TELLTALE_SKIP_LOG="$$log" scripts/skip-summary.sh; exit $$status
 
 bench:

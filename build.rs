@@ -1,3 +1,6 @@
+// A build script that cannot go on fails the build: expect is its way to say why.
+#![allow(clippy::expect_used)]
+
 //! Compiles the eBPF program of `src/attrib/ebpf` with clang, into OUT_DIR, where the crate embeds
 //! it. Without clang (or when clang fails), the build goes on with an empty object: eBPF
 //! attribution then says at run time that this build has none, and /proc attribution still works.

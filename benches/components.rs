@@ -26,6 +26,10 @@
 //! Run: `cargo bench --bench components` (about a minute). Without `--bench` (as when
 //! `cargo test --benches` runs it) criterion runs each routine once, as a test.
 
+// Test helpers: a failed assumption here is a failed test (clippy allows these in #[test]
+// functions, not in the helpers they call).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, Criterion, Throughput};
 use std::collections::HashMap;

@@ -5,18 +5,22 @@
 //! `cargo bench --bench quic_cost` prints medians and ratios. Decryption must not
 //! dominate the audit: the figures go to docs/performance.md.
 
+// Test helpers: a failed assumption here is a failed test (clippy allows these in #[test]
+// functions, not in the helpers they call).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
 use std::io::Cursor;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use telltale::capture::file::CaptureReader;
 use telltale::decode::Decoder;
-use telltale::demo::scenario::quic_conversation;
-use telltale::demo::synth::{Lan, Synth, write_pcapng};
 use telltale::pipeline::{Caps, Pipeline};
 use telltale::rules::verdict::Consent;
 use telltale::rules::{Matcher, load};
 use telltale::time::Timestamp;
+use telltale_testkit::demo::scenario::quic_conversation;
+use telltale_testkit::demo::synth::{Lan, Synth, write_pcapng};
 
 const FLOWS: u32 = 3_000;
 const ANSWER_PACKETS: usize = 40;

@@ -3,7 +3,7 @@
 #
 # 1. Installs what is missing (libpcap-dev, libndpi-bin for ndpiReader, tshark, GNU time).
 # 2. Builds telltale and the three bench examples in release mode.
-# 3. Writes the captures once into bench-data/ (examples/make_bench_captures.rs; kept when
+# 3. Writes the captures once into bench-data/ (tools/src/bin/make_bench_captures.rs; kept when
 #    already there): server-1m.pcapng (1,000,000 packets, 5,000 flows of media-server traffic)
 #    and churn-1m.pcapng (1,000,000 packets, every one a new flow).
 # 4. Reads both files once so that every run reads from the page cache.
@@ -17,7 +17,7 @@
 #    telltale runs twice on server-1m: `telltale` is the default audit, which also computes the
 #    input's SHA-256 (read and hashed on two extra threads), and `telltale-no-digest` the same
 #    audit with --no-digest (no digest, no extra thread). Both are compared with every peer, and
-#    the digest's own cost is their ratio. examples/read_floor.rs times telltale's reader alone,
+#    the digest's own cost is their ratio. tools/src/bin/read_floor.rs times telltale's reader alone,
 #    and with its decoder: the floor under the audit, compared with ndpiReader.
 # 6. Replays server-1m through a veth pair into `telltale audit -i` (scripts/replay.sh; root).
 #
@@ -85,14 +85,14 @@ fi
 
 # --- 2. build --------------------------------------------------------------------------------
 say "building (release) ..."
-$cargo build --release --quiet --bin telltale --example make_bench_captures --example pcap_count --example read_floor
+$cargo build --release --quiet --bin telltale && $cargo build --release --quiet -p telltale-tools
 telltale="$root/target/release/telltale"
-pcap_count="$root/target/release/examples/pcap_count"
-read_floor="$root/target/release/examples/read_floor"
+pcap_count="$root/target/release/pcap_count"
+read_floor="$root/target/release/read_floor"
 
 # --- 3. captures -----------------------------------------------------------------------------
 mkdir -p "$out"
-"$root/target/release/examples/make_bench_captures" "$data" >&2
+"$root/target/release/make_bench_captures" "$data" >&2
 server="$data/server-1m.pcapng"
 churn="$data/churn-1m.pcapng"
 

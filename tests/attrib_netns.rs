@@ -4,6 +4,10 @@
 //! skipped with a message otherwise. The namespace and the veth pair are removed even when the test
 //! fails. Only 192.168.88.0/24, on that veth pair, is used: nothing is sent anywhere else.
 
+// Test helpers: a failed assumption here is a failed test (clippy allows these in #[test]
+// functions, not in the helpers they call).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
 mod common;
 
 use std::io::ErrorKind;

@@ -9,6 +9,10 @@
 //! what a user reads in the report: counters, flows, names, warnings. The addresses on the
 //! "internet" are documentation addresses (203.0.113.0/24); nothing is sent anywhere.
 
+// Test helpers: a failed assumption here is a failed test (clippy allows these in #[test]
+// functions, not in the helpers they call).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
 mod common;
 
 use etherparse::{IpFragOffset, IpNumber, Ipv4Header, PacketBuilder};
@@ -16,13 +20,15 @@ use serde_json::Value;
 use std::io::Cursor;
 use std::time::Duration;
 use telltale::capture::file::CaptureReader;
-use telltale::demo::Frame;
-use telltale::demo::quic::{InitialSpec, client_initial_keys, crypto_frame, protect_initial};
-use telltale::demo::synth::write_pcapng;
 use telltale::pipeline::Caps;
 use telltale::pipeline::audit::audit_readers_with_evidence;
 use telltale::report::evidence::Evidence;
 use telltale::time::Timestamp;
+use telltale_testkit::demo::Frame;
+use telltale_testkit::demo::quic::{
+    InitialSpec, client_initial_keys, crypto_frame, protect_initial,
+};
+use telltale_testkit::demo::synth::write_pcapng;
 
 const SERVER: [u8; 4] = [192, 168, 1, 10];
 const RESOLVER: [u8; 4] = [192, 168, 1, 1];

@@ -3,6 +3,10 @@
 //! a changed and an incomplete bundle, and safe writing (modes, `--force`, symlinks,
 //! unwritable places).
 
+// Test helpers: a failed assumption here is a failed test (clippy allows these in #[test]
+// functions, not in the helpers they call).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -4,11 +4,14 @@
 
 mod common;
 
-use telltale::demo::scenario;
 use telltale::report::model::FlowReport;
 use telltale::rules::verdict::VerdictKind;
+use telltale_testkit::demo::scenario;
 
-fn find<'a>(flows: &'a [FlowReport], d: &telltale::demo::DemoFlow) -> Option<&'a FlowReport> {
+fn find<'a>(
+    flows: &'a [FlowReport],
+    d: &telltale_testkit::demo::DemoFlow,
+) -> Option<&'a FlowReport> {
     flows.iter().find(|f| {
         let c = std::net::SocketAddr::new(f.client.address, f.client.port);
         let s = std::net::SocketAddr::new(f.server.address, f.server.port);

@@ -10,6 +10,10 @@
 //! sees them; the unwritable folder runs the binary as `nobody` (`setpriv`). They need root
 //! and those tools (CI has both) and are skipped with a message otherwise.
 
+// Test helpers: a failed assumption here is a failed test (clippy allows these in #[test]
+// functions, not in the helpers they call).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
 mod common;
 
 use serde_json::Value;

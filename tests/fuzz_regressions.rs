@@ -1,16 +1,20 @@
 //! The fuzz targets' saved inputs, replayed by the normal test run: every file under
 //! `tests/fuzz_regressions/<target>/` (each crash a fuzzer found, minimised, and a few chosen
-//! inputs per target) goes through `telltale::fuzzing::<target>`, the very function the fuzz
+//! inputs per target) goes through `telltale_testkit::fuzzing::<target>`, the very function the fuzz
 //! target calls, which panics on a crash or a broken promise. The chosen inputs are also checked
 //! to be what their names say, so that they keep reaching the code they were written for.
 //! See docs/fuzzing.md.
+
+// Test helpers: a failed assumption here is a failed test (clippy allows these in #[test]
+// functions, not in the helpers they call).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 mod common;
 
 use std::path::{Path, PathBuf};
 use telltale::dissect::quic::QuicEvent;
 use telltale::dissect::{dns, http, tls};
-use telltale::fuzzing;
+use telltale_testkit::fuzzing;
 
 fn dir(target: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -17,6 +17,10 @@
 //! Without `../shared/captures` the test is skipped (and recorded, see `make test`'s last
 //! line), except under CI, where it fails.
 
+// Test helpers: a failed assumption here is a failed test (clippy allows these in #[test]
+// functions, not in the helpers they call).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
 mod common;
 
 use std::path::{Path, PathBuf};

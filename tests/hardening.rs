@@ -3,6 +3,10 @@
 //! without a panic and says where it was cut; a capture re-written at small snapshot
 //! lengths counts truncation and never yields a name that full length does not.
 
+// Test helpers: a failed assumption here is a failed test (clippy allows these in #[test]
+// functions, not in the helpers they call).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
 mod common;
 
 use proptest::prelude::*;

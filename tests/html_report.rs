@@ -5,6 +5,10 @@
 //! `TELLTALE_UPDATE_SCREENSHOTS=1 cargo test --test html_report` also writes the
 //! screenshot to `screenshots/report.png`.
 
+// Test helpers: a failed assumption here is a failed test (clippy allows these in #[test]
+// functions, not in the helpers they call).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
 mod common;
 
 use std::path::{Path, PathBuf};

@@ -2,6 +2,10 @@
 //! rebuilt holding every flow decided before the kill, each with the verdict a full audit
 //! gives it; a clean run's journal rebuilds every flow.
 
+// Test helpers: a failed assumption here is a failed test (clippy allows these in #[test]
+// functions, not in the helpers they call).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
 mod common;
 
 use std::io::Write;

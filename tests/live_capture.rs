@@ -3,6 +3,10 @@
 //! and a missing terminal are explained. The capturing tests need root (as in CI) and
 //! tmux, and are skipped with a message otherwise.
 
+// Test helpers: a failed assumption here is a failed test (clippy allows these in #[test]
+// functions, not in the helpers they call).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
 mod common;
 
 use std::net::UdpSocket;

@@ -20,6 +20,10 @@
 //! Runs as root (as in CI). Under CI a missing tool or privilege fails the test; elsewhere it is
 //! skipped with a message. Namespaces, their resolv.conf and every process are removed on drop.
 
+// Test helpers: a failed assumption here is a failed test (clippy allows these in #[test]
+// functions, not in the helpers they call).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
 mod common;
 
 use std::path::{Path, PathBuf};

@@ -7,22 +7,57 @@
 //! `--scope host`. Runs as root (as in CI); skipped with a message otherwise. The
 //! namespaces are removed even when the test fails.
 
+// Test helpers: a failed assumption here is a failed test (clippy allows these in #[test]
+// functions, not in the helpers they call).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_telltale");
 
-fn peer_binary() -> PathBuf {
-    // cargo builds examples for `cargo test`, beside the test binaries' folder
+/// The peer's arguments, separated by newlines, when this test binary runs as a peer.
+const PEER_ENV: &str = "TELLTALE_NETNS_PEER";
+
+/// The peers are this test binary run again (`netns_peer` below, in the mode [`PEER_ENV`] gives),
+/// from copies named as the processes telltale must name:
+///
+///   serve DNS_ADDR NAME=IP...      a DNS responder on DNS_ADDR:53 (A records for the names
+///                                  given) and a TLS-ish server on :443
+///   connect DNS_ADDR NAME HOLD_MS  resolve NAME, connect to it on 443, send a ClientHello with
+///                                  NAME as SNI, hold, close
+///
+/// A peer never talks to any address but the ones it is given, all documentation addresses on
+/// the veth pair.
+#[test]
+fn netns_peer() {
+    let Ok(args) = std::env::var(PEER_ENV) else {
+        return;
+    };
+    // the test runs on a thread named after it: name it as a process's main thread is named,
+    // after its executable, as the kernel's events and /proc show the socket's owner
     let exe = std::env::current_exe().unwrap();
-    let debug = exe.parent().unwrap().parent().unwrap();
-    debug.join("examples").join("netns_peer")
+    let name = exe.file_name().unwrap().to_string_lossy().into_owned();
+    let comm: String = name.chars().take(15).collect();
+    std::fs::write("/proc/thread-self/comm", comm).unwrap();
+    let args: Vec<String> = args.lines().map(str::to_string).collect();
+    match args.first().map(String::as_str) {
+        Some("serve") => serve(&args[1..]),
+        Some("connect") => connect(&args[1..]),
+        other => panic!("unknown peer mode {other:?}"),
+    }
 }
 
 use common::run_ok as run;
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use telltale::dissect::dns::{DnsData, parse_message};
+use telltale_testkit::demo::payload::{ClientHello, DNS_TYPE_A, dns_query};
+use telltale_testkit::demo::synth::SplitMix64;
 
 /// The two namespaces and the veth pair; removed on drop.
 struct Lab {
@@ -102,6 +137,19 @@ impl Lab {
             .spawn()
             .expect("ip netns exec")
     }
+
+    /// Runs `program` (a copy of this test binary) as a peer in `ns`, in the mode `args` give.
+    fn spawn_peer(&self, ns: &str, program: &Path, args: &[&str]) -> Child {
+        Command::new("ip")
+            .args(["netns", "exec", ns])
+            .arg(program)
+            .args(["--exact", "netns_peer", "--nocapture", "--test-threads=1"])
+            .env(PEER_ENV, args.join("\n"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("ip netns exec")
+    }
 }
 
 impl Drop for Lab {
@@ -154,12 +202,7 @@ fn a_live_audit_names_judges_and_attributes_real_connections() {
     if !can_run() {
         return;
     }
-    let peer = peer_binary();
-    assert!(
-        peer.exists(),
-        "{} is missing: cargo test builds examples",
-        peer.display()
-    );
+    let peer = std::env::current_exe().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let plex = dir.path().join("Plex Media Server");
     let other = dir.path().join("other-client");
@@ -167,7 +210,7 @@ fn a_live_audit_names_judges_and_attributes_real_connections() {
     std::fs::copy(&peer, &other).unwrap();
     let lab = Lab::new();
 
-    let mut server = lab.spawn(
+    let mut server = lab.spawn_peer(
         &lab.inet,
         &peer,
         &[
@@ -207,7 +250,7 @@ fn a_live_audit_names_judges_and_attributes_real_connections() {
     ]
     .into_iter()
     .map(|(program, name)| {
-        lab.spawn(
+        lab.spawn_peer(
             &lab.srv,
             program,
             &["connect", "203.0.113.53", name, "1500"],
@@ -300,4 +343,83 @@ fn a_live_audit_names_judges_and_attributes_real_connections() {
         "{}",
         server_report["scope"]
     );
+}
+
+fn serve(args: &[String]) {
+    let dns_addr: Ipv4Addr = args[0].parse().expect("DNS address");
+    let zone: HashMap<String, Ipv4Addr> = args[1..]
+        .iter()
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.parse().expect("address")))
+        .collect();
+    let tls = TcpListener::bind("0.0.0.0:443").expect("bind 443");
+    std::thread::spawn(move || {
+        for stream in tls.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut s = stream;
+                let mut buf = [0u8; 4096];
+                let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+                let _ = s.read(&mut buf);
+                // a ServerHello-sized answer: a handshake record of opaque bytes
+                let mut answer = vec![0x16, 0x03, 0x03, 0x00, 0x40];
+                answer.extend([0u8; 0x40]);
+                let _ = s.write_all(&answer);
+                let _ = s.read(&mut buf);
+            });
+        }
+    });
+    let dns = UdpSocket::bind(SocketAddr::from((dns_addr, 53))).expect("bind 53");
+    let mut buf = [0u8; 1500];
+    loop {
+        let Ok((n, from)) = dns.recv_from(&mut buf) else {
+            continue;
+        };
+        let Ok(q) = parse_message(&buf[..n]) else {
+            continue;
+        };
+        let Some(question) = q.questions.first() else {
+            continue;
+        };
+        let Some(ip) = zone.get(&question.name) else {
+            continue;
+        };
+        let mut r = buf[..n].to_vec();
+        r[2] = 0x81;
+        r[3] = 0x80;
+        r[7] = 1; // one answer
+        r.extend_from_slice(&[0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0x01, 0x2c, 0, 4]);
+        r.extend_from_slice(&ip.octets());
+        let _ = dns.send_to(&r, from);
+    }
+}
+
+fn connect(args: &[String]) {
+    let dns: Ipv4Addr = args[0].parse().expect("DNS address");
+    let name = &args[1];
+    let hold: u64 = args[2].parse().expect("milliseconds");
+    let sock = UdpSocket::bind("0.0.0.0:0").expect("bind");
+    sock.set_read_timeout(Some(Duration::from_secs(3)))
+        .expect("timeout");
+    sock.send_to(&dns_query(0x1234, name, DNS_TYPE_A), (dns, 53))
+        .expect("query");
+    let mut buf = [0u8; 1500];
+    let (n, _) = sock.recv_from(&mut buf).expect("a DNS answer");
+    let answer = parse_message(&buf[..n]).expect("a DNS message");
+    let ip = answer
+        .answers
+        .iter()
+        .find_map(|r| match r.data {
+            DnsData::A(a) => Some(a),
+            _ => None,
+        })
+        .expect("an A record");
+    let mut stream = TcpStream::connect((ip, 443)).expect("connect");
+    let mut rng = SplitMix64::new(7);
+    let hello = ClientHello::new(&mut rng, Some(name), &["h2", "http/1.1"]);
+    stream
+        .write_all(&hello.record())
+        .expect("send the ClientHello");
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(3)));
+    let _ = stream.read(&mut buf);
+    std::thread::sleep(Duration::from_millis(hold));
 }

@@ -3,6 +3,10 @@
 //! through sudo it runs on as the invoking user; reading a capture keeps nothing.
 //! The live tests need root (as in CI) and are skipped with a message otherwise.
 
+// Test helpers: a failed assumption here is a failed test (clippy allows these in #[test]
+// functions, not in the helpers they call).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
 mod common;
 
 use std::io::Write;

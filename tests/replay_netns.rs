@@ -14,6 +14,10 @@
 //! Runs as root with iproute2 and tcpreplay (`make test` installs tcpreplay); skipped with
 //! a message otherwise. The script removes its namespaces whatever happens.
 
+// Test helpers: a failed assumption here is a failed test (clippy allows these in #[test]
+// functions, not in the helpers they call).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
 mod common;
 
 use std::collections::BTreeSet;
@@ -93,7 +97,7 @@ fn a_full_speed_replay_loses_nothing_in_telltales_queue() {
     let dir = tempfile::tempdir().unwrap();
     let capture = dir.path().join("server-100k.pcapng");
     let file = std::fs::File::create(&capture).unwrap();
-    telltale::demo::bulk::server_mix(PACKETS, FLOWS, SEED, file).unwrap();
+    telltale_testkit::demo::bulk::server_mix(PACKETS, FLOWS, SEED, file).unwrap();
 
     // what an offline audit of the same file finds
     let offline_json = dir.path().join("offline.json");

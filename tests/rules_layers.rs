@@ -3,6 +3,10 @@
 //! flagged, and the report says which file declared it; ids clash with a clear error; a file
 //! without a server cannot stand alone; `rules check` names both files of a shadowed rule.
 
+// Test helpers: a failed assumption here is a failed test (clippy allows these in #[test]
+// functions, not in the helpers they call).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
 mod common;
 
 use std::path::Path;

@@ -2,6 +2,10 @@
 //! connect, sendto or sendmsg on an INET or INET6 socket appears. Skipped, with a message,
 //! where strace is absent (`make test` installs it); the live part needs root.
 
+// Test helpers: a failed assumption here is a failed test (clippy allows these in #[test]
+// functions, not in the helpers they call).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
 mod common;
 
 use std::process::Command;

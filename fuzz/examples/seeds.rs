@@ -1,5 +1,5 @@
 //! Cuts seed inputs for the protocol fuzz targets out of capture files, with
-//! `telltale::fuzzing::seeds_from_capture`, into `CORPUS/<target>/` (one file per seed, named by
+//! `telltale_testkit::fuzzing::seeds_from_capture`, into `CORPUS/<target>/` (one file per seed, named by
 //! its SHA-256, so running it again adds nothing twice). scripts/fuzz.sh runs it.
 //!
 //! Usage: `cargo run --example seeds -- CORPUS CAPTURE...`
@@ -22,7 +22,7 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-        let seeds = telltale::fuzzing::seeds_from_capture(&bytes);
+        let seeds = telltale_testkit::fuzzing::seeds_from_capture(&bytes);
         for (target, list) in seeds.by_target() {
             for seed in list {
                 if let Err(e) = write_seed(&out.join(target), seed) {

@@ -1,4 +1,4 @@
-//! `dns`: see `telltale::fuzzing::dns` and docs/fuzzing.md.
+//! `dns`: see `telltale_testkit::fuzzing::dns` and docs/fuzzing.md.
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| telltale::fuzzing::dns(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| telltale_testkit::fuzzing::dns(data));

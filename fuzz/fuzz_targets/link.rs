@@ -1,4 +1,4 @@
-//! `link`: see `telltale::fuzzing::link` and docs/fuzzing.md.
+//! `link`: see `telltale_testkit::fuzzing::link` and docs/fuzzing.md.
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| telltale::fuzzing::link(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| telltale_testkit::fuzzing::link(data));

@@ -1,4 +1,4 @@
-//! `pipeline`: see `telltale::fuzzing::pipeline` and docs/fuzzing.md.
+//! `pipeline`: see `telltale_testkit::fuzzing::pipeline` and docs/fuzzing.md.
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| telltale::fuzzing::pipeline(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| telltale_testkit::fuzzing::pipeline(data));

@@ -1,4 +1,4 @@
-//! `quic_initial`: see `telltale::fuzzing::quic_initial` and docs/fuzzing.md.
+//! `quic_initial`: see `telltale_testkit::fuzzing::quic_initial` and docs/fuzzing.md.
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| telltale::fuzzing::quic_initial(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| telltale_testkit::fuzzing::quic_initial(data));

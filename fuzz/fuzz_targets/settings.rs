@@ -1,4 +1,4 @@
-//! `settings`: see `telltale::fuzzing::settings` and docs/fuzzing.md.
+//! `settings`: see `telltale_testkit::fuzzing::settings` and docs/fuzzing.md.
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| telltale::fuzzing::settings(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| telltale_testkit::fuzzing::settings(data));

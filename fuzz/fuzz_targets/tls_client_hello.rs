@@ -1,4 +1,4 @@
-//! `tls_client_hello`: see `telltale::fuzzing::tls_client_hello` and docs/fuzzing.md.
+//! `tls_client_hello`: see `telltale_testkit::fuzzing::tls_client_hello` and docs/fuzzing.md.
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| telltale::fuzzing::tls_client_hello(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| telltale_testkit::fuzzing::tls_client_hello(data));

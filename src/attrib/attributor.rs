@@ -688,7 +688,8 @@ fn candidates(
     (own, stand_ins)
 }
 
-#[cfg(all(test, unix))]
+#[cfg(test)]
+#[cfg(unix)]
 mod tests {
     use super::*;
     use std::os::unix::fs::symlink;

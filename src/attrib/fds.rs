@@ -106,7 +106,8 @@ pub fn still_holds(proc_root: &Path, owner: Owner, inode: u64) -> bool {
     std::fs::read_link(link).ok().and_then(|t| socket_inode(&t)) == Some(inode)
 }
 
-#[cfg(all(test, unix))]
+#[cfg(test)]
+#[cfg(unix)]
 mod tests {
     use super::*;
     use std::os::unix::fs::symlink;

@@ -88,7 +88,8 @@ pub fn list(proc_root: &Path, except: Option<u64>, cap: usize) -> Listing {
     listing
 }
 
-#[cfg(all(test, unix))]
+#[cfg(test)]
+#[cfg(unix)]
 mod tests {
     use super::*;
     use std::os::unix::fs::symlink;

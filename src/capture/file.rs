@@ -439,7 +439,8 @@ impl CaptureReader {
 
     /// [`CaptureReader::from_reader_with`], told whether there is one CPU to run on (the
     /// fuzzer reads every input each way and compares).
-    pub(crate) fn from_reader_on(
+    #[doc(hidden)]
+    pub fn from_reader_on(
         name: &str,
         mut r: Box<dyn Read + Send>,
         digest: InputDigest,

@@ -402,11 +402,12 @@ pub fn run(cli: Cli) -> Result<i32, Failure> {
                 Some(p) => telltale::report::output::write_file(&p, body.as_bytes(), false)?,
                 None => print!("{body}"),
             }
-            let flagged = v["flows"]
-                .as_array()
+            let flagged = v
+                .get("flows")
+                .and_then(|f| f.as_array())
                 .into_iter()
                 .flatten()
-                .any(|f| f["verdict"]["kind"] == "flagged");
+                .any(|f| f.pointer("/verdict/kind").is_some_and(|k| k == "flagged"));
             Ok(if flagged { EXIT_FLAGGED } else { EXIT_CLEAN })
         }
         Command::Prefs { path, rules } => consent::run_prefs(path.as_deref(), &rules),

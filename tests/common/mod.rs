@@ -1,4 +1,8 @@
 //! Helpers shared by the integration tests.
+
+// Test helpers: a failed assumption here is a failed test (clippy allows these in #[test]
+// functions, not in the helpers they call).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};

@@ -4,8 +4,8 @@
 use std::path::Path;
 
 fn main() -> anyhow::Result<()> {
-    let bytes = telltale::demo::try_demo_capture()?;
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/demo.pcapng");
+    let bytes = telltale_testkit::demo::try_demo_capture()?;
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/demo.pcapng");
     std::fs::write(&path, &bytes)?;
     println!("wrote {} ({} bytes)", path.display(), bytes.len());
     Ok(())

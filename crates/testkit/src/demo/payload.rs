@@ -476,7 +476,7 @@ pub fn mp3_bytes(rng: &mut SplitMix64, len: usize) -> Vec<u8> {
     out
 }
 
-pub use crate::text::base64;
+pub use telltale::text::base64;
 
 /// Minimal DER encoding (X.690) for the OCSP messages.
 pub mod der {

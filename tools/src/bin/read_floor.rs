@@ -3,7 +3,7 @@
 //! TCP/UDP), with no digest, no flows and no report. What the full audit costs beyond this
 //! is the flow table, the dissectors, naming, verdicts and the report.
 //!
-//! Usage: `cargo run --release --example read_floor -- FILE [--decode]` prints the packets read
+//! Usage: `cargo run --release -p telltale-tools --bin read_floor -- FILE [--decode]` prints the packets read
 //! and, with `--decode`, how many decoded as IP.
 
 use telltale::capture::file::{CaptureReader, InputDigest};

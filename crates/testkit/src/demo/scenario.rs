@@ -9,7 +9,7 @@ use super::DemoFlow;
 use super::payload::{self, Answer, ClientHello, DNS_TYPE_A, DNS_TYPE_AAAA, Rdata, natpmp};
 use super::quic;
 use super::synth::{Frame, Lan, Side, Synth, SynthError};
-use crate::time::Timestamp;
+use telltale::time::Timestamp;
 
 /// 2026-11-07 20:00:00 UTC, the capture's first instant.
 pub const START_SECS: i64 = 1_794_081_600;

@@ -18,25 +18,25 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
 )]
 
-use crate::capture::file::CaptureReader;
-use crate::capture::{LinkType, RawPacket};
-use crate::decode::{Decoded, Decoder, FragLimits, Transport, tcp_flags};
-use crate::dissect::quic::packet::{self, Datagram, LongType};
-use crate::dissect::quic::{QuicEvent, QuicFlow, gquic};
-use crate::dissect::stream::StreamBuf;
-use crate::dissect::{dns, http, tls};
-use crate::flows::Limits;
-use crate::pipeline::audit::{AuditConfig, AuditSpec, audit_readers_with_evidence};
-use crate::pipeline::{Caps, Pipeline};
-use crate::report::Format;
-use crate::report::model::{Context, Report, ReportBasis, RulesInfo};
-use crate::rules::verdict::Consent;
-use crate::rules::{Matcher, Rules, load};
-use crate::settings::{ServerKind, Settings};
-use crate::time::Timestamp;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::sync::{Arc, OnceLock};
+use telltale::capture::file::CaptureReader;
+use telltale::capture::{LinkType, RawPacket};
+use telltale::decode::{Decoded, Decoder, FragLimits, Transport, tcp_flags};
+use telltale::dissect::quic::packet::{self, Datagram, LongType};
+use telltale::dissect::quic::{QuicEvent, QuicFlow, gquic};
+use telltale::dissect::stream::StreamBuf;
+use telltale::dissect::{dns, http, tls};
+use telltale::flows::Limits;
+use telltale::pipeline::audit::{AuditConfig, AuditSpec, audit_readers_with_evidence};
+use telltale::pipeline::{Caps, Pipeline};
+use telltale::report::Format;
+use telltale::report::model::{Context, Report, ReportBasis, RulesInfo};
+use telltale::rules::verdict::Consent;
+use telltale::rules::{Matcher, Rules, load};
+use telltale::settings::{ServerKind, Settings};
+use telltale::time::Timestamp;
 
 /// Separates the packets (`link`) or datagrams (`quic_initial`) of one input. Four bytes that
 /// real traffic rarely holds; the fuzz dictionaries hold them too.
@@ -419,7 +419,7 @@ pub fn quic_events(data: &[u8]) -> Vec<QuicEvent> {
         }
         events.push(event);
     }
-    let _ = crate::dissect::quic::version_name(u32::from_be_bytes(
+    let _ = telltale::dissect::quic::version_name(u32::from_be_bytes(
         data.get(..4)
             .and_then(|b| <[u8; 4]>::try_from(b).ok())
             .unwrap_or_default(),
@@ -455,7 +455,7 @@ fn sample_packets() -> &'static [(Timestamp, LinkType, Vec<u8>)] {
     static SAMPLE: OnceLock<Vec<(Timestamp, LinkType, Vec<u8>)>> = OnceLock::new();
     SAMPLE.get_or_init(|| {
         let mut out = Vec::new();
-        let Ok(mut reader) = crate::pipeline::audit::demo_reader() else {
+        let Ok(mut reader) = telltale::pipeline::audit::demo_reader() else {
             return out;
         };
         let mut decoder = Decoder::new();
@@ -521,11 +521,11 @@ pub fn rules(data: &[u8]) {
             return;
         }
     };
-    let _ = crate::rules::check::check(&rules);
+    let _ = telltale::rules::check::check(&rules);
     let settings = crate::demo::demo_settings();
-    let (opt_out, facts) = crate::settings::consent::decide(
+    let (opt_out, facts) = telltale::settings::consent::decide(
         &rules,
-        crate::config::choices::OptOutChoice::Auto,
+        telltale::config::choices::OptOutChoice::Auto,
         settings.as_ref(),
     );
     let opted_out = opt_out.state.opted_out();
@@ -553,7 +553,7 @@ pub fn rules(data: &[u8]) {
         assert!(f.verdict.is_some(), "flow {} was never judged", f.id);
     }
     let scope =
-        crate::rules::scope::apply(&crate::rules::scope::AuditScope::Host, &mut result.flows);
+        telltale::rules::scope::apply(&telltale::rules::scope::AuditScope::Host, &mut result.flows);
     let basis = ReportBasis {
         rules: info,
         opt_out,
@@ -607,17 +607,17 @@ fn settings_shown(data: &[u8]) -> Vec<(&'static str, String)> {
         (ServerKind::Jellyfin, "jellyfin"),
         (ServerKind::Emby, "emby"),
     ] {
-        let read = crate::settings::parse_bytes("fuzz.xml", data, &kind);
+        let read = telltale::settings::parse_bytes("fuzz.xml", data, &kind);
         let shown = match &read {
             Ok(s) => {
                 check_settings(s);
-                let mut shown = crate::settings::describe(s);
+                let mut shown = telltale::settings::describe(s);
                 shown.push_str(&format!("{s:?}"));
                 if let Some(r) = builtin_rules(rules) {
                     let mut r = r.clone();
-                    if let (opt_out, Some(facts)) = crate::settings::consent::decide(
+                    if let (opt_out, Some(facts)) = telltale::settings::consent::decide(
                         &r,
-                        crate::config::choices::OptOutChoice::Auto,
+                        telltale::config::choices::OptOutChoice::Auto,
                         Some(s),
                     ) {
                         shown.push_str(&opt_out.source);
@@ -636,10 +636,10 @@ fn settings_shown(data: &[u8]) -> Vec<(&'static str, String)> {
         };
         out.push((rules, shown));
     }
-    let plist = match crate::settings::parse_plist("fuzz.plist", data) {
+    let plist = match telltale::settings::parse_plist("fuzz.plist", data) {
         Ok(s) => {
             check_settings(&s);
-            format!("{} {s:?}", crate::settings::describe(&s))
+            format!("{} {s:?}", telltale::settings::describe(&s))
         }
         Err(e) => format!("{e} {e:?}"),
     };
@@ -711,7 +711,7 @@ fn audit_config() -> Option<&'static AuditConfig> {
     static CONFIG: OnceLock<Option<AuditConfig>> = OnceLock::new();
     CONFIG
         .get_or_init(|| {
-            let args = AuditSpec::builtin("plex", crate::config::choices::OptOutChoice::Auto);
+            let args = AuditSpec::builtin("plex", telltale::config::choices::OptOutChoice::Auto);
             AuditConfig::with_settings(&args, crate::demo::demo_settings()).ok()
         })
         .as_ref()
@@ -747,10 +747,10 @@ pub fn pipeline(data: &[u8]) {
 /// the reading thread, as with one CPU; read unhashed, as with `--no-digest`) must give the
 /// same packets, the same end, the same count of bytes, and the same digest when there is one.
 fn reading_ways_agree(data: &[u8]) {
-    use crate::capture::file::{CaptureSummary, InputDigest};
+    use telltale::capture::file::{CaptureSummary, InputDigest};
     type Packet = (
-        crate::time::Timestamp,
-        crate::capture::LinkType,
+        telltale::time::Timestamp,
+        telltale::capture::LinkType,
         Vec<u8>,
         u32,
         u32,
@@ -810,7 +810,7 @@ pub fn pipeline_report(data: &[u8]) -> Option<Report> {
     }
     // `--baseline` parses the JSON, then looks for the schema: Ok means it is JSON and a report.
     let json = Format::Json.render(&report);
-    let baseline = crate::report::baseline::Baseline::from_report_json("fuzz.json", &json);
+    let baseline = telltale::report::baseline::Baseline::from_report_json("fuzz.json", &json);
     assert!(baseline.is_ok(), "the JSON report does not read back");
     if let Some(ev) = evidence {
         let Ok(bytes) = ev.to_pcapng() else {

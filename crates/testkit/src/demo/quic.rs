@@ -3,8 +3,8 @@
 //! ID, AES-128-GCM payload protection and AES header protection, all done by `ring`. The
 //! server's packets are structurally valid long/short header packets with opaque contents.
 
-use crate::dissect::quic::crypto::{Side, VERSION_1, key_material, version_keys};
 use ring::aead::{self, Aad, LessSafeKey, Nonce, UnboundKey};
+use telltale::dissect::quic::crypto::{Side, VERSION_1, key_material, version_keys};
 
 use super::payload::{ClientHello, server_hello_message};
 use super::synth::{SplitMix64, SynthError};

@@ -20,8 +20,8 @@ use super::scenario::{
 use super::synth::{
     Frame, Lan, PcapNgOut, Segment, Side, SplitMix64, Synth, SynthError, TcpSession,
 };
-use crate::decode::tcp_flags;
-use crate::time::Timestamp;
+use telltale::decode::tcp_flags;
+use telltale::time::Timestamp;
 
 /// The application name recorded in the captures' Section Header Block.
 pub const GENERATOR: &str = "telltale bench capture generator";
@@ -656,16 +656,16 @@ pub fn churn(packets: u64, seed: u64, out: impl Write) -> Result<(), SynthError>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::capture::file::CaptureReader;
-    use crate::names::NameSource;
-    use crate::pipeline::Caps;
-    use crate::pipeline::audit::{AuditConfig, AuditSpec, audit_readers};
-    use crate::report::Report;
+    use telltale::capture::file::CaptureReader;
+    use telltale::names::NameSource;
+    use telltale::pipeline::Caps;
+    use telltale::pipeline::audit::{AuditConfig, AuditSpec, audit_readers};
+    use telltale::report::Report;
 
     fn audit(bytes: Vec<u8>) -> Report {
         let config = AuditConfig::new(&AuditSpec::builtin(
             "plex",
-            crate::config::choices::OptOutChoice::On,
+            telltale::config::choices::OptOutChoice::On,
         ))
         .expect("plex rules");
         let reader = CaptureReader::from_reader("bulk", Box::new(std::io::Cursor::new(bytes)))

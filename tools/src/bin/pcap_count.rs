@@ -2,7 +2,7 @@
 //! libpcap (through the `pcap` crate) and only counts them. Nothing can read a file faster
 //! through libpcap, so telltale's rate is compared with this one.
 //!
-//! Usage: `cargo run --release --example pcap_count -- FILE` prints the packets and bytes read.
+//! Usage: `cargo run --release -p telltale-tools --bin pcap_count -- FILE` prints the packets and bytes read.
 
 fn main() -> anyhow::Result<()> {
     let path = std::env::args()

@@ -19,8 +19,8 @@ use pcap_file::pcapng::blocks::interface_description::{
 use pcap_file::pcapng::blocks::section_header::{SectionHeaderBlock, SectionHeaderOption};
 use pcap_file::{DataLink, Endianness};
 
-use crate::decode::tcp_flags;
-use crate::time::Timestamp;
+use telltale::decode::tcp_flags;
+use telltale::time::Timestamp;
 
 /// What can go wrong while synthesizing traffic (all of it a caller's mistake, never chance).
 #[derive(Debug, thiserror::Error)]

@@ -1,20 +1,20 @@
 //! Writes the captures `make bench` measures into DIR (default `bench-data`):
 //!
 //! - `server-1m.pcapng`: 1,000,000 packets, 5,000 flows of media-server traffic
-//!   ([`telltale::demo::bulk::server_mix`]);
+//!   ([`telltale_testkit::demo::bulk::server_mix`]);
 //! - `churn-1m.pcapng`: 1,000,000 packets, nearly every one a new flow
-//!   ([`telltale::demo::bulk::churn`]).
+//!   ([`telltale_testkit::demo::bulk::churn`]).
 //!
 //! Both are deterministic, so a file already there with the expected size is kept (a cache);
 //! anything else is written again (to a temporary name, then renamed).
 //!
-//! Usage: `cargo run --release --example make_bench_captures -- [DIR]`
+//! Usage: `cargo run --release -p telltale-tools --bin make_bench_captures -- [DIR]`
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use telltale::demo::bulk;
+use telltale_testkit::demo::bulk;
 
 const SEED: u64 = 0xbe7c_0000_0000_0001;
 const PACKETS: u64 = 1_000_000;
@@ -29,7 +29,7 @@ fn make(
     dir: &Path,
     name: &str,
     expected: u64,
-    write: impl FnOnce(File) -> Result<(), telltale::demo::SynthError>,
+    write: impl FnOnce(File) -> Result<(), telltale_testkit::demo::SynthError>,
 ) -> anyhow::Result<()> {
     let path = dir.join(name);
     if let Ok(meta) = std::fs::metadata(&path)
@@ -52,7 +52,7 @@ fn make(
     if size != expected {
         println!(
             "  note: {name} is {size} bytes where this program expects {expected}; \
-             set the constant in examples/make_bench_captures.rs to cache it"
+             set the constant in tools/src/bin/make_bench_captures.rs to cache it"
         );
     }
     Ok(())
