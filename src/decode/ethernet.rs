@@ -1,34 +1,11 @@
-//! Ethernet II and what an ethertype can lead to: any stack of 802.1Q / 802.1ad / 0x9100
-//! VLAN tags, MPLS label stacks (then IPv4 or IPv6 by the first nibble), and PPPoE sessions
-//! (then the PPP protocol field). Linux cooked captures reuse [`by_ethertype`].
+//! Ethernet II: the header, then what its ethertype leads to ([`by_ethertype`], shared with the
+//! other link types in `network`).
 
+use super::DecodeError;
 use super::frame::Frame;
-use super::link::Network;
-use super::{DecodeError, ppp};
-
-/// The most VLAN tags, and separately MPLS labels, one packet may stack.
-pub(crate) const MAX_STACK: usize = 8;
+use super::network::{Network, by_ethertype};
 
 const ETHERNET_HEADER: usize = 14;
-
-pub(crate) mod ethertype {
-    pub const IPV4: u16 = 0x0800;
-    pub const ARP: u16 = 0x0806;
-    pub const RARP: u16 = 0x8035;
-    pub const VLAN: u16 = 0x8100;
-    pub const IPX: u16 = 0x8137;
-    pub const IPV6: u16 = 0x86DD;
-    pub const MPLS: u16 = 0x8847;
-    pub const MPLS_MULTICAST: u16 = 0x8848;
-    pub const PPPOE_DISCOVERY: u16 = 0x8863;
-    pub const PPPOE_SESSION: u16 = 0x8864;
-    pub const EAPOL: u16 = 0x888E;
-    pub const QINQ: u16 = 0x88A8;
-    pub const LLDP: u16 = 0x88CC;
-    pub const MACSEC: u16 = 0x88E5;
-    pub const QINQ_OLD: u16 = 0x9100;
-    pub const QINQ_OLD2: u16 = 0x9200;
-}
 
 /// An Ethernet II frame (LINKTYPE_ETHERNET).
 pub(crate) fn ethernet(frame: Frame<'_>) -> Result<Network<'_>, DecodeError> {
@@ -40,76 +17,9 @@ pub(crate) fn ethernet(frame: Frame<'_>) -> Result<Network<'_>, DecodeError> {
     by_ethertype(et, rest)
 }
 
-/// Follows `et` (and any VLAN tags after it) to the IP packet in `frame`.
-pub(crate) fn by_ethertype(mut et: u16, mut frame: Frame<'_>) -> Result<Network<'_>, DecodeError> {
-    let mut tags = 0usize;
-    loop {
-        match et {
-            ethertype::IPV4 => return Ok(Network::v4(frame)),
-            ethertype::IPV6 => return Ok(Network::v6(frame)),
-            ethertype::VLAN | ethertype::QINQ | ethertype::QINQ_OLD | ethertype::QINQ_OLD2 => {
-                tags += 1;
-                if tags > MAX_STACK {
-                    return Err(DecodeError::Malformed("more than 8 stacked VLAN tags"));
-                }
-                et = frame.u16_at(2, "VLAN tag")?;
-                frame = frame.skip(4, "VLAN tag")?;
-            }
-            ethertype::MPLS | ethertype::MPLS_MULTICAST => return mpls(frame),
-            ethertype::PPPOE_SESSION => return pppoe_session(frame),
-            ethertype::PPPOE_DISCOVERY => return Err(DecodeError::Unsupported("PPPoE discovery")),
-            ethertype::ARP | ethertype::RARP => return Err(DecodeError::Unsupported("ARP")),
-            ethertype::LLDP => return Err(DecodeError::Unsupported("LLDP")),
-            ethertype::IPX => return Err(DecodeError::Unsupported("IPX")),
-            ethertype::EAPOL => return Err(DecodeError::Unsupported("802.1X (EAPOL)")),
-            ethertype::MACSEC => return Err(DecodeError::Unsupported("MACsec (encrypted)")),
-            _ => return Err(DecodeError::Unsupported("an ethertype that is not IP")),
-        }
-    }
-}
-
-/// An MPLS label stack, then IPv4 or IPv6 told apart by the first nibble.
-pub(crate) fn mpls(mut frame: Frame<'_>) -> Result<Network<'_>, DecodeError> {
-    for _ in 0..MAX_STACK {
-        let entry = frame.u32_at(0, "MPLS label")?;
-        frame = frame.skip(4, "MPLS label")?;
-        if entry & 0x100 != 0 {
-            let first = frame.u8_at(0, "MPLS payload")?;
-            return match first >> 4 {
-                4 => Ok(Network::v4(frame)),
-                6 => Ok(Network::v6(frame)),
-                _ => Err(DecodeError::Unsupported("MPLS payload that is not IP")),
-            };
-        }
-    }
-    Err(DecodeError::Malformed("more than 8 stacked MPLS labels"))
-}
-
-/// A PPPoE session header (RFC 2516), then the PPP protocol field.
-///
-/// The header's length field bounds the IP packet when it is shorter than the IP header
-/// says (zeek's pppoe-over-qinq.pcap has ACKs whose IPv4 total length counts 6 bytes of
-/// zero padding that the PPPoE length rightly leaves out, as tshark also reads them); a
-/// length longer than the frame is ignored.
-pub(crate) fn pppoe_session(frame: Frame<'_>) -> Result<Network<'_>, DecodeError> {
-    let ver_type = frame.u8_at(0, "PPPoE header")?;
-    let code = frame.u8_at(1, "PPPoE header")?;
-    let len = usize::from(frame.u16_at(4, "PPPoE header")?);
-    if ver_type != 0x11 || code != 0 {
-        return Err(DecodeError::Malformed(
-            "PPPoE session header with a bad version or code",
-        ));
-    }
-    let payload = frame.skip(6, "PPPoE header")?;
-    let mut net = ppp::protocol(payload)?;
-    let consumed = payload.wire.saturating_sub(net.frame.wire);
-    net.outer_len = len.checked_sub(consumed);
-    Ok(net)
-}
-
 #[cfg(test)]
 mod tests {
-    use super::super::link::IpVersion;
+    use super::super::network::IpVersion;
     use super::*;
 
     const MACS: [u8; 12] = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12];

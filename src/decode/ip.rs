@@ -13,7 +13,7 @@ use etherparse::{
 
 use super::DecodeError;
 use super::frame::Frame;
-use super::link::{IpVersion, Network};
+use super::network::{IpVersion, Network};
 
 const IPV6_HEADER: usize = 40;
 const JUMBO_OPTION: u8 = 0xC2;

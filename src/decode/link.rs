@@ -3,50 +3,9 @@
 //! types (12, 14, 101, 228, 229) carry the IP packet directly.
 
 use super::frame::Frame;
+use super::network::Network;
 use super::{DecodeError, ethernet, null, ppp, sll};
 use crate::capture::LinkType;
-
-/// Which IP version the layer below announced.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum IpVersion {
-    V4,
-    V6,
-    /// Not announced: read the version from the first nibble.
-    Any,
-}
-
-/// An IP packet found inside the link layer(s).
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Network<'a> {
-    pub version: IpVersion,
-    pub frame: Frame<'a>,
-    /// The IP packet's length according to an outer header (PPPoE), when there is one.
-    pub outer_len: Option<usize>,
-}
-
-impl<'a> Network<'a> {
-    pub fn v4(frame: Frame<'a>) -> Self {
-        Network {
-            version: IpVersion::V4,
-            frame,
-            outer_len: None,
-        }
-    }
-    pub fn v6(frame: Frame<'a>) -> Self {
-        Network {
-            version: IpVersion::V6,
-            frame,
-            outer_len: None,
-        }
-    }
-    pub fn any(frame: Frame<'a>) -> Self {
-        Network {
-            version: IpVersion::Any,
-            frame,
-            outer_len: None,
-        }
-    }
-}
 
 /// Strips the link-layer headers of `link` from `frame`.
 pub(crate) fn strip(link: LinkType, frame: Frame<'_>) -> Result<Network<'_>, DecodeError> {
@@ -70,6 +29,7 @@ pub(crate) fn strip(link: LinkType, frame: Frame<'_>) -> Result<Network<'_>, Dec
 
 #[cfg(test)]
 mod tests {
+    use super::super::network::IpVersion;
     use super::*;
 
     #[test]

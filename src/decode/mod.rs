@@ -14,6 +14,7 @@ mod frag;
 mod frame;
 mod ip;
 mod link;
+mod network;
 mod null;
 mod ppp;
 mod sll;

@@ -4,7 +4,7 @@
 
 use super::DecodeError;
 use super::frame::Frame;
-use super::link::Network;
+use super::network::Network;
 
 /// LINKTYPE_NULL.
 pub(crate) fn null(frame: Frame<'_>) -> Result<Network<'_>, DecodeError> {
@@ -33,7 +33,7 @@ fn by_family(family: u32, rest: Frame<'_>) -> Result<Network<'_>, DecodeError> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::link::IpVersion;
+    use super::super::network::IpVersion;
     use super::*;
 
     fn whole(b: &[u8]) -> Frame<'_> {

@@ -4,9 +4,8 @@
 //! compressed): 0x0021 is IPv4, 0x0057 IPv6, 0x0281 MPLS.
 
 use super::DecodeError;
-use super::ethernet::{by_ethertype, mpls, pppoe_session};
 use super::frame::Frame;
-use super::link::Network;
+use super::network::{Network, by_ethertype, ppp_protocol as protocol, pppoe_session};
 
 /// LINKTYPE_PPP.
 pub(crate) fn ppp(frame: Frame<'_>) -> Result<Network<'_>, DecodeError> {
@@ -37,30 +36,9 @@ fn skip_address_control(frame: Frame<'_>) -> Result<Frame<'_>, DecodeError> {
     }
 }
 
-/// The PPP protocol field and what follows it.
-pub(crate) fn protocol(frame: Frame<'_>) -> Result<Network<'_>, DecodeError> {
-    let first = frame.u8_at(0, "PPP protocol field")?;
-    // An odd first byte is a protocol field compressed to one byte.
-    let (proto, len) = if first & 1 == 1 {
-        (u16::from(first), 1)
-    } else {
-        (frame.u16_at(0, "PPP protocol field")?, 2)
-    };
-    let rest = frame.skip(len, "PPP protocol field")?;
-    match proto {
-        0x0021 => Ok(Network::v4(rest)),
-        0x0057 => Ok(Network::v6(rest)),
-        0x0281 => mpls(rest),
-        0xc021 => Err(DecodeError::Unsupported("PPP LCP")),
-        0x8021 | 0x8057 => Err(DecodeError::Unsupported("PPP IPCP / IPV6CP")),
-        0xc023 | 0xc223 => Err(DecodeError::Unsupported("PPP authentication")),
-        _ => Err(DecodeError::Unsupported("a PPP protocol that is not IP")),
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use super::super::link::IpVersion;
+    use super::super::network::IpVersion;
     use super::*;
 
     fn whole(b: &[u8]) -> Frame<'_> {

@@ -3,9 +3,9 @@
 //! the like it is something else, and those packets are not IP.
 
 use super::DecodeError;
-use super::ethernet::by_ethertype;
 use super::frame::Frame;
-use super::link::Network;
+use super::network::Network;
+use super::network::by_ethertype;
 
 const ARPHRD_CAN: u16 = 280;
 const ARPHRD_FRAD: u16 = 770;
@@ -52,7 +52,7 @@ fn cooked(arphrd: u16, proto: u16, rest: Frame<'_>) -> Result<Network<'_>, Decod
 
 #[cfg(test)]
 mod tests {
-    use super::super::link::IpVersion;
+    use super::super::network::IpVersion;
     use super::*;
 
     fn sll1(arphrd: u16, proto: u16, rest: &[u8]) -> Vec<u8> {
