@@ -9,9 +9,9 @@ use ratatui::backend::TestBackend;
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use telltale::audit::{AuditConfig, AuditSpec, audit_readers, demo_reader};
 use telltale::live::snapshot::{CaptureState, Snapshot, Source};
 use telltale::pipeline::Caps;
-use telltale::pipeline::audit::{AuditConfig, AuditSpec, audit_readers, demo_reader};
 use telltale::report::model::FlowReport;
 use telltale::tui::{App, UiEvent, UiOptions};
 

@@ -206,12 +206,12 @@ fn evidence_holds_exactly_the_flagged_flows_and_their_dns_answers_each_with_a_co
 
 #[test]
 fn evidence_beyond_its_cap_drops_the_oldest_counts_and_says_so() {
-    let reader = telltale::pipeline::audit::demo_reader().unwrap();
+    let reader = telltale::audit::demo_reader().unwrap();
     let caps = telltale::pipeline::Caps {
         evidence_bytes: 20_000,
         ..Default::default()
     };
-    let (report, evidence) = telltale::pipeline::audit::audit_readers_with_evidence(
+    let (report, evidence) = telltale::audit::audit_readers_with_evidence(
         vec![reader],
         &common::judging("on"),
         caps,

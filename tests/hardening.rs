@@ -177,7 +177,7 @@ fn at_snaplen(packets: &Packets, snaplen: usize) -> Vec<u8> {
 fn names_at(bytes: Vec<u8>) -> (BTreeSet<(String, String)>, u64) {
     let r = CaptureReader::from_reader("snap", Box::new(Cursor::new(bytes))).unwrap();
     let judging = common::judging("on");
-    let report = telltale::pipeline::audit::audit_readers(vec![r], &judging, Caps::default());
+    let report = telltale::audit::audit_readers(vec![r], &judging, Caps::default());
     let names = report
         .names
         .iter()

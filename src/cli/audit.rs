@@ -2,11 +2,11 @@
 //! the reports.
 
 use super::{AuditArgs, DemoArgs, EXIT_CLEAN, EXIT_FLAGGED, Failure, OutputArgs};
-use telltale::capture::file::{CaptureReader, InputDigest};
-use telltale::pipeline::Caps;
-use telltale::pipeline::audit::{
+use telltale::audit::{
     AuditConfig, audit_readers_journaled, audit_readers_with_evidence, demo_reader,
 };
+use telltale::capture::file::{CaptureReader, InputDigest};
+use telltale::pipeline::Caps;
 use telltale::report::journal::Journal;
 use telltale::report::model::RulesInfo;
 use telltale::report::output::{Destination, Outputs, write_outputs};

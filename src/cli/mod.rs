@@ -1,7 +1,7 @@
 //! The binary's edge: arguments in, exit code out. Flags are parsed in two stages: clap
 //! reads them, the choices (`--opt-out`, `--scope`, `--format`, `--speed`) already checked
 //! into their types ([`telltale::config::choices`]); then each command validates the rest into the library's
-//! types ([`telltale::pipeline::audit::AuditConfig`]). Every error is printed once, here, and mapped to an exit code.
+//! types ([`telltale::audit::AuditConfig`]). Every error is printed once, here, and mapped to an exit code.
 
 pub mod audit;
 pub mod consent;
@@ -190,9 +190,9 @@ pub struct JudgeArgs {
     pub baseline: Option<PathBuf>,
 }
 
-impl From<&JudgeArgs> for telltale::pipeline::audit::AuditSpec {
-    fn from(a: &JudgeArgs) -> telltale::pipeline::audit::AuditSpec {
-        telltale::pipeline::audit::AuditSpec {
+impl From<&JudgeArgs> for telltale::audit::AuditSpec {
+    fn from(a: &JudgeArgs) -> telltale::audit::AuditSpec {
+        telltale::audit::AuditSpec {
             rules: a.rules.clone(),
             opt_out: a.opt_out,
             prefs: a.prefs.clone(),
@@ -297,11 +297,12 @@ impl Failure {
     }
 }
 
+/// A report that could not be written: the audit could not be done.
 impl From<telltale::report::output::OutputError> for Failure {
     fn from(e: telltale::report::output::OutputError) -> Failure {
         Failure {
             message: e.message,
-            code: e.code,
+            code: EXIT_ERROR,
         }
     }
 }
@@ -312,8 +313,8 @@ impl From<telltale::settings::consent::PrefsError> for Failure {
     }
 }
 
-impl From<telltale::pipeline::audit::AuditError> for Failure {
-    fn from(e: telltale::pipeline::audit::AuditError) -> Failure {
+impl From<telltale::audit::AuditError> for Failure {
+    fn from(e: telltale::audit::AuditError) -> Failure {
         Failure::usage(e.to_string())
     }
 }

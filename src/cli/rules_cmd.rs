@@ -4,10 +4,10 @@
 use super::{EXIT_CLEAN, EXIT_ERROR, Failure};
 use std::fmt::Write;
 use std::path::Path;
+use telltale::audit::{AuditConfig, AuditSpec, audit_readers};
 use telltale::capture::file::CaptureReader;
 use telltale::config::choices::{OptOutChoice, ScopeChoice};
 use telltale::pipeline::Caps;
-use telltale::pipeline::audit::{AuditConfig, AuditSpec, audit_readers};
 use telltale::rules::verdict::VerdictKind;
 use telltale::rules::{check, load};
 use telltale::text::{bytes, neutralise};

@@ -7,9 +7,11 @@ pub mod locality;
 pub mod table;
 pub mod tcp;
 pub mod timeline;
+pub mod verdict;
+
+use verdict::Verdict;
 
 use crate::names::{FlowName, NameSource};
-use crate::rules::verdict::Verdict;
 use crate::time::Timestamp;
 use locality::Scope;
 use serde::Serialize;

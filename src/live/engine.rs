@@ -642,7 +642,7 @@ mod tests {
         engine.fault = true;
         let (tx, rx) = std::sync::mpsc::sync_channel(4);
         let (out, _events) = std::sync::mpsc::sync_channel(64);
-        let mut reader = crate::pipeline::audit::demo_reader().expect("the demo capture opens");
+        let mut reader = crate::audit::demo_reader().expect("the demo capture opens");
         let mut batch = crate::live::batch::Batch::with_capacity();
         while (batch.len() as u64) < fault::FAULT_AFTER_PACKETS {
             batch.push(&reader.next_packet().expect("the demo has packets enough"));
@@ -673,7 +673,7 @@ mod tests {
             engine.write_last_snapshot(&path).is_err(),
             "no snapshot yet"
         );
-        let mut reader = crate::pipeline::audit::demo_reader().expect("the demo capture opens");
+        let mut reader = crate::audit::demo_reader().expect("the demo capture opens");
         for _ in 0..400 {
             engine
                 .pipeline
@@ -717,7 +717,7 @@ mod tests {
             ..Caps::default()
         };
         let mut engine = demo_engine(caps, ReportPlan::default());
-        let mut reader = crate::pipeline::audit::demo_reader().expect("the demo capture opens");
+        let mut reader = crate::audit::demo_reader().expect("the demo capture opens");
         while let Some(p) = reader.next_packet() {
             engine.pipeline.process(&p);
             // a view now and then, as the UI asks for them

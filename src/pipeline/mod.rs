@@ -3,7 +3,6 @@
 //! socket, terminal or clock, so a capture file, live capture and the demo all run
 //! through it the same way. `counters` says what it counted.
 
-pub mod audit;
 pub mod counters;
 pub mod evidence;
 pub mod groups;

@@ -174,7 +174,7 @@ mod tests {
     #[test]
     fn a_long_report_escapes_names_that_straddle_chunks() {
         // names of every length around the chunk size put the bidi character on each boundary
-        let mut report = crate::pipeline::audit::demo_report_for_tests();
+        let mut report = crate::audit::demo_report_for_tests();
         for i in 0..40 {
             report.warnings.push(format!(
                 "{}\u{202e}{}",
@@ -192,7 +192,7 @@ mod tests {
 
     #[test]
     fn the_streamed_report_is_byte_for_byte_the_rendered_one() {
-        let mut report = crate::pipeline::audit::demo_report_for_tests();
+        let mut report = crate::audit::demo_report_for_tests();
         // a hostile name among the flows: the streamed text escapes it the same way
         if let Some(f) = report.flows.first_mut() {
             f.names.clear();

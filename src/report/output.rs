@@ -9,7 +9,7 @@
 //! - never over an existing file, unless asked (`--force`); placing the file without
 //!   `--force` uses a hard link, which fails if the name appeared meanwhile.
 //!
-//! A failure names the path (exit 2) and leaves no temporary file behind.
+//! A failure names the path and leaves no temporary file behind.
 //!
 //! `--format all` writes a bundle into a folder: every report, the evidence
 //! (`evidence.pcapng`) and, last, `manifest.json` with the SHA-256 of each.
@@ -25,20 +25,18 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// A report, evidence or manifest that could not be written (or would be refused): the
-/// message names the path and what to do. `code` is the exit status it means to the
-/// command line: 2, the audit could not be done.
+/// message names the path and what to do. (The command line exits with 2 for it: the audit
+/// could not be done.)
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
 pub struct OutputError {
     pub message: String,
-    pub code: i32,
 }
 
 impl OutputError {
     pub fn usage(message: impl Into<String>) -> OutputError {
         OutputError {
             message: message.into(),
-            code: 2,
         }
     }
 }
@@ -391,7 +389,6 @@ mod tests {
                 p.display()
             )
         );
-        assert_eq!(e.code, 2);
         write_file(&p, b"two", true).unwrap();
         assert_eq!(std::fs::read(&p).unwrap(), b"two");
         assert_eq!(std::fs::metadata(&p).unwrap().mode() & 0o777, 0o600);
@@ -449,7 +446,6 @@ mod tests {
             "{}",
             e.message
         );
-        assert_eq!(e.code, 2);
         let e = write_file(dir.path(), b"x", true).unwrap_err();
         assert!(e.message.contains("is a folder"), "{}", e.message);
         let e = write_file(Path::new("/dev/null"), b"x", true).unwrap_err();

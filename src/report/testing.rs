@@ -10,7 +10,7 @@ use crate::rules::verdict::VerdictClass;
 /// unnamed 41 into a flow that cannot be judged. The demo holds no such flows of its own: a
 /// renderer's test needs all four side by side.
 pub fn four_classes() -> Report {
-    let report = crate::pipeline::audit::demo_report_for_tests();
+    let report = crate::audit::demo_report_for_tests();
     let mut flows = report.flows.clone();
     for f in &mut flows {
         match f.id {

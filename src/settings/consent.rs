@@ -4,10 +4,10 @@
 //! decide which exceptions are in force.
 
 use crate::config::choices::OptOutChoice;
-use crate::report::model::{OptOut, OptOutState};
 use crate::rules::Rules;
 use crate::rules::conditions::{Condition, Facts};
 use crate::settings::{ServerKind, Settings, SettingsError};
+use serde::Serialize;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -15,6 +15,53 @@ use std::sync::Arc;
 #[derive(Debug, thiserror::Error)]
 #[error("--prefs: {0}")]
 pub struct PrefsError(#[from] pub SettingsError);
+
+/// The owner's data-sharing choice as a report states it, and where it came from.
+#[derive(Clone, Debug, Serialize)]
+pub struct OptOut {
+    /// `on`: the owner has opted out of data sharing; `off`: they have not.
+    pub state: OptOutState,
+    /// Where the state came from: `default` or `command line`.
+    pub source: String,
+}
+
+/// Whether the owner has opted out of data sharing: `"on"` or `"off"` in a report.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OptOutState {
+    /// The owner has opted out: every flow must be explained.
+    On,
+    /// The owner has not opted out.
+    Off,
+}
+
+impl OptOutState {
+    pub fn from_opted_out(opted_out: bool) -> OptOutState {
+        if opted_out {
+            OptOutState::On
+        } else {
+            OptOutState::Off
+        }
+    }
+
+    pub fn opted_out(self) -> bool {
+        self == OptOutState::On
+    }
+
+    /// The word a report shows: `on` or `off`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OptOutState::On => "on",
+            OptOutState::Off => "off",
+        }
+    }
+}
+
+impl std::fmt::Display for OptOutState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// The server these rules describe, for finding and reading its settings.
 pub fn server_kind(rules: &Rules) -> ServerKind {

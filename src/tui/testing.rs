@@ -18,7 +18,7 @@ pub fn demo_snapshot() -> Arc<Snapshot> {
     static SNAP: OnceLock<Arc<Snapshot>> = OnceLock::new();
     SNAP.get_or_init(|| {
         // as `telltale demo` judges it: with the demo server's settings
-        let report = crate::pipeline::audit::demo_report().expect("the demo capture audits");
+        let report = crate::audit::demo_report().expect("the demo capture audits");
         Arc::new(Snapshot {
             seq: 1,
             source: Source::Demo { speed: 5.0 },

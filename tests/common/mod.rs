@@ -8,9 +8,9 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
+use telltale::audit::{AuditConfig, AuditSpec, audit_readers};
 use telltale::capture::file::CaptureReader;
 use telltale::pipeline::Caps;
-use telltale::pipeline::audit::{AuditConfig, AuditSpec, audit_readers};
 use telltale::report::Report;
 
 /// `../shared/captures` beside the project, if it is there.
@@ -39,7 +39,7 @@ pub fn audit_file(path: &Path, opt_out: &str) -> Report {
 }
 
 pub fn audit_demo(opt_out: &str) -> Report {
-    let reader = telltale::pipeline::audit::demo_reader().expect("demo capture");
+    let reader = telltale::audit::demo_reader().expect("demo capture");
     audit_readers(vec![reader], &judging(opt_out), Caps::default())
 }
 

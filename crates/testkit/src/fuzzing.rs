@@ -21,6 +21,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::sync::{Arc, OnceLock};
+use telltale::audit::{AuditConfig, AuditSpec, audit_readers_with_evidence};
 use telltale::capture::file::CaptureReader;
 use telltale::capture::{LinkType, RawPacket};
 use telltale::decode::{Decoded, Decoder, FragLimits, Transport, tcp_flags};
@@ -29,7 +30,6 @@ use telltale::dissect::quic::{QuicEvent, QuicFlow, gquic};
 use telltale::dissect::stream::StreamBuf;
 use telltale::dissect::{dns, http, tls};
 use telltale::flows::Limits;
-use telltale::pipeline::audit::{AuditConfig, AuditSpec, audit_readers_with_evidence};
 use telltale::pipeline::{Caps, Pipeline};
 use telltale::report::Format;
 use telltale::report::model::{Context, Report, ReportBasis, RulesInfo};
@@ -455,7 +455,7 @@ fn sample_packets() -> &'static [(Timestamp, LinkType, Vec<u8>)] {
     static SAMPLE: OnceLock<Vec<(Timestamp, LinkType, Vec<u8>)>> = OnceLock::new();
     SAMPLE.get_or_init(|| {
         let mut out = Vec::new();
-        let Ok(mut reader) = telltale::pipeline::audit::demo_reader() else {
+        let Ok(mut reader) = telltale::audit::demo_reader() else {
             return out;
         };
         let mut decoder = Decoder::new();

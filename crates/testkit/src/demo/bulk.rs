@@ -656,10 +656,10 @@ pub fn churn(packets: u64, seed: u64, out: impl Write) -> Result<(), SynthError>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use telltale::audit::{AuditConfig, AuditSpec, audit_readers};
     use telltale::capture::file::CaptureReader;
     use telltale::names::NameSource;
     use telltale::pipeline::Caps;
-    use telltale::pipeline::audit::{AuditConfig, AuditSpec, audit_readers};
     use telltale::report::Report;
 
     fn audit(bytes: Vec<u8>) -> Report {
