@@ -3,7 +3,7 @@
 //! when the snapshot, the filter, the order or the view changes, so that [`App::view`]
 //! only formats the rows on screen.
 
-use super::facts::{Changed, FactCache, Facts};
+use super::facts::{Changed, FactCache, RowFacts};
 use super::filter::Filter;
 use super::sort::{SortKey, merge_packed, order_by_name, pack, position, sort_packed};
 use super::tally::{Summary, VerdictCounts, also_counts};
@@ -294,7 +294,7 @@ impl App {
         }
         self.counts = counts;
         let flagged_only = self.tab == Tab::Flagged;
-        let wanted = |x: &Facts| x.kept && (!flagged_only || x.kind == VerdictKind::Flagged);
+        let wanted = |x: &RowFacts| x.kept && (!flagged_only || x.kind == VerdictKind::Flagged);
         let packed_rows = |positions: &mut dyn Iterator<Item = usize>| -> Vec<u128> {
             positions
                 .filter_map(|i| {

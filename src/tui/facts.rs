@@ -16,7 +16,7 @@ use std::sync::Arc;
 type Flows = Arc<Vec<Arc<FlowReport>>>;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Facts {
+pub struct RowFacts {
     pub kind: VerdictKind,
     /// The verdict's class, for the Summary's counts by class.
     pub class: Option<VerdictClass>,
@@ -43,7 +43,7 @@ pub enum Changed {
 pub struct FactCache {
     /// The flow list `facts` describe, position by position.
     flows: Flows,
-    facts: Vec<Facts>,
+    facts: Vec<RowFacts>,
     /// What `kept` and `key` were worked out for.
     filter: Filter,
     sort: SortKey,
@@ -101,7 +101,7 @@ impl FactCache {
         Changed::Some(changed)
     }
 
-    fn facts_of(&mut self, f: &FlowReport) -> Facts {
+    fn facts_of(&mut self, f: &FlowReport) -> RowFacts {
         let kind = f.verdict.kind;
         let slot = kind_index(kind);
         let known = self
@@ -124,7 +124,7 @@ impl FactCache {
                 id
             }
         };
-        Facts {
+        RowFacts {
             kind,
             class: f.verdict.class,
             kept: self.filter.is_empty() || self.filter.matches(f),
@@ -136,7 +136,7 @@ impl FactCache {
     }
 
     /// The facts, by position in the flow list last given to [`FactCache::update`].
-    pub fn facts(&self) -> &[Facts] {
+    pub fn facts(&self) -> &[RowFacts] {
         &self.facts
     }
 

@@ -3,7 +3,7 @@
 //! bytes out by verdict, by class (of flagged and allowed flows) and by category; when the
 //! Rules are, the flows each rule matched without deciding them.
 
-use super::facts::Facts;
+use super::facts::RowFacts;
 use crate::report::model::FlowReport;
 use crate::rules::verdict::{VerdictClass, VerdictKind};
 use std::collections::HashMap;
@@ -97,7 +97,7 @@ fn class_index(c: Option<VerdictClass>) -> usize {
 
 impl Summary {
     /// Totals from the facts of every flow.
-    pub fn of(facts: &[Facts], categories: &[(VerdictKind, String)]) -> Summary {
+    pub fn of(facts: &[RowFacts], categories: &[(VerdictKind, String)]) -> Summary {
         let mut verdicts = [Total::default(); 4];
         let mut by_class = [[Total::default(); VerdictClass::ALL.len() + 1]; CLASSED.len()];
         let mut by_category = vec![Total::default(); categories.len()];
@@ -172,7 +172,7 @@ impl Hasher for Fnv {
 /// For each rule id, the flows whose host it also serves (the verdict's `also`): rules
 /// that matched without deciding a flow. Only the flows whose facts say they have such
 /// exceptions are read.
-pub fn also_counts(flows: &[Arc<FlowReport>], facts: &[Facts]) -> HashMap<String, u64> {
+pub fn also_counts(flows: &[Arc<FlowReport>], facts: &[RowFacts]) -> HashMap<String, u64> {
     let mut counts: HashMap<String, u64> = HashMap::new();
     for (f, _) in flows.iter().zip(facts).filter(|(_, x)| x.has_also) {
         for id in &f.verdict.also {

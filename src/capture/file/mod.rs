@@ -149,7 +149,7 @@ impl CaptureError {
 
 use pcapng::{Interface, SHB_TYPE, read_u32};
 pub use source::InputDigest;
-use source::{Raw, Source};
+use source::{Raw, Stream};
 
 /// A packet located in the buffer, before it is handed out.
 struct Found {
@@ -166,7 +166,7 @@ struct Found {
 pub struct CaptureReader {
     name: String,
     info: CaptureInfo,
-    src: Source,
+    src: Stream,
     buf: Vec<u8>,
     /// Unconsumed bytes are `buf[start..end]`.
     start: usize,
@@ -254,7 +254,7 @@ impl CaptureReader {
 
     fn with_raw(name: &str, raw: Raw, gzip: bool) -> Result<Self, CaptureError> {
         let buf = vec![0; INITIAL_BUFFER];
-        let src = Source::new(raw, gzip);
+        let src = Stream::new(raw, gzip);
         let mut reader = CaptureReader {
             name: name.to_string(),
             info: CaptureInfo {
@@ -373,7 +373,7 @@ impl CaptureReader {
         if self.available() >= need {
             return true;
         }
-        if matches!(self.src, Source::Plain(Raw::Hashed(_))) {
+        if matches!(self.src, Stream::Plain(Raw::Hashed(_))) {
             return self.fill_from_blocks(need);
         }
         self.make_room(need);
@@ -434,7 +434,7 @@ impl CaptureReader {
     fn fill_from_blocks(&mut self, need: usize) -> bool {
         while self.available() < need && !self.eof {
             let next = match &mut self.src {
-                Source::Plain(Raw::Hashed(ahead)) => ahead.next_block(),
+                Stream::Plain(Raw::Hashed(ahead)) => ahead.next_block(),
                 _ => break,
             };
             let block = match next {
@@ -466,7 +466,7 @@ impl CaptureReader {
                     .wrapping_add(self.start as u64)
                     .wrapping_sub(new_start as u64);
                 let used = std::mem::replace(&mut self.buf, next);
-                if let Source::Plain(Raw::Hashed(ahead)) = &self.src {
+                if let Stream::Plain(Raw::Hashed(ahead)) = &self.src {
                     ahead.recycle(used);
                 }
                 self.start = new_start;
@@ -489,7 +489,7 @@ impl CaptureReader {
                         self.eof = true;
                     }
                 }
-                if let Source::Plain(Raw::Hashed(ahead)) = &self.src {
+                if let Stream::Plain(Raw::Hashed(ahead)) = &self.src {
                     ahead.recycle(block.buf);
                 }
             }

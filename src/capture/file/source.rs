@@ -95,38 +95,38 @@ impl Read for Raw {
     }
 }
 
-pub(super) enum Source {
+pub(super) enum Stream {
     /// Uncompressed. Read ahead, it is taken block by block without copying; unhashed, it is
     /// read straight into the reader's buffer.
     Plain(Raw),
     Gzip(Box<MultiGzDecoder<Raw>>),
 }
 
-impl Source {
+impl Stream {
     pub(super) fn raw(&mut self) -> &mut Raw {
         match self {
-            Source::Plain(r) => r,
-            Source::Gzip(g) => g.get_mut(),
+            Stream::Plain(r) => r,
+            Stream::Gzip(g) => g.get_mut(),
         }
     }
 }
 
-impl Read for Source {
+impl Read for Stream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self {
-            Source::Plain(r) => r.read(buf),
-            Source::Gzip(g) => g.read(buf),
+            Stream::Plain(r) => r.read(buf),
+            Stream::Gzip(g) => g.read(buf),
         }
     }
 }
 
-impl Source {
+impl Stream {
     /// The input as given, or gzip-decompressed.
-    pub(super) fn new(raw: Raw, gzip: bool) -> Source {
+    pub(super) fn new(raw: Raw, gzip: bool) -> Stream {
         if gzip {
-            Source::Gzip(Box::new(MultiGzDecoder::new(raw)))
+            Stream::Gzip(Box::new(MultiGzDecoder::new(raw)))
         } else {
-            Source::Plain(raw)
+            Stream::Plain(raw)
         }
     }
 }
