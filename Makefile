@@ -24,10 +24,12 @@ release: deps
 demo: deps
 	$(CARGO) run --quiet -- demo
 
-# cargo deny: banned crates (no HTTP or DNS client), licences, sources; advisories when a
-# RustSec database is on disk (scripts/deny.sh installs cargo-deny when missing)
+# cargo deny: banned crates (no HTTP or DNS client), licences, sources, and the RustSec
+# advisories (the snapshot in ../shared/advisory-db, cloned into a cache folder; required
+# under CI). scripts/deny.sh installs cargo-deny when missing.
 deny:
-	@CARGO="$(CARGO)" scripts/deny.sh
+	@mkdir -p target; rm -f target/deny-summary.txt; \
+	CARGO="$(CARGO)" TELLTALE_DENY_SUMMARY="$(CURDIR)/target/deny-summary.txt" scripts/deny.sh
 
 # Tests that cannot run here (no root, tmux, strace, Chromium, ../shared ...) fail under CI
 # and are skipped elsewhere; each skip goes to TELLTALE_SKIP_LOG, summed up in the last line.
@@ -36,7 +38,8 @@ test: deps deny
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	@log="$${TELLTALE_SKIP_LOG:-$(CURDIR)/target/test-skips.log}"; rm -f "$$log"; \
 	echo "$(CARGO) test --workspace"; status=0; TELLTALE_SKIP_LOG="$$log" $(CARGO) test --workspace || status=$$?; \
-	TELLTALE_SKIP_LOG="$$log" scripts/skip-summary.sh; exit $$status
+	TELLTALE_SKIP_LOG="$$log" scripts/skip-summary.sh; \
+	if [ -s target/deny-summary.txt ]; then cat target/deny-summary.txt; fi; exit $$status
 
 bench:
 	@CARGO="$(CARGO)" scripts/bench.sh
