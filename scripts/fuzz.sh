@@ -85,7 +85,7 @@ add_files() {
 
 seeds() {
     local corpus=$ROOT/fuzz/corpus shared=$ROOT/../shared/captures t
-    local captures=("$ROOT"/tests/fixtures/*.pcap*)
+    local captures=("$ROOT"/tests/fixtures/*.pcap* "$ROOT"/tests/fixtures/regress/*.pcap*)
     if [ -d "$shared" ]; then
         mapfile -t -O "${#captures[@]}" captures < <(find "$shared" -type f \( -name '*.pcap' -o -name '*.pcapng' \) | sort)
     else

@@ -52,6 +52,13 @@ pub struct HttpRequest {
     pub host: Option<String>,
     /// Escaped like SNI but keeping its case.
     pub user_agent: Option<String>,
+    /// Further Host headers naming other hosts (a request with several: each is a name).
+    pub more_hosts: Vec<String>,
+    /// Other hosts the request names besides its Host: an absolute-form target's authority or
+    /// an `Origin` header's host, when it differs. Names of the flow, never whom it went to.
+    pub others: Vec<String>,
+    /// Set when the head did not parse strictly and was read line by line: what was wrong.
+    pub lenient: Option<&'static str>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -94,28 +101,135 @@ pub fn scan_request(buf: &[u8]) -> HttpScan {
             HttpScan::Malformed("request head longer than 16 KiB")
         }
         Ok(httparse::Status::Partial) => HttpScan::NeedMore,
+        // a bad header line: read the head line by line; a bad request line is no request
+        Err(
+            e @ (httparse::Error::HeaderName
+            | httparse::Error::HeaderValue
+            | httparse::Error::NewLine
+            | httparse::Error::TooManyHeaders),
+        ) => match lenient_request(head, error_text(e)) {
+            Some(Some(r)) => HttpScan::Request(r),
+            Some(None) => HttpScan::NeedMore,
+            None => HttpScan::Malformed(error_text(e)),
+        },
         Err(e) => HttpScan::Malformed(error_text(e)),
     }
+}
+
+/// A request head the strict parser refused (odd spacing such as `Host : x`, a stray byte in
+/// some header), read line by line as tshark reads it: the request line's method and target,
+/// then every `name: value` line whose name is Host, Origin or User-Agent, whatever the
+/// spacing and case around the colon. `Some(None)` while the head has not ended; `None` when
+/// the request line itself is not one.
+fn lenient_request(head: &[u8], why: &'static str) -> Option<Option<HttpRequest>> {
+    let Some(end) = find(head, b"\r\n\r\n").or_else(|| find(head, b"\n\n")) else {
+        return Some(None);
+    };
+    let text = head.get(..end)?;
+    let mut lines = text
+        .split(|&b| b == b'\n')
+        .map(|l| l.strip_suffix(b"\r").unwrap_or(l));
+    let first = lines.next()?;
+    let mut parts = first.split(|&b| b == b' ').filter(|p| !p.is_empty());
+    let (method, target) = (parts.next()?, parts.next()?);
+    let method = std::str::from_utf8(method).ok()?;
+    let target = std::str::from_utf8(target).ok().unwrap_or_default();
+    let mut hosts = Vec::new();
+    let mut origins = Vec::new();
+    let mut agent = None;
+    for line in lines {
+        let Some(colon) = line.iter().position(|&b| b == b':') else {
+            continue;
+        };
+        let name = line.get(..colon).unwrap_or_default().trim_ascii();
+        let value = line.get(colon + 1..).unwrap_or_default();
+        if name.eq_ignore_ascii_case(b"host") {
+            hosts.push(value);
+        } else if name.eq_ignore_ascii_case(b"origin") {
+            origins.push(value);
+        } else if name.eq_ignore_ascii_case(b"user-agent") {
+            agent.get_or_insert(value);
+        }
+    }
+    let mut r = assemble(method, target, &hosts, &origins, agent);
+    r.lenient = Some(why);
+    Some(Some(r))
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// The request from its method, target and the values of its Host, Origin and User-Agent
+/// headers: the first Host (or the target's authority) is whom it went to; further Host
+/// values and other hosts the target or an Origin name are kept beside it.
+fn assemble(
+    method: &str,
+    target: &str,
+    hosts: &[&[u8]],
+    origins: &[&[u8]],
+    agent: Option<&[u8]>,
+) -> HttpRequest {
+    let mut names: Vec<String> = Vec::new();
+    for h in hosts {
+        if let Some(h) = host_of_authority(h)
+            && !names.contains(&h)
+        {
+            names.push(h);
+        }
+    }
+    let from_target = host_of_target(method, target);
+    let mut others = Vec::new();
+    let host = if names.is_empty() {
+        from_target
+    } else {
+        if let Some(t) = from_target
+            && !names.contains(&t)
+        {
+            others.push(t);
+        }
+        Some(names.remove(0))
+    };
+    for o in origins {
+        if let Some(h) = host_of_origin(o)
+            && Some(&h) != host.as_ref()
+            && !names.contains(&h)
+            && !others.contains(&h)
+        {
+            others.push(h);
+        }
+    }
+    HttpRequest {
+        method: escape_text(method.as_bytes(), false),
+        target: escape_text(target.as_bytes(), false),
+        host,
+        user_agent: agent.map(|v| escape_text(v.trim_ascii(), false)),
+        more_hosts: names,
+        others,
+        lenient: None,
+    }
+}
+
+/// The host of an `Origin` header (`scheme://host[:port]`; `null` names none).
+fn host_of_origin(value: &[u8]) -> Option<String> {
+    let value = std::str::from_utf8(value.trim_ascii()).ok()?;
+    let (_, rest) = value.split_once("://")?;
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    host_of_authority(authority.as_bytes())
 }
 
 fn request_of(req: &httparse::Request<'_, '_>) -> HttpRequest {
     let method = req.method.unwrap_or_default();
     let target = req.path.unwrap_or_default();
-    let header = |name: &str| {
+    let values = |name: &str| -> Vec<&[u8]> {
         req.headers
             .iter()
-            .find(|h| h.name.eq_ignore_ascii_case(name))
+            .filter(|h| h.name.eq_ignore_ascii_case(name))
             .map(|h| h.value)
+            .collect()
     };
-    let host = header("host")
-        .and_then(host_of_authority)
-        .or_else(|| host_of_target(method, target));
-    HttpRequest {
-        method: escape_text(method.as_bytes(), false),
-        target: escape_text(target.as_bytes(), false),
-        host,
-        user_agent: header("user-agent").map(|v| escape_text(v.trim_ascii(), false)),
-    }
+    let agent = values("user-agent").first().copied();
+    assemble(method, target, &values("host"), &values("origin"), agent)
 }
 
 /// The authority of an absolute-form target (`http://user@host:port/path`), or the
@@ -273,6 +387,56 @@ mod tests {
     }
 
     #[test]
+    fn odd_spacing_and_case_around_host() {
+        for raw in [
+            &b"GET / HTTP/1.1\r\nHost:www.lan\r\n\r\n"[..],
+            b"GET / HTTP/1.1\r\nhOsT:\twww.lan\t\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHOST:  WWW.LAN:8080\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost : www.lan\r\n\r\n",
+            b"GET / HTTP/1.1\nHost: www.lan\n\n",
+        ] {
+            let r = request(scan_request(raw));
+            assert_eq!(
+                r.host.as_deref(),
+                Some("www.lan"),
+                "{}",
+                String::from_utf8_lossy(raw)
+            );
+        }
+    }
+
+    #[test]
+    fn several_hosts_an_origin_and_an_absolute_target() {
+        let r = request(scan_request(
+            b"GET / HTTP/1.1\r\nHost: first.example\r\nHost: second.example\r\nHost: first.example\r\n\r\n",
+        ));
+        assert_eq!(r.host.as_deref(), Some("first.example"));
+        assert_eq!(r.more_hosts, ["second.example"]);
+        assert!(r.others.is_empty());
+        let r = request(scan_request(
+            b"POST /api HTTP/1.1\r\nHost: api.example\r\nOrigin: https://app.other.example:8443\r\n\r\n",
+        ));
+        assert_eq!(r.host.as_deref(), Some("api.example"));
+        assert_eq!(r.others, ["app.other.example"]);
+        // an Origin naming the Host itself, or none (`null`), adds nothing
+        for origin in ["https://api.example", "null"] {
+            let raw = format!("GET / HTTP/1.1\r\nHost: api.example\r\nOrigin: {origin}\r\n\r\n");
+            assert!(request(scan_request(raw.as_bytes())).others.is_empty());
+        }
+        let r = request(scan_request(
+            b"GET http://target.example/x HTTP/1.1\r\nHost: host.example\r\n\r\n",
+        ));
+        assert_eq!(r.host.as_deref(), Some("host.example"));
+        assert_eq!(r.others, ["target.example"]);
+        // without a Host, the absolute target is whom it went to, as before
+        let r = request(scan_request(
+            b"GET http://target.example/x HTTP/1.0\r\n\r\n",
+        ));
+        assert_eq!(r.host.as_deref(), Some("target.example"));
+        assert!(r.others.is_empty());
+    }
+
+    #[test]
     fn not_http_and_malformed() {
         assert_eq!(scan_request(b"HTTP/1.1 200 OK\r\n\r\n"), HttpScan::NotHttp);
         assert_eq!(scan_request(&[22, 3, 1, 2, 0]), HttpScan::NotHttp);
@@ -285,10 +449,10 @@ mod tests {
             scan_request(b"GET / HTTP/9.9\r\n\r\n"),
             HttpScan::Malformed(_)
         ));
-        assert!(matches!(
-            scan_request(b"GET / HTTP/1.1\r\nHost: a\x01b\r\n\r\n"),
-            HttpScan::Malformed(_)
-        ));
+        // a control byte in a header value: read line by line, the name escaped, and said so
+        let odd = request(scan_request(b"GET / HTTP/1.1\r\nHost: a\x01b\r\n\r\n"));
+        assert_eq!(odd.host.as_deref(), Some("a\\x01b"));
+        assert_eq!(odd.lenient, Some("invalid header value"));
         assert!(looks_like_http_request(b"M-SEARCH * HTTP/1.1"));
         assert!(looks_like_http_request(b"GET "));
         assert!(!looks_like_http_request(b"GET"));

@@ -7,6 +7,8 @@
 //!   message, as QUIC CRYPTO frames carry it): SNI, ALPN, ECH.
 //! - [`http`]: the HTTP/1.x request head: method, target, Host, User-Agent.
 //! - [`quic`]: QUIC client Initials, decrypted to reach their ClientHello; gQUIC.
+//! - [`starttls`]: SMTP, POP3, IMAP, FTP and XMPP sessions followed to their upgrade to TLS,
+//!   whose ClientHello [`tls`] then reads.
 //! - [`stream`]: bounded reassembly of the first bytes of one TCP direction, which the
 //!   three above read from.
 //!
@@ -15,5 +17,6 @@
 pub mod dns;
 pub mod http;
 pub mod quic;
+pub mod starttls;
 pub mod stream;
 pub mod tls;

@@ -43,6 +43,10 @@ pub struct ClientHello {
     pub legacy_version: u16,
     /// The supported_versions extension's list, GREASE values left out.
     pub supported_versions: Vec<u16>,
+    /// What was wrong with a ClientHello read only in part: its server name came before the
+    /// damage (an extension after it malformed, or the list cut short), so it is kept; the
+    /// hello still counts as unreadable.
+    pub damaged: Option<&'static str>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -138,7 +142,10 @@ pub fn parse_client_hello_message(msg: &[u8]) -> TlsScan {
     match msg.get(4..).and_then(|body| body.get(..len)) {
         Some(body) => match parse_body(body) {
             Ok(hello) => TlsScan::ClientHello(hello),
-            Err(why) => TlsScan::Malformed(why),
+            Err(why) => match lenient_hello(body, why) {
+                Some(hello) => TlsScan::ClientHello(hello),
+                None => TlsScan::Malformed(why),
+            },
         },
         None => TlsScan::NeedMore,
     }
@@ -161,6 +168,7 @@ fn parse_body(body: &[u8]) -> Result<ClientHello, &'static str> {
         ech: false,
         legacy_version: ch.version.0,
         supported_versions: Vec::new(),
+        damaged: None,
     };
     let mut seen_sni = false;
     let mut rest = ch.ext.unwrap_or_default();
@@ -215,6 +223,59 @@ fn parse_body(body: &[u8]) -> Result<ClientHello, &'static str> {
     Ok(hello)
 }
 
+/// A ClientHello the strict reading refused, read again field by field as far as it goes: when
+/// a well-formed server_name extension comes before whatever is wrong (a malformed extension
+/// after it, an extension list cut short), its name is kept, as tshark keeps it, and `why`
+/// says what was wrong. Nothing is taken from the damaged part.
+fn lenient_hello(body: &[u8], why: &'static str) -> Option<ClientHello> {
+    if why == "two server_name extensions" {
+        // which one a server would take is anyone's guess: no name is better than a wrong one
+        return None;
+    }
+    let mut r = body;
+    let take = |r: &mut &[u8], n: usize| -> Option<()> {
+        *r = r.get(n..)?;
+        Some(())
+    };
+    let legacy_version = u16::from_be_bytes([*r.first()?, *r.get(1)?]);
+    take(&mut r, 2 + 32)?;
+    let sid = usize::from(*r.first()?);
+    take(&mut r, 1 + sid)?;
+    let suites = usize::from(u16::from_be_bytes([*r.first()?, *r.get(1)?]));
+    take(&mut r, 2 + suites)?;
+    let comp = usize::from(*r.first()?);
+    take(&mut r, 1 + comp)?;
+    // the list's own length may overrun: read what is there
+    take(&mut r, 2)?;
+    let mut hello = ClientHello {
+        sni: None,
+        alpn: Vec::new(),
+        ech: false,
+        legacy_version,
+        supported_versions: Vec::new(),
+        damaged: Some(why),
+    };
+    while let Some((&[t0, t1, l0, l1], after)) = r.split_first_chunk::<4>() {
+        let len = usize::from(u16::from_be_bytes([l0, l1]));
+        let raw = r.get(..len.saturating_add(4))?;
+        if u16::from_be_bytes([t0, t1]) == EXT_SERVER_NAME {
+            match tls_parser::parse_tls_client_hello_extension(raw) {
+                Ok((_, TlsExtension::SNI(entries))) => {
+                    hello.sni = entries
+                        .iter()
+                        .find(|(t, _)| *t == SNIType::HostName)
+                        .filter(|(_, name)| !name.is_empty())
+                        .map(|(_, name)| escape_host(name));
+                    return hello.sni.is_some().then_some(hello);
+                }
+                _ => return None,
+            }
+        }
+        r = after.get(len..)?;
+    }
+    None
+}
+
 /// An SSLv2-format ClientHello (RFC 6101 appendix E.2; still sent by old clients to
 /// offer TLS): a 2-byte header with the top bit set, message type 1, version, then three
 /// lengths that must add up. It carries no extensions, so no SNI.
@@ -261,6 +322,7 @@ fn scan_sslv2_hello(buf: &[u8]) -> TlsScan {
         ech: false,
         legacy_version: version,
         supported_versions: Vec::new(),
+        damaged: None,
     })
 }
 
@@ -522,6 +584,43 @@ mod tests {
             parse_client_hello_message(&bad),
             TlsScan::Malformed(_)
         ));
+    }
+
+    #[test]
+    fn a_hello_damaged_after_its_server_name_still_gives_the_name() {
+        // an ALPN extension whose list length lies, after server_name
+        let msg = hello(&[
+            sni_ext(b"kept.example"),
+            ext(EXT_ALPN, &[0x00, 0x09, 0x02, b'h', b'2']),
+        ]);
+        let h = get(parse_client_hello_message(&msg));
+        assert_eq!(h.sni.as_deref(), Some("kept.example"));
+        assert_eq!(h.damaged, Some("ALPN extension"));
+        // the extension list cut short after server_name: the last extension claims 40 bytes
+        let mut cut = hello(&[sni_ext(b"cut.example"), ext(0x0017, &[])]);
+        let n = cut.len();
+        cut[n - 1] = 40;
+        let h = get(parse_client_hello_message(&cut));
+        assert_eq!(h.sni.as_deref(), Some("cut.example"));
+        assert!(h.damaged.is_some());
+        // a bad extension whose own framing holds, before server_name: the name after it
+        // stands on sound framing and is kept
+        let inside = hello(&[
+            ext(EXT_ALPN, &[0x00, 0x09, 0x02, b'h', b'2']),
+            sni_ext(b"after.example"),
+        ]);
+        let h = get(parse_client_hello_message(&inside));
+        assert_eq!(h.sni.as_deref(), Some("after.example"));
+        // framing broken before server_name: nothing after it can be trusted, nothing is taken
+        let mut broken = hello(&[ext(0x0017, &[1, 2, 3]), sni_ext(b"after.example")]);
+        let at = broken.len() - sni_ext(b"after.example").len() - 3 - 1;
+        broken[at] = 0xf0; // the first extension's length now runs past the list
+        assert!(matches!(
+            parse_client_hello_message(&broken),
+            TlsScan::Malformed(_)
+        ));
+        // a whole hello is never "damaged"
+        assert_eq!(get(parse_client_hello_message(&typical())).damaged, None);
     }
 
     #[test]

@@ -71,6 +71,18 @@ pub enum AppProto {
     /// Plex GDM discovery (`M-SEARCH * HTTP/1.0` on udp 32410-32414).
     Gdm,
     Ssdp,
+    /// Plaintext sessions that may turn to TLS (STARTTLS), as long as they have not.
+    Smtp,
+    Pop3,
+    Imap,
+    Ftp,
+    Xmpp,
+    /// The same sessions, turned to TLS: the ClientHello after the upgrade was read.
+    SmtpStarttls,
+    Pop3Starttls,
+    ImapStarttls,
+    FtpStarttls,
+    XmppStarttls,
 }
 
 /// What the dissectors saw of a flow beyond its names.
@@ -85,6 +97,10 @@ pub struct Seen {
     /// The QUIC version of the flow (`1`, `2`, `draft-29`, `Q043`, ...).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub quic_version: Option<String>,
+    /// For a version with no keys of its own: the version whose Initial keys opened it, found
+    /// by trying the known ones (the AEAD tag verified, so the guess is proved).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quic_keys_guessed: Option<String>,
     /// The application protocols the client offered (TLS or QUIC ALPN).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub alpn: Vec<String>,

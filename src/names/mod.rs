@@ -18,6 +18,13 @@ pub enum NameSource {
     QuicSni,
     /// The Host header (or absolute target) of an HTTP request on this flow.
     HttpHost,
+    /// The host a plaintext session names before it turns to TLS (STARTTLS): the domain of
+    /// SMTP's greeting, the domain of XMPP's stream headers.
+    SessionHost,
+    /// Another host an HTTP request names besides its Host: an absolute-form target or an
+    /// `Origin` header that names a different host. Kept as a name of the flow, never used to
+    /// judge it (the request went to its Host).
+    HttpOther,
     /// A DNS answer seen earlier that gave the remote address this name.
     DnsAnswer,
 }
@@ -28,6 +35,8 @@ impl NameSource {
             NameSource::TlsSni => "tls_sni",
             NameSource::QuicSni => "quic_sni",
             NameSource::HttpHost => "http_host",
+            NameSource::SessionHost => "session_host",
+            NameSource::HttpOther => "http_other",
             NameSource::DnsAnswer => "dns_answer",
         }
     }
@@ -38,6 +47,8 @@ impl NameSource {
             NameSource::TlsSni => "SNI",
             NameSource::QuicSni => "QUIC",
             NameSource::HttpHost => "Host",
+            NameSource::SessionHost => "Sess",
+            NameSource::HttpOther => "Ref",
             NameSource::DnsAnswer => "DNS",
         }
     }
@@ -45,6 +56,12 @@ impl NameSource {
     /// Names carried by the flow itself are stronger evidence than an address's DNS answer.
     pub fn in_band(self) -> bool {
         self != NameSource::DnsAnswer
+    }
+
+    /// Whether the name says whom the flow went to, so that a verdict may rest on it. A host an
+    /// HTTP request merely mentions (`http_other`) does not.
+    pub fn identifies(self) -> bool {
+        self != NameSource::HttpOther
     }
 }
 
@@ -68,8 +85,9 @@ pub struct FlowName {
 pub fn best(names: &[FlowName]) -> Option<&FlowName> {
     names
         .iter()
-        .filter(|n| n.source.in_band())
+        .filter(|n| n.source.in_band() && n.source.identifies())
         .min_by_key(|n| (n.source, n.learned_at))
+        .or_else(|| names.iter().find(|n| n.source.identifies()))
         .or_else(|| names.first())
 }
 

@@ -38,6 +38,11 @@ pub struct Counters {
     pub quic_client_hellos: u64,
     /// QUIC client Initials that could not be read (unknown version, corrupt, cut).
     pub quic_undecryptable: u64,
+    /// QUIC ClientHellos read from an Initial whose version has no keys of its own (a reserved
+    /// one), opened by trying the known keys: the AEAD tag proved the guess.
+    pub quic_initials_guessed: u64,
+    /// Opens with guessed QUIC keys that failed (each a wrong guess; bounded per flow).
+    pub quic_key_guesses: u64,
     /// TCP bytes dropped by a reassembly buffer's cap (out of order, or in order past it).
     pub stream_bytes_dropped: u64,
     /// QUIC CRYPTO bytes dropped because they lay beyond the per-flow cap (64 KiB).
@@ -62,7 +67,7 @@ impl Counters {
     }
 
     /// Every counter with the words reports show it under, in the order they show them.
-    pub fn labelled(&self) -> [(&'static str, u64); 24] {
+    pub fn labelled(&self) -> [(&'static str, u64); 26] {
         [
             ("packets", self.packets),
             ("decoded", self.decoded),
@@ -86,6 +91,11 @@ impl Counters {
             ("HTTP requests", self.http_requests),
             ("QUIC ClientHellos", self.quic_client_hellos),
             ("QUIC Initials unreadable", self.quic_undecryptable),
+            (
+                "QUIC Initials opened by guessed keys",
+                self.quic_initials_guessed,
+            ),
+            ("QUIC key guesses that failed", self.quic_key_guesses),
             (
                 "TCP bytes dropped by reassembly caps",
                 self.stream_bytes_dropped,

@@ -14,7 +14,7 @@ use crate::capture::RawPacket;
 use crate::decode::{DecodeError, Decoded, Decoder, FragLimits, IpPacket, Transport};
 use crate::dissect::quic::{QuicEvent, QuicFlow, crypto::version_keys};
 use crate::dissect::stream::StreamBuf;
-use crate::dissect::{dns, http, tls};
+use crate::dissect::{dns, http, starttls, tls};
 use crate::flows::table::{Dir, PacketMeta};
 use crate::flows::{AppProto, Flow, FlowTable, Limits, Proto};
 use crate::names::inventory::Inventory;
@@ -76,8 +76,11 @@ pub struct Scratch {
     /// Client → server bytes, while the flow is still to be named. (Boxed, as the QUIC
     /// state is: most flows never need them, and every live flow carries a `Scratch`.)
     up: Option<Box<StreamBuf>>,
-    /// Server → client bytes, for DNS over TCP.
+    /// Server → client bytes, for DNS over TCP, and the first replies of a server that speaks
+    /// first (a banner: SMTP, POP3, IMAP, FTP), for STARTTLS.
     down: Option<Box<StreamBuf>>,
+    /// The host a STARTTLS session named was taken (once per flow).
+    session_named: bool,
     /// Naming from the client's stream is over (named, or given up).
     up_done: bool,
     /// QUIC Initial decryption state, for UDP flows that look like QUIC.
@@ -529,7 +532,10 @@ fn maybe_quic(flow: &Flow, scratch: &Scratch, payload: &[u8]) -> bool {
         .get(1..5)
         .and_then(|v| v.try_into().ok())
         .map(u32::from_be_bytes);
-    (long && version.is_some_and(|v| version_keys(v).is_some()))
+    (long
+        && version.is_some_and(|v| {
+            version_keys(v).is_some() || crate::dissect::quic::crypto::is_reserved(v)
+        }))
         || crate::dissect::quic::gquic::version(payload).is_some()
 }
 
@@ -542,11 +548,13 @@ fn on_quic(
     dir: Dir,
     payload: &[u8],
 ) {
+    let guesses_before = q.key_guesses;
     let event = if dir == Dir::Down {
         None
     } else {
         Some(q.on_client(payload))
     };
+    counters.quic_key_guesses += u64::from(q.key_guesses.saturating_sub(guesses_before));
     if let Some(v) = q.version
         && flow.seen.quic_version.is_none()
     {
@@ -589,6 +597,10 @@ fn on_quic(
             flow.seen.quic_initial = true;
             flow.seen.alpn = ch.alpn.clone();
             counters.quic_client_hellos += 1;
+            if let Some(keys) = q.guessed_keys() {
+                flow.seen.quic_keys_guessed = Some(keys.to_string());
+                counters.quic_initials_guessed += 1;
+            }
             if let Some(name) = ch.sni {
                 add_in_band(flow, inventory, NameSource::QuicSni, name, ts, ch.ech);
             }
@@ -626,6 +638,10 @@ fn on_dns_message(
     match dns::parse_message(payload) {
         Ok(msg) if msg.is_response => {
             counters.dns_responses += 1;
+            if !msg.complete {
+                // a corrupt record: the message counts as unreadable, the names it gave are kept
+                counters.dns_malformed += 1;
+            }
             let pairs = dns::address_names(&msg);
             if let Some(out) = answered {
                 let asked = msg.questions.iter().map(|q| &q.name);
@@ -703,7 +719,11 @@ fn on_tcp(
         }
         return;
     }
-    if dir != Dir::Up || scratch.up_done {
+    if dir == Dir::Down {
+        banner(scratch, counters, seq, syn, payload);
+        return;
+    }
+    if scratch.up_done {
         return;
     }
     let buf = scratch
@@ -726,6 +746,9 @@ fn on_tcp(
         match tls::scan_client_stream(data) {
             tls::TlsScan::ClientHello(ch) => {
                 counters.tls_client_hellos += 1;
+                if ch.damaged.is_some() {
+                    counters.tls_malformed += 1;
+                }
                 flow.seen.client_hello = true;
                 flow.seen.alpn = ch.alpn.clone();
                 if let Some(sni) = ch.sni {
@@ -745,20 +768,155 @@ fn on_tcp(
         match http::scan_request(data) {
             http::HttpScan::Request(req) => {
                 counters.http_requests += 1;
-                if let Some(host) = req.host {
+                for host in req.host.into_iter().chain(req.more_hosts) {
                     add_in_band(flow, inventory, NameSource::HttpHost, host, ts, false);
+                }
+                for other in req.others {
+                    add_in_band(flow, inventory, NameSource::HttpOther, other, ts, false);
                 }
                 done = true;
             }
             http::HttpScan::NeedMore => {}
             http::HttpScan::NotHttp | http::HttpScan::Malformed(_) => done = true,
         }
-    } else if data.len() >= 8 {
-        done = true;
+    } else {
+        match starttls::scan_client(data) {
+            starttls::ClientScan::Not => done |= data.len() >= 8,
+            starttls::ClientScan::Session(proto) => {
+                if let Some(p) = proto {
+                    flow.app = session_app(p, false);
+                    name_session(
+                        flow,
+                        scratch.down.as_deref(),
+                        &mut scratch.session_named,
+                        inventory,
+                        p,
+                        None,
+                        ts,
+                    );
+                }
+            }
+            starttls::ClientScan::Asked {
+                proto,
+                tls_at,
+                host,
+            } => {
+                flow.app = session_app(proto, false);
+                name_session(
+                    flow,
+                    scratch.down.as_deref(),
+                    &mut scratch.session_named,
+                    inventory,
+                    proto,
+                    host,
+                    ts,
+                );
+                let tls = data.get(tls_at..).unwrap_or_default();
+                if tls::looks_like_tls(tls) {
+                    match tls::scan_client_stream(tls) {
+                        tls::TlsScan::ClientHello(ch) => {
+                            counters.tls_client_hellos += 1;
+                            if ch.damaged.is_some() {
+                                counters.tls_malformed += 1;
+                            }
+                            flow.app = session_app(proto, true);
+                            flow.seen.client_hello = true;
+                            flow.seen.alpn = ch.alpn.clone();
+                            if let Some(sni) = ch.sni {
+                                add_in_band(flow, inventory, NameSource::TlsSni, sni, ts, ch.ech);
+                            }
+                            done = true;
+                        }
+                        tls::TlsScan::NeedMore => {}
+                        tls::TlsScan::Malformed(_) => {
+                            counters.tls_malformed += 1;
+                            done = true;
+                        }
+                        tls::TlsScan::NotTls | tls::TlsScan::NotClientHello => done = true,
+                    }
+                } else if tls.len() >= 8 {
+                    // the client went on in plaintext: the server refused, or it changed its mind
+                    done = true;
+                }
+            }
+        }
     }
     if done {
         scratch.up_done = true;
         scratch.up = None;
+        scratch.down = None;
+    }
+}
+
+/// The most of a server's first replies kept for STARTTLS: its greeting, its answer to the
+/// client's capabilities question and its go-ahead.
+const BANNER_BYTES: usize = 4096;
+
+/// Keeps the first replies of a server that speaks first with a banner (`220`, `+OK`, `* OK`)
+/// or an XMPP stream header, while the client's stream is still being read.
+fn banner(scratch: &mut Scratch, counters: &mut Counters, seq: u32, syn: bool, payload: &[u8]) {
+    if scratch.up_done {
+        return;
+    }
+    if scratch.down.is_none() {
+        let starts_banner = payload.starts_with(b"220")
+            || payload.starts_with(b"+OK")
+            || payload.starts_with(b"* OK")
+            || payload.starts_with(b"<?xml")
+            || payload.starts_with(b"<stream:stream");
+        // a banner comes before anything else; a reply to a client that spoke first is not one,
+        // except in XMPP, where the client opens the stream
+        let client_spoke = scratch.up.as_ref().is_some_and(|b| !b.data().is_empty());
+        let xmpp = payload.starts_with(b"<?xml") || payload.starts_with(b"<stream:stream");
+        if !starts_banner || (client_spoke && !xmpp) {
+            return;
+        }
+    }
+    let buf = scratch
+        .down
+        .get_or_insert_with(|| Box::new(StreamBuf::new(BANNER_BYTES)));
+    let before = dropped(buf);
+    buf.push(seq, syn, payload);
+    counters.stream_bytes_dropped += dropped(buf).saturating_sub(before);
+}
+
+/// The flow's application protocol for a plaintext session, before or after its upgrade.
+fn session_app(proto: starttls::Upgrade, upgraded: bool) -> AppProto {
+    use starttls::Upgrade as U;
+    match (proto, upgraded) {
+        (U::Smtp, false) => AppProto::Smtp,
+        (U::Pop3, false) => AppProto::Pop3,
+        (U::Imap, false) => AppProto::Imap,
+        (U::Ftp, false) => AppProto::Ftp,
+        (U::Xmpp, false) => AppProto::Xmpp,
+        (U::Smtp, true) => AppProto::SmtpStarttls,
+        (U::Pop3, true) => AppProto::Pop3Starttls,
+        (U::Imap, true) => AppProto::ImapStarttls,
+        (U::Ftp, true) => AppProto::FtpStarttls,
+        (U::Xmpp, true) => AppProto::XmppStarttls,
+    }
+}
+
+/// Names a STARTTLS session by the host it names before the upgrade, once: the server's own
+/// (SMTP's greeting, XMPP's stream header), else the domain an XMPP client asked for.
+fn name_session(
+    flow: &mut Flow,
+    server: Option<&StreamBuf>,
+    named: &mut bool,
+    inventory: &mut Inventory,
+    proto: starttls::Upgrade,
+    asked: Option<String>,
+    ts: Timestamp,
+) {
+    if *named {
+        return;
+    }
+    let host = server
+        .and_then(|b| starttls::server_host(proto, b.data()))
+        .or_else(|| asked.and_then(|h| starttls::plausible_host(&h)));
+    if let Some(h) = host {
+        *named = true;
+        add_in_band(flow, inventory, NameSource::SessionHost, h, ts, false);
     }
 }
 

@@ -336,12 +336,16 @@ fn unexplained(flow: &Flow, names: &[&FlowName], matcher: &Matcher) -> (VerdictC
     (VerdictClass::ThirdParty, "no rule explains it".to_string())
 }
 
-/// The names the verdict is judged by: the flow's own (SNI, QUIC, Host) when it has
-/// any, since an address's DNS names may belong to anyone sharing it; else the DNS names.
+/// The names the verdict is judged by: the flow's own (SNI, QUIC, Host, a session's host) when
+/// it has any, since an address's DNS names may belong to anyone sharing it; else the DNS names.
+/// A host an HTTP request only mentions (`http_other`) never judges a flow.
 fn identity_names(names: &[FlowName]) -> Vec<&FlowName> {
-    let mut in_band: Vec<&FlowName> = names.iter().filter(|n| n.source.in_band()).collect();
+    let mut in_band: Vec<&FlowName> = names
+        .iter()
+        .filter(|n| n.source.in_band() && n.source.identifies())
+        .collect();
     if in_band.is_empty() {
-        return names.iter().collect();
+        return names.iter().filter(|n| n.source.identifies()).collect();
     }
     in_band.sort_by_key(|n| (n.source, n.learned_at));
     in_band

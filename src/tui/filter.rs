@@ -207,6 +207,16 @@ pub fn app_name(a: AppProto) -> &'static str {
         AppProto::Gquic => "gquic",
         AppProto::Gdm => "gdm",
         AppProto::Ssdp => "ssdp",
+        AppProto::Smtp => "smtp",
+        AppProto::Pop3 => "pop3",
+        AppProto::Imap => "imap",
+        AppProto::Ftp => "ftp",
+        AppProto::Xmpp => "xmpp",
+        AppProto::SmtpStarttls => "smtp+tls",
+        AppProto::Pop3Starttls => "pop3+tls",
+        AppProto::ImapStarttls => "imap+tls",
+        AppProto::FtpStarttls => "ftp+tls",
+        AppProto::XmppStarttls => "xmpp+tls",
     }
 }
 

@@ -332,9 +332,13 @@ fn check_hello(scan: &tls::TlsScan) {
 pub fn http_request(data: &[u8]) {
     let whole = http::scan_request(data);
     if let http::HttpScan::Request(req) = &whole {
-        if let Some(h) = &req.host {
+        for h in req.host.iter().chain(&req.more_hosts).chain(&req.others) {
             assert!(shown_safely(h), "Host {h:?}");
         }
+        assert!(
+            req.host.is_some() || req.more_hosts.is_empty(),
+            "more hosts without a first one"
+        );
         if let Some(ua) = &req.user_agent {
             assert!(shown_safely(ua), "User-Agent {ua:?}");
         }
@@ -348,6 +352,36 @@ pub fn http_request(data: &[u8]) {
     }
     let _ = http::looks_like_http_request(data);
     through_stream(data);
+    starttls_session(data);
+}
+
+/// The STARTTLS readers on the same bytes, as a client's stream and as a server's: an upgrade's
+/// TLS bytes lie inside the stream, and every host they give is a plausible host name.
+fn starttls_session(data: &[u8]) {
+    use telltale::dissect::starttls::{self, ClientScan, Upgrade};
+    if let ClientScan::Asked { tls_at, host, .. } = starttls::scan_client(data) {
+        assert!(tls_at <= data.len(), "TLS at {tls_at} past the end");
+        if let Some(h) = host {
+            assert!(shown_safely(&h), "XMPP host {h:?}");
+        }
+    }
+    for proto in [
+        Upgrade::Smtp,
+        Upgrade::Pop3,
+        Upgrade::Imap,
+        Upgrade::Ftp,
+        Upgrade::Xmpp,
+    ] {
+        let _ = starttls::go_ahead(proto, data);
+        if let Some(h) = starttls::server_host(proto, data) {
+            assert!(
+                h.contains('.')
+                    && h.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-'),
+                "server host {h:?}"
+            );
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -381,13 +415,23 @@ pub fn quic_events(data: &[u8]) -> Vec<QuicEvent> {
         .copied()
         .unwrap_or(8);
     let dcid: Vec<u8> = (0..dcid_len).map(|i| 0x83 ^ i as u8).collect();
-    let keys = crate::demo::quic::client_initial_keys(&dcid).ok();
+    // bits 4-5: the version the header names, and whose keys protect it: v1 with its own; a
+    // reserved version with v1's or draft-29's (read by guessing); T051 with its own
+    use telltale::dissect::quic::crypto::{VERSION_1, VERSION_T051, version_keys};
+    let (version, keys_of) = match (mode >> 4) & 3 {
+        1 => (0x1a2a_3a4a, VERSION_1),
+        2 => (VERSION_T051, VERSION_T051),
+        3 => (0x5a6a_7a8a, 0xff00_001d),
+        _ => (VERSION_1, VERSION_1),
+    };
+    let keys = version_keys(keys_of).and_then(|k| crate::demo::quic::client_keys_of(k, &dcid).ok());
     for (i, part) in split(rest).into_iter().enumerate() {
         let event = if plaintext {
             let Some(keys) = keys.as_ref() else {
                 return events;
             };
             let spec = crate::demo::quic::InitialSpec {
+                version,
                 keys,
                 dcid: &dcid,
                 scid: b"\x5c\x1d",
@@ -414,6 +458,11 @@ pub fn quic_events(data: &[u8]) -> Vec<QuicEvent> {
         if let QuicEvent::ClientHello(ch) = &event {
             check_hello(&tls::TlsScan::ClientHello(ch.clone()));
         }
+        assert!(
+            flow.key_guesses <= telltale::dissect::quic::MAX_KEY_GUESSES,
+            "a flow cost {} key guesses",
+            flow.key_guesses
+        );
         if let QuicEvent::Gquic { sni: Some(sni) } = &event {
             assert!(shown_safely(sni), "gQUIC SNI {sni:?}");
         }
@@ -983,6 +1032,21 @@ pub fn seeds_from_capture(bytes: &[u8]) -> Seeds {
                 tls_seeds.insert(data.to_vec());
             }
         } else if http::looks_like_http_request(data) && http_seeds.len() < SEEDS_PER_KIND {
+            http_seeds.insert(data.to_vec());
+        } else if http_seeds.len() < SEEDS_PER_KIND
+            && !matches!(
+                telltale::dissect::starttls::scan_client(data),
+                telltale::dissect::starttls::ClientScan::Not
+            )
+        {
+            // a STARTTLS session's client stream (or a server's banner): the http_request
+            // target also runs the STARTTLS readers
+            http_seeds.insert(data.to_vec());
+        } else if http_seeds.len() < SEEDS_PER_KIND
+            && [b"220".as_slice(), b"+OK", b"* OK", b"<?xml"]
+                .iter()
+                .any(|p| data.starts_with(p))
+        {
             http_seeds.insert(data.to_vec());
         }
     }

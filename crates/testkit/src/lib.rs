@@ -9,3 +9,4 @@
 
 pub mod demo;
 pub mod fuzzing;
+pub mod regress;

@@ -20,12 +20,28 @@ const SALT_D29: [u8; 20] = hex20("afbfec289993d24c9e9786f19c6111e04390a899");
 const SALT_D23: [u8; 20] = hex20("c3eef712c72ebb5a11a7d2432bb46365bef9f502");
 const SALT_D21: [u8; 20] = hex20("7fbcdb0e7c66bbe9193a96cd21519ebd7a02644a");
 const SALT_D17: [u8; 20] = hex20("ef4fb0abb47470c41befcf8031334fae485e09a0");
+// Google's IETF-style versions, each with a salt of its own (Chromium's quic_versions.cc, as
+// Wireshark's and nDPI's QUIC dissectors list them): T050 and T051 carry TLS, Q050 a gQUIC CHLO.
+const SALT_T050: [u8; 20] = hex20("7ff579e5acd072915580304c43a2367c60488310");
+const SALT_T051: [u8; 20] = hex20("7a4edef4e7ccee5fa4506c19124fc8ccda6e033d");
+const SALT_Q050: [u8; 20] = hex20("504574efd066fe2f9d945cfcdbd3a7f0d3b56b45");
 
 pub const VERSION_1: u32 = 0x0000_0001;
 pub const VERSION_2: u32 = 0x6b33_43cf;
+pub const VERSION_T050: u32 = 0x5430_3530;
+pub const VERSION_T051: u32 = 0x5430_3531;
+pub const VERSION_Q050: u32 = 0x5130_3530;
+
+/// Whether a version is one of those reserved to force version negotiation
+/// (`0x?a?a?a?a`, RFC 9000 section 15): clients send them to test it, and common stacks protect
+/// such an Initial with the keys of a version they know (v1's, most often).
+pub fn is_reserved(version: u32) -> bool {
+    version & 0x0f0f_0f0f == 0x0a0a_0a0a
+}
 
 /// The keys for a version, if its Initial salt is known: v1, v2, IETF drafts 17 to 34,
-/// and Facebook's mvfst drafts (0xfaceb001/2/e, which reuse draft salts).
+/// Facebook's mvfst versions (0xfaceb001 is draft-22's protection; 0xfaceb002 and the
+/// experimental 0xfaceb00e are draft-27's), and Google's T050, T051 and Q050.
 pub fn version_keys(version: u32) -> Option<VersionKeys> {
     let v1 = |salt| {
         Some(VersionKeys {
@@ -40,13 +56,78 @@ pub fn version_keys(version: u32) -> Option<VersionKeys> {
             label_prefix: "quicv2 ",
         }),
         0xff00_0021 | 0xff00_0022 => v1(&SALT_V1),
-        0xff00_001d..=0xff00_0020 | 0xface_b002 | 0xface_b00e => v1(&SALT_D29),
-        0xff00_0017..=0xff00_001c => v1(&SALT_D23),
+        0xff00_001d..=0xff00_0020 => v1(&SALT_D29),
+        0xff00_0017..=0xff00_001c | 0xface_b002 | 0xface_b00e => v1(&SALT_D23),
         0xff00_0015 | 0xff00_0016 | 0xface_b001 => v1(&SALT_D21),
         0xff00_0011..=0xff00_0014 => v1(&SALT_D17),
+        VERSION_T050 => v1(&SALT_T050),
+        VERSION_T051 => v1(&SALT_T051),
+        VERSION_Q050 => v1(&SALT_Q050),
         _ => None,
     }
 }
+
+/// Every Initial protection known, each named by the version it belongs to, in the order a
+/// version with no entry of its own tries them (the commonest first). An AEAD tag that verifies
+/// proves the guess; a wrong one costs one failed open.
+pub const GUESSES: [(&str, VersionKeys); 8] = [
+    (
+        "1",
+        VersionKeys {
+            salt: &SALT_V1,
+            label_prefix: "quic ",
+        },
+    ),
+    (
+        "2",
+        VersionKeys {
+            salt: &SALT_V2,
+            label_prefix: "quicv2 ",
+        },
+    ),
+    (
+        "draft-29",
+        VersionKeys {
+            salt: &SALT_D29,
+            label_prefix: "quic ",
+        },
+    ),
+    (
+        "draft-27",
+        VersionKeys {
+            salt: &SALT_D23,
+            label_prefix: "quic ",
+        },
+    ),
+    (
+        "draft-22",
+        VersionKeys {
+            salt: &SALT_D21,
+            label_prefix: "quic ",
+        },
+    ),
+    (
+        "T051",
+        VersionKeys {
+            salt: &SALT_T051,
+            label_prefix: "quic ",
+        },
+    ),
+    (
+        "T050",
+        VersionKeys {
+            salt: &SALT_T050,
+            label_prefix: "quic ",
+        },
+    ),
+    (
+        "draft-17",
+        VersionKeys {
+            salt: &SALT_D17,
+            label_prefix: "quic ",
+        },
+    ),
+];
 
 /// A client's Initial keys for one destination connection ID.
 pub struct InitialKeys {
@@ -241,5 +322,32 @@ mod tests {
         assert!(version_keys(0x1a2a_3a4a).is_none()); // a reserved, greasing version
         assert!(version_keys(0).is_none());
         assert!(version_keys(0xff00_001d).is_some());
+        assert!(is_reserved(0x1a2a_3a4a) && is_reserved(0xfafa_fafa));
+        assert!(!is_reserved(VERSION_1) && !is_reserved(0x0a0a_0a0b));
+    }
+
+    #[test]
+    fn vendor_versions_use_the_salts_the_public_dissectors_give() {
+        // mvfst: 0xfaceb001 is draft-22's protection, 0xfaceb002 and 0xfaceb00e draft-27's
+        assert_eq!(version_keys(0xface_b001), version_keys(0xff00_0016));
+        assert_eq!(version_keys(0xface_b002), version_keys(0xff00_001b));
+        assert_eq!(version_keys(0xface_b00e), version_keys(0xff00_001b));
+        assert_ne!(version_keys(0xface_b002), version_keys(0xff00_001d));
+        // Google's own salts, with v1's labels
+        for (v, salt) in [
+            (VERSION_T050, "7ff579e5acd072915580304c43a2367c60488310"),
+            (VERSION_T051, "7a4edef4e7ccee5fa4506c19124fc8ccda6e033d"),
+            (VERSION_Q050, "504574efd066fe2f9d945cfcdbd3a7f0d3b56b45"),
+        ] {
+            let k = version_keys(v).unwrap();
+            assert_eq!(k.salt.to_vec(), hex(salt));
+            assert_eq!(k.label_prefix, "quic ");
+        }
+        // every guess is a distinct protection
+        for (i, (_, a)) in GUESSES.iter().enumerate() {
+            for (_, b) in &GUESSES[i + 1..] {
+                assert_ne!(a, b);
+            }
+        }
     }
 }

@@ -7,7 +7,19 @@ use std::collections::BTreeMap;
 
 /// Walks an Initial's frames and hands each CRYPTO frame's (offset, data) to `crypto`.
 /// Returns false if the frames were malformed.
-pub fn walk<'a>(mut b: &'a [u8], mut crypto: impl FnMut(u64, &'a [u8])) -> bool {
+pub fn walk<'a>(b: &'a [u8], crypto: impl FnMut(u64, &'a [u8])) -> bool {
+    walk_framing(b, false, crypto)
+}
+
+/// [`walk`], for the frames of Google's IETF-header versions (T050, T051, Q050) when `gquic`:
+/// their Initials carry gQUIC frames, where CRYPTO is type 0x08 (with QUIC varints for offset
+/// and length, as Chromium writes it) and 0x06 is STOP_WAITING, which an Initial never holds.
+pub fn walk_framing<'a>(
+    mut b: &'a [u8],
+    gquic: bool,
+    mut crypto: impl FnMut(u64, &'a [u8]),
+) -> bool {
+    let crypto_type = if gquic { 0x08 } else { 0x06 };
     while let Some(&t) = b.first() {
         match t {
             0x00 => {
@@ -16,11 +28,11 @@ pub fn walk<'a>(mut b: &'a [u8], mut crypto: impl FnMut(u64, &'a [u8])) -> bool 
                 b = b.get(n..).unwrap_or(&[]);
             }
             0x01 => b = b.get(1..).unwrap_or(&[]),
-            0x02 | 0x03 => match skip_ack(b.get(1..).unwrap_or(&[]), t == 0x03) {
+            0x02 | 0x03 if !gquic => match skip_ack(b.get(1..).unwrap_or(&[]), t == 0x03) {
                 Some(rest) => b = rest,
                 None => return false,
             },
-            0x06 => {
+            t if t == crypto_type => {
                 let Some((offset, rest)) = varint(b.get(1..).unwrap_or(&[])) else {
                     return false;
                 };
@@ -37,7 +49,7 @@ pub fn walk<'a>(mut b: &'a [u8], mut crypto: impl FnMut(u64, &'a [u8])) -> bool 
                 b = rest.get(len..).unwrap_or(&[]);
             }
             // CONNECTION_CLOSE (transport): nothing more to read
-            0x1c => return true,
+            0x1c if !gquic => return true,
             _ => return false,
         }
     }

@@ -10,14 +10,24 @@ pub mod gquic;
 pub mod packet;
 
 use crate::dissect::tls::{self, ClientHello, TlsScan};
+use crypto::{GUESSES, VersionKeys, version_keys};
 use frames::CryptoStream;
-use packet::{Datagram, LongType, Unreadable};
+use packet::{Datagram, LongPacket, LongType, Unreadable};
 
-/// A version's usual name: `1`, `2`, `draft-29`, `mvfst-2`, `Q043`, or hex.
+/// Failed opens with guessed keys one flow may cost, at most: every known protection, for the
+/// original destination connection ID and once more.
+pub const MAX_KEY_GUESSES: u32 = 2 * GUESSES.len() as u32;
+
+/// A version's usual name: `1`, `2`, `draft-29`, `mvfst-2`, `Q043`, `T051`, a reserved version
+/// as such, or hex.
 pub fn version_name(v: u32) -> String {
     match v {
         crypto::VERSION_1 => "1".into(),
         crypto::VERSION_2 => "2".into(),
+        crypto::VERSION_T050 | crypto::VERSION_T051 => gquic::version_name(v),
+        _ if crypto::is_reserved(v) => {
+            format!("0x{v:08x} (reserved, to force version negotiation)")
+        }
         0xff00_0000..=0xff00_00ff => format!("draft-{}", v & 0xff),
         0xface_b000..=0xface_b0ff => format!("mvfst-{}", v & 0xff),
         _ if gquic::version(&[
@@ -54,12 +64,72 @@ pub struct QuicFlow {
     /// The destination connection ID of the first client Initial that decrypted: a client
     /// that switches to the server's connection ID keeps the Initial keys of the original.
     original_dcid: Option<Vec<u8>>,
+    /// For a version with no keys of its own (a reserved one, say): the known protection that
+    /// opened its Initial, found by trying each ([`GUESSES`]), and its version's name.
+    guessed: Option<(&'static str, VersionKeys)>,
+    /// Opens with guessed keys that failed (at most [`MAX_KEY_GUESSES`]).
+    pub key_guesses: u32,
 }
 
 impl QuicFlow {
     /// CRYPTO bytes dropped so far because they lay beyond the stream's cap.
     pub fn crypto_dropped(&self) -> u64 {
         self.crypto.dropped
+    }
+
+    /// The version whose keys opened this flow's Initial when its own version has none: found
+    /// by trying the known ones, and proved by the AEAD tag.
+    pub fn guessed_keys(&self) -> Option<&'static str> {
+        self.guessed.map(|(name, _)| name)
+    }
+
+    /// Removes the protection of a client Initial: with its version's keys, for its own
+    /// destination connection ID or the connection's original one; or, for a version with no
+    /// keys of its own, with the protection a guess found before, else with each known one in
+    /// turn, until an AEAD tag verifies or [`MAX_KEY_GUESSES`] opens have failed.
+    fn open(&mut self, p: &LongPacket<'_>) -> Result<Vec<u8>, Unreadable> {
+        let keys = self
+            .guessed
+            .map(|(_, k)| k)
+            .or_else(|| version_keys(p.version));
+        if let Some(k) = keys {
+            return match packet::open_initial_with(p, p.dcid, k) {
+                Err(Unreadable::Decryption) => match &self.original_dcid {
+                    Some(orig) if orig.as_slice() != p.dcid => {
+                        packet::open_initial_with(p, orig, k)
+                    }
+                    _ => Err(Unreadable::Decryption),
+                },
+                other => other,
+            };
+        }
+        for (name, k) in GUESSES {
+            if self.key_guesses >= MAX_KEY_GUESSES {
+                return Err(Unreadable::UnknownVersion);
+            }
+            match packet::open_initial_with(p, p.dcid, k) {
+                Ok(plain) => {
+                    self.guessed = Some((name, k));
+                    return Ok(plain);
+                }
+                Err(Unreadable::TooShort) => return Err(Unreadable::TooShort),
+                Err(_) => self.key_guesses += 1,
+            }
+        }
+        Err(Unreadable::UnknownVersion)
+    }
+
+    /// The server name in a Q050 client Initial: its protection removed with Q050's keys, the
+    /// gQUIC CHLO inside read for its `SNI` tag.
+    fn q050_sni(data: &[u8]) -> Option<String> {
+        let Datagram::Long(packets) = packet::parse_datagram(data) else {
+            return None;
+        };
+        packets
+            .iter()
+            .filter(|p| p.kind == LongType::Initial)
+            .find_map(|p| packet::open_initial(p, p.dcid).ok())
+            .and_then(|plain| gquic::chlo_sni(&plain))
     }
 }
 
@@ -100,6 +170,8 @@ impl QuicFlow {
             version_negotiation: false,
             max_initials,
             original_dcid: None,
+            guessed: None,
+            key_guesses: 0,
         }
     }
 
@@ -111,7 +183,10 @@ impl QuicFlow {
             if self.done {
                 return QuicEvent::Quic;
             }
-            let sni = gquic::chlo_sni(data);
+            let mut sni = gquic::chlo_sni(data);
+            if sni.is_none() && v == crypto::VERSION_Q050 {
+                sni = QuicFlow::q050_sni(data);
+            }
             if sni.is_some() {
                 self.done = true;
             }
@@ -140,13 +215,7 @@ impl QuicFlow {
                 self.done = true;
                 return QuicEvent::Undecryptable("no ClientHello in the first Initials");
             }
-            let opened = match packet::open_initial(&p, p.dcid) {
-                Err(Unreadable::Decryption) => match &self.original_dcid {
-                    Some(orig) if orig.as_slice() != p.dcid => packet::open_initial(&p, orig),
-                    _ => Err(Unreadable::Decryption),
-                },
-                other => other,
-            };
+            let opened = self.open(&p);
             if opened.is_ok() && self.original_dcid.is_none() {
                 self.original_dcid = Some(p.dcid.to_vec());
             }
@@ -155,7 +224,7 @@ impl QuicFlow {
                 Err(Unreadable::UnknownVersion) => {
                     self.done = true;
                     return QuicEvent::Undecryptable(
-                        "a QUIC version whose Initial keys are unknown",
+                        "a QUIC version whose Initial keys are unknown, and no known keys opened it",
                     );
                 }
                 Err(Unreadable::TooShort) => {
@@ -167,7 +236,13 @@ impl QuicFlow {
             };
             self.initials += 1;
             let crypto = &mut self.crypto;
-            if !frames::walk(&plain, |offset, bytes| crypto.add(offset, bytes)) {
+            let gquic_frames = matches!(
+                p.version,
+                crypto::VERSION_T050 | crypto::VERSION_T051 | crypto::VERSION_Q050
+            );
+            if !frames::walk_framing(&plain, gquic_frames, |offset, bytes| {
+                crypto.add(offset, bytes)
+            }) {
                 event = QuicEvent::Undecryptable("malformed frames in an Initial");
             }
             match tls::parse_client_hello_message(self.crypto.data()) {

@@ -2,7 +2,7 @@
 //! coalesced in a datagram, their types per version, and removing an Initial's
 //! protection to reach its frames.
 
-use super::crypto::{InitialKeys, VERSION_2, version_keys};
+use super::crypto::{InitialKeys, VERSION_2, VersionKeys, version_keys};
 
 /// A long-header packet type, independent of the version's numbering.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -185,6 +185,15 @@ pub enum Unreadable {
 /// one); returns the plaintext frames.
 pub fn open_initial(p: &LongPacket<'_>, key_dcid: &[u8]) -> Result<Vec<u8>, Unreadable> {
     let v = version_keys(p.version).ok_or(Unreadable::UnknownVersion)?;
+    open_initial_with(p, key_dcid, v)
+}
+
+/// [`open_initial`] with the keys of `v`, whatever the packet's version says.
+pub fn open_initial_with(
+    p: &LongPacket<'_>,
+    key_dcid: &[u8],
+    v: VersionKeys,
+) -> Result<Vec<u8>, Unreadable> {
     let keys = InitialKeys::client(v, key_dcid).ok_or(Unreadable::Decryption)?;
     let sample_at = p.pn_offset + 4;
     let sample = p

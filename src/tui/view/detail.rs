@@ -280,6 +280,14 @@ fn facts(f: &FlowReport, theme: &Theme, width: u16) -> Vec<Line<'static>> {
             NameSource::HttpHost => {
                 format!("from HTTP Host at {}", time_of_day_ms(n.learned_at))
             }
+            NameSource::SessionHost => format!(
+                "named by the session before STARTTLS at {}",
+                time_of_day_ms(n.learned_at)
+            ),
+            NameSource::HttpOther => format!(
+                "another host the HTTP request named (not its Host; not judged) at {}",
+                time_of_day_ms(n.learned_at)
+            ),
         };
         let ech = if n.ech_outer {
             " (outer name of an Encrypted Client Hello)"
@@ -333,6 +341,12 @@ fn facts(f: &FlowReport, theme: &Theme, width: u16) -> Vec<Line<'static>> {
     }
     if let Some(v) = &f.seen.quic_version {
         app.push(format!("QUIC version {}", neutralise(v)));
+    }
+    if let Some(v) = &f.seen.quic_keys_guessed {
+        app.push(format!(
+            "Initial opened with version {}'s keys (tried in turn; the tag verified)",
+            neutralise(v)
+        ));
     }
     if f.seen.quic_undecryptable > 0 {
         app.push(format!(

@@ -4,7 +4,7 @@
 //! server's packets are structurally valid long/short header packets with opaque contents.
 
 use ring::aead::{self, Aad, LessSafeKey, Nonce, UnboundKey};
-use telltale::dissect::quic::crypto::{Side, VERSION_1, key_material, version_keys};
+use telltale::dissect::quic::crypto::{Side, VERSION_1, VersionKeys, key_material, version_keys};
 
 use super::payload::{ClientHello, server_hello_message};
 use super::synth::{SplitMix64, SynthError};
@@ -83,6 +83,8 @@ pub fn client_transport_parameters(scid: &[u8]) -> Vec<u8> {
 /// The plaintext parts of an Initial packet.
 #[derive(Clone, Debug)]
 pub struct InitialSpec<'a> {
+    /// The version the long header carries (the keys may be another version's).
+    pub version: u32,
     /// The protection keys (client's or server's).
     pub keys: &'a InitialKeys,
     pub dcid: &'a [u8],
@@ -112,7 +114,7 @@ pub fn protect_initial(spec: &InitialSpec<'_>) -> Result<Vec<u8>, SynthError> {
     let keys = spec.keys;
 
     let mut header = vec![0xc0 | (PN_LEN as u8 - 1)];
-    header.extend_from_slice(&1u32.to_be_bytes());
+    header.extend_from_slice(&spec.version.to_be_bytes());
     header.push(u8::try_from(spec.dcid.len()).map_err(|_| SynthError::TooLarge("a DCID"))?);
     header.extend_from_slice(spec.dcid);
     header.push(u8::try_from(spec.scid.len()).map_err(|_| SynthError::TooLarge("a SCID"))?);
@@ -190,7 +192,44 @@ pub fn client_initial_for(
     hello.quic_transport_parameters = Some(client_transport_parameters(scid));
     let frames = crypto_frame(0, &hello.handshake_message());
     protect_initial(&InitialSpec {
+        version: VERSION_1,
         keys: &client_initial_keys(dcid)?,
+        dcid,
+        scid,
+        packet_number: 0,
+        frames: &frames,
+        pad_to: Some(MIN_INITIAL_DATAGRAM),
+    })
+}
+
+/// The client keys of the protection `keys` (a version's, whatever version the header names).
+pub fn client_keys_of(keys: VersionKeys, dcid: &[u8]) -> Result<InitialKeys, SynthError> {
+    let m = key_material(keys, dcid, Side::Client).ok_or(SynthError::Crypto("HKDF expand"))?;
+    Ok(InitialKeys {
+        key: m.key,
+        iv: m.iv,
+        hp: m.hp,
+    })
+}
+
+/// A client Initial whose header names `version`, protected with the keys of `keys` (another
+/// version's, for a reserved version that a client protects with keys it knows), padded to
+/// fill a 1200-byte datagram, carrying a ClientHello for `sni` with ALPN h3.
+pub fn client_initial_versioned(
+    rng: &mut SplitMix64,
+    sni: &str,
+    dcid: &[u8],
+    scid: &[u8],
+    version: u32,
+    keys: VersionKeys,
+) -> Result<Vec<u8>, SynthError> {
+    let mut hello = ClientHello::new(rng, Some(sni), &["h3"]);
+    hello.session_id = Vec::new();
+    hello.quic_transport_parameters = Some(client_transport_parameters(scid));
+    let frames = crypto_frame(0, &hello.handshake_message());
+    protect_initial(&InitialSpec {
+        version,
+        keys: &client_keys_of(keys, dcid)?,
         dcid,
         scid,
         packet_number: 0,
@@ -211,6 +250,7 @@ pub fn server_initial_for(
     let mut frames = vec![0x02, 0x00, 0x00, 0x00, 0x00]; // ACK: largest 0, no delay, one range
     frames.extend_from_slice(&crypto_frame(0, &server_hello_message(rng, &[])));
     protect_initial(&InitialSpec {
+        version: VERSION_1,
         keys: &server_initial_keys(original_dcid)?,
         dcid: client_scid,
         scid: server_cid,
