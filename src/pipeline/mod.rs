@@ -819,7 +819,14 @@ fn on_tcp(
                             if ch.damaged.is_some() {
                                 counters.tls_malformed += 1;
                             }
-                            flow.app = session_app(proto, true);
+                            // the session turned to TLS unless the server was seen to refuse
+                            // (a ClientHello sent anyway still left, and still names the flow)
+                            let refused = scratch
+                                .down
+                                .as_deref()
+                                .and_then(|b| starttls::go_ahead(proto, b.data()))
+                                == Some(false);
+                            flow.app = session_app(proto, !refused);
                             flow.seen.client_hello = true;
                             flow.seen.alpn = ch.alpn.clone();
                             if let Some(sni) = ch.sni {

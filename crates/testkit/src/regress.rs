@@ -106,6 +106,16 @@ pub const CASES: &[Case] = &[
         app: "smtp_starttls",
     },
     Case {
+        file: "smtp-starttls-refused.pcapng",
+        what: "SMTP whose server refuses STARTTLS (454), and a client that sends its ClientHello anyway: the name left all the same, the session did not turn to TLS",
+        server: (remote(46), 25),
+        names: &[
+            ("mx2.example.net", "session_host"),
+            ("refused.example.net", "tls_sni"),
+        ],
+        app: "smtp",
+    },
+    Case {
         file: "submission-starttls.pcapng",
         what: "mail submission on 587 with STARTTLS",
         server: (remote(41), 587),
@@ -323,6 +333,19 @@ fn frames(case: &Case) -> Result<Vec<Frame>, SynthError> {
                 (Side::Server, b"220 2.0.0 Ready to start TLS\r\n".to_vec()),
             ],
             Some("smtp.example.net"),
+        ),
+        "smtp-starttls-refused.pcapng" => session(
+            &mut synth,
+            client,
+            server,
+            &[
+                (Side::Server, b"220 mx2.example.net ESMTP\r\n".to_vec()),
+                (Side::Client, b"EHLO client.lan\r\n".to_vec()),
+                (Side::Server, b"250-mx2.example.net\r\n250 8BITMIME\r\n".to_vec()),
+                (Side::Client, b"STARTTLS\r\n".to_vec()),
+                (Side::Server, b"454 4.7.0 TLS not available\r\n".to_vec()),
+            ],
+            Some("refused.example.net"),
         ),
         "submission-starttls.pcapng" => session(
             &mut synth,
