@@ -17,7 +17,7 @@
 
 mod common;
 
-use common::lab::{Busy, Guard, Netns};
+use common::lab::{Busy, Guard};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -72,21 +72,8 @@ fn initials_from_aioquic_are_named_and_the_reserved_version_is_read_by_proof() {
         );
         return;
     };
-    let id = std::process::id() % 100_000;
     let dir = tempfile::tempdir().unwrap();
-    let srv = Netns::new(format!("tt-quic-srv-{id}"));
-    let inet = Netns::new(format!("tt-quic-inet-{id}"));
-    let (veth_srv, veth_inet) = (format!("ttq{id}"), format!("ttr{id}"));
-    common::run_ok(&[
-        "ip", "link", "add", &veth_srv, "netns", &srv.name, "type", "veth", "peer", "name",
-        &veth_inet, "netns", &inet.name,
-    ]);
-    srv.ip(&["addr", "add", "192.168.78.2/24", "dev", &veth_srv]);
-    srv.ip(&["link", "set", &veth_srv, "up"]);
-    srv.ip(&["route", "add", "203.0.113.0/24", "dev", &veth_srv]);
-    inet.ip(&["addr", "add", &format!("{FAR}/24"), "dev", &veth_inet]);
-    inet.ip(&["link", "set", &veth_inet, "up"]);
-    inet.ip(&["route", "add", "192.168.78.0/24", "dev", &veth_inet]);
+    let (srv, _inet, veth_srv) = common::lab::server_and_internet("quic", "192.168.78.2", FAR);
 
     let _busy = Busy::start();
     let report = dir.path().join("report.json");

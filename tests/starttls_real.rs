@@ -19,7 +19,7 @@
 
 mod common;
 
-use common::lab::{Busy, Guard, Netns, certificate, wait_listening};
+use common::lab::{Busy, Guard, certificate, wait_listening};
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -245,21 +245,8 @@ fn real_clients_upgrading_with_starttls_are_named_by_their_hello() {
     if !can_run() {
         return;
     }
-    let id = std::process::id() % 100_000;
     let dir = tempfile::tempdir().unwrap();
-    let srv = Netns::new(format!("tt-stls-srv-{id}"));
-    let inet = Netns::new(format!("tt-stls-inet-{id}"));
-    let (veth_srv, veth_inet) = (format!("tts{id}"), format!("tti{id}"));
-    common::run_ok(&[
-        "ip", "link", "add", &veth_srv, "netns", &srv.name, "type", "veth", "peer", "name",
-        &veth_inet, "netns", &inet.name,
-    ]);
-    srv.ip(&["addr", "add", "192.168.77.2/24", "dev", &veth_srv]);
-    srv.ip(&["link", "set", &veth_srv, "up"]);
-    srv.ip(&["route", "add", "203.0.113.0/24", "dev", &veth_srv]);
-    inet.ip(&["addr", "add", &format!("{SERVER}/24"), "dev", &veth_inet]);
-    inet.ip(&["link", "set", &veth_inet, "up"]);
-    inet.ip(&["route", "add", "192.168.77.0/24", "dev", &veth_inet]);
+    let (srv, inet, veth_srv) = common::lab::server_and_internet("stls", "192.168.77.2", SERVER);
 
     let (cert, key) = certificate(dir.path());
     let script = dir.path().join("servers.py");

@@ -188,16 +188,7 @@ fn parse_body(body: &[u8]) -> Result<ClientHello, &'static str> {
                     return Err("two server_name extensions");
                 }
                 seen_sni = true;
-                match tls_parser::parse_tls_client_hello_extension(raw) {
-                    Ok((_, TlsExtension::SNI(entries))) => {
-                        hello.sni = entries
-                            .iter()
-                            .find(|(t, _)| *t == SNIType::HostName)
-                            .filter(|(_, name)| !name.is_empty())
-                            .map(|(_, name)| escape_host(name));
-                    }
-                    _ => return Err("server_name extension"),
-                }
+                hello.sni = host_name(raw).ok_or("server_name extension")?;
             }
             EXT_ALPN => match tls_parser::parse_tls_client_hello_extension(raw) {
                 Ok((_, TlsExtension::ALPN(protocols))) => {
@@ -221,6 +212,21 @@ fn parse_body(body: &[u8]) -> Result<ClientHello, &'static str> {
         rest = next;
     }
     Ok(hello)
+}
+
+/// The host_name entry of a server_name extension (`raw`: with its 4-byte header), escaped;
+/// `Some(None)` when it has none (or an empty one), `None` when the extension is malformed.
+fn host_name(raw: &[u8]) -> Option<Option<String>> {
+    match tls_parser::parse_tls_client_hello_extension(raw) {
+        Ok((_, TlsExtension::SNI(entries))) => Some(
+            entries
+                .iter()
+                .find(|(t, _)| *t == SNIType::HostName)
+                .filter(|(_, name)| !name.is_empty())
+                .map(|(_, name)| escape_host(name)),
+        ),
+        _ => None,
+    }
 }
 
 /// A ClientHello the strict reading refused, read again field by field as far as it goes: when
@@ -259,17 +265,8 @@ fn lenient_hello(body: &[u8], why: &'static str) -> Option<ClientHello> {
         let len = usize::from(u16::from_be_bytes([l0, l1]));
         let raw = r.get(..len.saturating_add(4))?;
         if u16::from_be_bytes([t0, t1]) == EXT_SERVER_NAME {
-            match tls_parser::parse_tls_client_hello_extension(raw) {
-                Ok((_, TlsExtension::SNI(entries))) => {
-                    hello.sni = entries
-                        .iter()
-                        .find(|(t, _)| *t == SNIType::HostName)
-                        .filter(|(_, name)| !name.is_empty())
-                        .map(|(_, name)| escape_host(name));
-                    return hello.sni.is_some().then_some(hello);
-                }
-                _ => return None,
-            }
+            hello.sni = host_name(raw)?;
+            return hello.sni.is_some().then_some(hello);
         }
         r = after.get(len..)?;
     }

@@ -743,26 +743,7 @@ fn on_tcp(
     let mut done = buf.is_full();
     if tls::looks_like_tls(data) {
         flow.app = AppProto::Tls;
-        match tls::scan_client_stream(data) {
-            tls::TlsScan::ClientHello(ch) => {
-                counters.tls_client_hellos += 1;
-                if ch.damaged.is_some() {
-                    counters.tls_malformed += 1;
-                }
-                flow.seen.client_hello = true;
-                flow.seen.alpn = ch.alpn.clone();
-                if let Some(sni) = ch.sni {
-                    add_in_band(flow, inventory, NameSource::TlsSni, sni, ts, ch.ech);
-                }
-                done = true;
-            }
-            tls::TlsScan::NeedMore => {}
-            tls::TlsScan::Malformed(_) => {
-                counters.tls_malformed += 1;
-                done = true;
-            }
-            tls::TlsScan::NotTls | tls::TlsScan::NotClientHello => done = true,
-        }
+        done |= client_hello(flow, inventory, counters, data, ts).is_some();
     } else if http::looks_like_http_request(data) {
         flow.app = AppProto::Http;
         match http::scan_request(data) {
@@ -813,33 +794,20 @@ fn on_tcp(
                 );
                 let tls = data.get(tls_at..).unwrap_or_default();
                 if tls::looks_like_tls(tls) {
-                    match tls::scan_client_stream(tls) {
-                        tls::TlsScan::ClientHello(ch) => {
-                            counters.tls_client_hellos += 1;
-                            if ch.damaged.is_some() {
-                                counters.tls_malformed += 1;
-                            }
-                            // the session turned to TLS unless the server was seen to refuse
-                            // (a ClientHello sent anyway still left, and still names the flow)
+                    match client_hello(flow, inventory, counters, tls, ts) {
+                        Some(true) => {
+                            // the session turned to TLS unless the server was seen to refuse (a
+                            // ClientHello sent anyway still left, and still names the flow)
                             let refused = scratch
                                 .down
                                 .as_deref()
                                 .and_then(|b| starttls::go_ahead(proto, b.data()))
                                 == Some(false);
                             flow.app = session_app(proto, !refused);
-                            flow.seen.client_hello = true;
-                            flow.seen.alpn = ch.alpn.clone();
-                            if let Some(sni) = ch.sni {
-                                add_in_band(flow, inventory, NameSource::TlsSni, sni, ts, ch.ech);
-                            }
                             done = true;
                         }
-                        tls::TlsScan::NeedMore => {}
-                        tls::TlsScan::Malformed(_) => {
-                            counters.tls_malformed += 1;
-                            done = true;
-                        }
-                        tls::TlsScan::NotTls | tls::TlsScan::NotClientHello => done = true,
+                        Some(false) => done = true,
+                        None => {}
                     }
                 } else if tls.len() >= 8 {
                     // the client went on in plaintext: the server refused, or it changed its mind
@@ -852,6 +820,38 @@ fn on_tcp(
         scratch.up_done = true;
         scratch.up = None;
         scratch.down = None;
+    }
+}
+
+/// Reads a ClientHello at the start of `data` (a client's TLS bytes): its server name names the
+/// flow. `Some(true)` when one was read, `Some(false)` when reading is over without one (not a
+/// ClientHello, or unreadable), `None` while more bytes are needed.
+fn client_hello(
+    flow: &mut Flow,
+    inventory: &mut Inventory,
+    counters: &mut Counters,
+    data: &[u8],
+    ts: Timestamp,
+) -> Option<bool> {
+    match tls::scan_client_stream(data) {
+        tls::TlsScan::ClientHello(ch) => {
+            counters.tls_client_hellos += 1;
+            if ch.damaged.is_some() {
+                counters.tls_malformed += 1;
+            }
+            flow.seen.client_hello = true;
+            flow.seen.alpn = ch.alpn.clone();
+            if let Some(sni) = ch.sni {
+                add_in_band(flow, inventory, NameSource::TlsSni, sni, ts, ch.ech);
+            }
+            Some(true)
+        }
+        tls::TlsScan::NeedMore => None,
+        tls::TlsScan::Malformed(_) => {
+            counters.tls_malformed += 1;
+            Some(false)
+        }
+        tls::TlsScan::NotTls | tls::TlsScan::NotClientHello => Some(false),
     }
 }
 

@@ -171,3 +171,31 @@ pub fn wait_listening(ns: &Netns, proto: &str, port: u16) {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// A server's namespace and the "internet" one, joined by a veth pair: the server's end has
+/// `local` (an address of a /24 on its LAN), the far end `far` (a documentation address, in a
+/// /24); each reaches the other's /24 on the link. Returns (server namespace, far namespace,
+/// the server's interface). Both namespaces go away on drop.
+pub fn server_and_internet(tag: &str, local: &str, far: &str) -> (Netns, Netns, String) {
+    let id = std::process::id() % 100_000;
+    let srv = Netns::new(format!("tt-{tag}-srv-{id}"));
+    let inet = Netns::new(format!("tt-{tag}-inet-{id}"));
+    let short: String = tag.chars().take(4).collect();
+    let (veth_srv, veth_inet) = (format!("{short}s{id}"), format!("{short}i{id}"));
+    run(&[
+        "ip", "link", "add", &veth_srv, "netns", &srv.name, "type", "veth", "peer", "name",
+        &veth_inet, "netns", &inet.name,
+    ]);
+    let net = |addr: &str| {
+        let mut o: Vec<&str> = addr.split('.').collect();
+        o.truncate(3);
+        format!("{}.0/24", o.join("."))
+    };
+    srv.ip(&["addr", "add", &format!("{local}/24"), "dev", &veth_srv]);
+    srv.ip(&["link", "set", &veth_srv, "up"]);
+    srv.ip(&["route", "add", &net(far), "dev", &veth_srv]);
+    inet.ip(&["addr", "add", &format!("{far}/24"), "dev", &veth_inet]);
+    inet.ip(&["link", "set", &veth_inet, "up"]);
+    inet.ip(&["route", "add", &net(local), "dev", &veth_inet]);
+    (srv, inet, veth_srv)
+}
