@@ -304,11 +304,33 @@ else
       'BEGIN {d = (sw - so > 0 ? sw - so : 0); printf "attribution costs %.2f s of CPU against %.2f s without it (medians of 3): %.2fx (target <= 1.05x); starting it once costs %.2f s of that (idle second: %.2f s against %.2f s)", w, o, (o > 0 ? w / o : 0), d, sw, so}')
   fi
 fi
+# --- live cost: telltale against tcpdump -w /dev/null, at a fixed rate, on the same replay -----
+# (100 Mbit/s: the first 100,000 packets; 1 Gbit/s: all of them)
+live_lines=()
+if [ "$skip_replay" != 1 ] && [ "$(id -u)" -eq 0 ]; then
+  command -v tcpdump >/dev/null 2>&1 || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tcpdump >/dev/null
+  for spec in "100 100000" "1000 "; do
+    read -r mbps packets <<<"$spec"
+    say "replaying at $mbps Mbit/s into telltale and into tcpdump ..."
+    t_line=$(TELLTALE="$telltale" REPLAY_MBPS=$mbps REPLAY_PACKETS=$packets scripts/replay.sh "$server") || replay_status=$?
+    d_line=$(REPLAY_PEER=tcpdump REPLAY_MBPS=$mbps REPLAY_PACKETS=$packets scripts/replay.sh "$server") || replay_status=$?
+    t_cpu=$(sed -n 's/.*telltale cpu \([0-9.]*\) s.*/\1/p' <<<"${t_line:-}")
+    d_cpu=$(sed -n 's/.*tcpdump cpu \([0-9.]*\) s.*/\1/p' <<<"${d_line:-}")
+    t_drop=$(sed -n 's/.*dropped: queue \([0-9]*\), kernel \([0-9]*\), interface \([0-9]*\).*/\1 + \2 + \3/p' <<<"${t_line:-}")
+    d_drop=$(sed -n 's/.*dropped: kernel \([0-9]*\).*/\1/p' <<<"${d_line:-}")
+    live_lines+=("${t_line:-}" "${d_line:-}")
+    if [ -n "$t_cpu" ] && [ -n "$d_cpu" ]; then
+      live_lines+=("$(awk -v t="$t_cpu" -v d="$d_cpu" -v r="$mbps" -v td="$(( ${t_drop:-0} ))" -v dd="${d_drop:-0}" \
+        'BEGIN {printf "live cost at %s Mbit/s: telltale %.2f s of CPU against tcpdump %.2f s: %.2fx (target <= 1.5x); drops: telltale %d, tcpdump %d", r, t, d, (d > 0 ? t / d : 0), td, dd}')")
+    fi
+  done
+fi
 {
   echo
   echo "${replay_line:-replay: failed (status $replay_status)}"
   [ -z "${bare_line:-}" ] || echo "$bare_line"
   [ -z "${cost_line:-}" ] || echo "$cost_line"
+  for l in "${live_lines[@]}"; do [ -z "$l" ] || echo "$l"; done
 } | tee -a "$report"
 say "(also in ${report#"$root"/})"
 [ "$replay_status" -eq 0 ] || die "the live replay failed (status $replay_status): telltale's queue dropped packets, or the replay did not run"

@@ -20,7 +20,10 @@
 #
 # Environment: TELLTALE (the binary; default target/release/telltale, which `make bench`
 # builds), REPLAY_LIMIT (seconds telltale may run at most, default 600), REPLAY_ARGS (more
-# arguments for telltale, e.g. --no-attribution).
+# arguments for telltale, e.g. --no-attribution), REPLAY_MBPS (replay at this rate in Mbit/s
+# rather than at full speed), REPLAY_PACKETS (send only the first N packets), REPLAY_PEER=tcpdump
+# (capture with `tcpdump -w /dev/null` instead of telltale, the peer of the live cost: its CPU
+# and the kernel's drops are printed the same way).
 set -euo pipefail
 
 say() { printf '%s\n' "$*" >&2; }
@@ -82,18 +85,31 @@ end_up "$rx_ns" "$rx_if"
 # --- 2. telltale -----------------------------------------------------------------------------
 # The report goes to standard output, which this shell opens: telltale may give up root.
 # shellcheck disable=SC2086 # REPLAY_ARGS is a list of words
-ip netns exec "$rx_ns" "$telltale" audit -i "$rx_if" --duration "${limit}s" --scope host \
-  --opt-out on --format json ${REPLAY_ARGS:-} >"$work/report.json" 2>"$work/telltale.err" &
-tt_pid=$!
+peer=${REPLAY_PEER:-telltale}
+if [ "$peer" = tcpdump ]; then
+  command -v tcpdump >/dev/null 2>&1 || die "tcpdump is missing (apt-get install tcpdump)"
+  # the same kernel buffer as telltale's (64 MiB), every byte of every packet, to nowhere
+  ip netns exec "$rx_ns" tcpdump -i "$rx_if" -nn -s 0 -B 65536 -w /dev/null 2>"$work/telltale.err" &
+  tt_pid=$!
+  ready="listening on"
+else
+  ip netns exec "$rx_ns" "$telltale" audit -i "$rx_if" --duration "${limit}s" --scope host \
+    --opt-out on --format json ${REPLAY_ARGS:-} >"$work/report.json" 2>"$work/telltale.err" &
+  tt_pid=$!
+  ready="capturing on"
+fi
 for _ in $(seq 1 100); do
-  grep -q "capturing on" "$work/telltale.err" && break
-  kill -0 "$tt_pid" 2>/dev/null || { cat "$work/telltale.err" >&2; die "telltale did not start"; }
+  grep -q "$ready" "$work/telltale.err" && break
+  kill -0 "$tt_pid" 2>/dev/null || { cat "$work/telltale.err" >&2; die "$peer did not start"; }
   sleep 0.1
 done
-grep -q "capturing on" "$work/telltale.err" || die "telltale did not start capturing in 10 s"
+grep -q "$ready" "$work/telltale.err" || die "$peer did not start capturing in 10 s"
 
 # --- 3. the replay ---------------------------------------------------------------------------
-ip netns exec "$tx_ns" tcpreplay --topspeed -i "$tx_if" "$capture" >"$work/tcpreplay.out" 2>&1 ||
+speed=(--topspeed)
+[ -z "${REPLAY_MBPS:-}" ] || speed=(--mbps="$REPLAY_MBPS")
+[ -z "${REPLAY_PACKETS:-}" ] || speed+=(--limit="$REPLAY_PACKETS")
+ip netns exec "$tx_ns" tcpreplay "${speed[@]}" -i "$tx_if" "$capture" >"$work/tcpreplay.out" 2>&1 ||
   { cat "$work/tcpreplay.out" >&2; die "tcpreplay failed"; }
 sent=$(sed -n 's/^[[:space:]]*Successful packets:[[:space:]]*\([0-9]*\).*/\1/p' "$work/tcpreplay.out")
 failed=$(sed -n 's/^[[:space:]]*Failed packets:[[:space:]]*\([0-9]*\).*/\1/p' "$work/tcpreplay.out")
@@ -120,6 +136,18 @@ kill -INT "$tt_pid" 2>/dev/null || true
 status=0
 wait "$tt_pid" || status=$?
 tt_pid=""
+ticks=$(getconf CLK_TCK)
+cpu_s=$(awk -v t="$last" -v hz="$ticks" 'BEGIN { printf "%.2f", t / hz }')
+rate_words=${REPLAY_MBPS:+ at $REPLAY_MBPS Mbit/s}
+if [ "$peer" = tcpdump ]; then
+  # tcpdump prints its counts when it stops
+  captured=$(sed -n 's/^\([0-9]*\) packets captured.*/\1/p' "$work/telltale.err")
+  kernel=$(sed -n 's/^\([0-9]*\) packets dropped by kernel.*/\1/p' "$work/telltale.err")
+  [ -n "$captured" ] || { cat "$work/telltale.err" >&2; die "cannot read tcpdump's counts"; }
+  echo "replay $(basename "$capture")$rate_words (tcpdump): tcpreplay sent $sent packets (${failed:-0} failed, ${rate:-?} pps);" \
+    "tcpdump captured $captured; dropped: kernel ${kernel:-0}, veth $veth; tcpdump cpu ${cpu_s} s"
+  exit 0
+fi
 # 0: nothing flagged, 1: flows flagged; anything else is a failure
 [ "$status" -le 1 ] || { cat "$work/telltale.err" >&2; die "telltale exited with status $status"; }
 [ -z "$report" ] || cp "$work/report.json" "$report"
@@ -133,9 +161,7 @@ queue=$(field dropped_by_queue)
 kernel=$(field dropped_by_kernel)
 iface=$(field dropped_by_interface)
 [ -n "$counted" ] && [ -n "$queue" ] && [ -n "$kernel" ] || die "the report has no live drop counts"
-ticks=$(getconf CLK_TCK)
-cpu_s=$(awk -v t="$last" -v hz="$ticks" 'BEGIN { printf "%.2f", t / hz }')
-echo "replay $(basename "$capture")${REPLAY_ARGS:+ ($REPLAY_ARGS)}: tcpreplay sent $sent packets (${failed:-0} failed, ${rate:-?} pps);" \
+echo "replay $(basename "$capture")$rate_words${REPLAY_ARGS:+ ($REPLAY_ARGS)}: tcpreplay sent $sent packets (${failed:-0} failed, ${rate:-?} pps);" \
   "telltale counted $counted; dropped: queue $queue, kernel $kernel, interface ${iface:-0}, veth $veth; telltale cpu ${cpu_s} s"
 if [ "$queue" -ne 0 ]; then
   say "replay: telltale's own queue dropped $queue packets"
