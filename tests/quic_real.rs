@@ -1,8 +1,9 @@
 //! QUIC Initials made by a third-party QUIC stack, aioquic (from PyPI, in target/py, which
 //! `make test` installs), sent from a namespace to a documentation address and captured live by
-//! telltale, while two busy loops keep both cores loaded: a v1 Initial, a v2 Initial, and an
+//! telltale, while two busy loops keep both cores loaded: a v1 Initial, a v2 Initial, an
 //! Initial of the reserved version 0x1a2a3a4a that clients send to exercise version negotiation,
-//! which aioquic protects with v1's keys, as common stacks do.
+//! which aioquic protects with v1's keys, as common stacks do, and a draft-29 Initial, which
+//! aioquic also protects with v1's keys (not draft-29's own).
 //!
 //! What must hold: each flow is named by its ClientHello's server name (`quic_sni`); the reserved
 //! version's flow says its version is reserved and that v1's keys opened it (found by trying,
@@ -105,6 +106,7 @@ fn initials_from_aioquic_are_named_and_the_reserved_version_is_read_by_proof() {
             "0x00000001,v1.example.net,443",
             "0x6b3343cf,v2.example.net,8443",
             "0x1a2a3a4a,grease.example.net,4433",
+            "0xff00001d,d29.example.net,4434",
         ])
         .output()
         .unwrap();
@@ -155,5 +157,5 @@ fn initials_from_aioquic_are_named_and_the_reserved_version_is_read_by_proof() {
         );
         assert_eq!(f["seen"]["quic_keys_guessed"].as_str(), guessed, "{port}");
     }
-    assert_eq!(r["counters"]["quic_initials_guessed"], 1);
+    assert_eq!(r["counters"]["quic_initials_guessed"], 2);
 }

@@ -97,8 +97,9 @@ pub struct Seen {
     /// The QUIC version of the flow (`1`, `2`, `draft-29`, `Q043`, ...).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub quic_version: Option<String>,
-    /// For a version with no keys of its own: the version whose Initial keys opened it, found
-    /// by trying the known ones (the AEAD tag verified, so the guess is proved).
+    /// For an Initial its version's own keys could not open (a version with none, or a stack that
+    /// used another version's): the version whose keys opened it, found by trying the known ones
+    /// (the AEAD tag verified, so the guess is proved).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub quic_keys_guessed: Option<String>,
     /// The application protocols the client offered (TLS or QUIC ALPN).

@@ -84,16 +84,15 @@ impl QuicFlow {
     }
 
     /// Removes the protection of a client Initial: with its version's keys, for its own
-    /// destination connection ID or the connection's original one; or, for a version with no
-    /// keys of its own, with the protection a guess found before, else with each known one in
-    /// turn, until an AEAD tag verifies or [`MAX_KEY_GUESSES`] opens have failed.
+    /// destination connection ID or the connection's original one; or with the protection a
+    /// guess found before; else (a version with no keys of its own, or a first Initial its own
+    /// keys do not open) with each known one in turn, until an AEAD tag verifies or
+    /// [`MAX_KEY_GUESSES`] opens have failed.
     fn open(&mut self, p: &LongPacket<'_>) -> Result<Vec<u8>, Unreadable> {
-        let keys = self
-            .guessed
-            .map(|(_, k)| k)
-            .or_else(|| version_keys(p.version));
+        let own = version_keys(p.version);
+        let keys = self.guessed.map(|(_, k)| k).or(own);
         if let Some(k) = keys {
-            return match packet::open_initial_with(p, p.dcid, k) {
+            let opened = match packet::open_initial_with(p, p.dcid, k) {
                 Err(Unreadable::Decryption) => match &self.original_dcid {
                     Some(orig) if orig.as_slice() != p.dcid => {
                         packet::open_initial_with(p, orig, k)
@@ -102,8 +101,31 @@ impl QuicFlow {
                 },
                 other => other,
             };
+            // a known version whose own keys do not open its first Initial: some stacks protect
+            // every version but v2 with v1's keys (aioquic does, for draft-29), so the others are
+            // tried too, the same way and within the same bound
+            let first = self.guessed.is_none() && self.original_dcid.is_none();
+            return match opened {
+                Err(Unreadable::Decryption) if first => {
+                    self.guess(p, Some(k)).map_err(|_| Unreadable::Decryption)
+                }
+                other => other,
+            };
         }
+        self.guess(p, None)
+    }
+
+    /// Tries each known protection but `tried` on `p`, until an AEAD tag verifies or
+    /// [`MAX_KEY_GUESSES`] opens have failed.
+    fn guess(
+        &mut self,
+        p: &LongPacket<'_>,
+        tried: Option<VersionKeys>,
+    ) -> Result<Vec<u8>, Unreadable> {
         for (name, k) in GUESSES {
+            if Some(k) == tried {
+                continue;
+            }
             if self.key_guesses >= MAX_KEY_GUESSES {
                 return Err(Unreadable::UnknownVersion);
             }
