@@ -122,7 +122,7 @@ pub fn scan_request(buf: &[u8]) -> HttpScan {
 /// spacing and case around the colon. `Some(None)` while the head has not ended; `None` when
 /// the request line itself is not one.
 fn lenient_request(head: &[u8], why: &'static str) -> Option<Option<HttpRequest>> {
-    let Some(end) = find(head, b"\r\n\r\n").or_else(|| find(head, b"\n\n")) else {
+    let Some(end) = blank_line(head) else {
         return Some(None);
     };
     let text = head.get(..end)?;
@@ -156,8 +156,13 @@ fn lenient_request(head: &[u8], why: &'static str) -> Option<Option<HttpRequest>
     Some(Some(r))
 }
 
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
+/// Where the head ends: the first empty line (`\n\n` or `\n\r\n`), so that a stream cut
+/// anywhere before it needs more, and one cut after it reads the same head.
+fn blank_line(b: &[u8]) -> Option<usize> {
+    b.iter().enumerate().find_map(|(i, &c)| {
+        let rest = b.get(i + 1..)?;
+        (c == b'\n' && (rest.first() == Some(&b'\n') || rest.starts_with(b"\r\n"))).then_some(i)
+    })
 }
 
 /// The request from its method, target and the values of its Host, Origin and User-Agent
