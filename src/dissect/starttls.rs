@@ -27,7 +27,7 @@ pub enum ClientScan {
     /// Plaintext commands of one of them (when known), no upgrade asked for yet.
     Session(Option<Upgrade>),
     /// The client asked for TLS: its TLS bytes begin at `tls_at`. `host` is the domain an XMPP
-    /// client's stream header asks for.
+    /// client's stream header asks for, when it is a plausible host name.
     Asked {
         proto: Upgrade,
         tls_at: usize,
@@ -121,7 +121,8 @@ fn could_be_command(b: &[u8]) -> bool {
 
 /// XMPP: the client's stream header, then `<starttls .../>`.
 fn scan_xmpp(data: &[u8]) -> ClientScan {
-    let host = attribute(stream_header(data).unwrap_or_default(), b"to");
+    let host = attribute(stream_header(data).unwrap_or_default(), b"to")
+        .and_then(|h| plausible_host(&h));
     let Some(at) = find(data, b"<starttls") else {
         return if data.len() > 8 * MAX_LINE {
             ClientScan::Not
