@@ -121,8 +121,8 @@ fn could_be_command(b: &[u8]) -> bool {
 
 /// XMPP: the client's stream header, then `<starttls .../>`.
 fn scan_xmpp(data: &[u8]) -> ClientScan {
-    let host = attribute(stream_header(data).unwrap_or_default(), b"to")
-        .and_then(|h| plausible_host(&h));
+    let host =
+        attribute(stream_header(data).unwrap_or_default(), b"to").and_then(|h| plausible_host(&h));
     let Some(at) = find(data, b"<starttls") else {
         return if data.len() > 8 * MAX_LINE {
             ClientScan::Not
