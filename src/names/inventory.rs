@@ -24,7 +24,10 @@ pub struct NameEntry {
 
 #[derive(Clone, Debug)]
 pub struct Inventory {
-    entries: BTreeMap<(String, NameSource), NameEntry>,
+    /// By name, then by source: a name already listed is found by `&str`, with no allocation.
+    entries: BTreeMap<String, BTreeMap<NameSource, NameEntry>>,
+    /// Entries listed (name and source pairs).
+    count: usize,
     max_entries: usize,
     max_refs: usize,
     pub dropped: u64,
@@ -34,6 +37,7 @@ impl Inventory {
     pub fn new(max_entries: usize) -> Self {
         Inventory {
             entries: BTreeMap::new(),
+            count: 0,
             max_entries,
             max_refs: 4096,
             dropped: 0,
@@ -41,20 +45,30 @@ impl Inventory {
     }
 
     fn entry(&mut self, name: &str, source: NameSource, at: Timestamp) -> Option<&mut NameEntry> {
-        let key = (name.to_string(), source);
-        if !self.entries.contains_key(&key) && self.entries.len() >= self.max_entries {
-            self.dropped += 1;
-            return None;
+        let known = self
+            .entries
+            .get(name)
+            .is_some_and(|by_source| by_source.contains_key(&source));
+        if !known {
+            if self.count >= self.max_entries {
+                self.dropped += 1;
+                return None;
+            }
+            self.count += 1;
+            self.entries.entry(name.to_string()).or_default().insert(
+                source,
+                NameEntry {
+                    name: name.to_string(),
+                    source,
+                    first_seen: at,
+                    last_seen: at,
+                    seen: 0,
+                    addresses: BTreeSet::new(),
+                    flows: BTreeSet::new(),
+                },
+            );
         }
-        let e = self.entries.entry(key).or_insert_with(|| NameEntry {
-            name: name.to_string(),
-            source,
-            first_seen: at,
-            last_seen: at,
-            seen: 0,
-            addresses: BTreeSet::new(),
-            flows: BTreeSet::new(),
-        });
+        let e = self.entries.get_mut(name)?.get_mut(&source)?;
         e.first_seen = e.first_seen.min(at);
         e.last_seen = e.last_seen.max(at);
         Some(e)
@@ -88,7 +102,10 @@ impl Inventory {
     /// A flow was named by a DNS answer given earlier: tie the flow to the name without counting a sighting.
     pub fn used_by(&mut self, name: &str, source: NameSource, flow: u64) {
         let cap = self.max_refs;
-        if let Some(e) = self.entries.get_mut(&(name.to_string(), source))
+        if let Some(e) = self
+            .entries
+            .get_mut(name)
+            .and_then(|by_source| by_source.get_mut(&source))
             && e.flows.len() < cap
         {
             e.flows.insert(flow);
@@ -97,11 +114,11 @@ impl Inventory {
 
     /// Sorted by name, then source.
     pub fn entries(&self) -> impl Iterator<Item = &NameEntry> {
-        self.entries.values()
+        self.entries.values().flat_map(BTreeMap::values)
     }
 
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.count
     }
 
     pub fn is_empty(&self) -> bool {

@@ -35,7 +35,7 @@ impl AddressMap {
     }
 
     /// Records that a DNS answer at `at` gave `addr` these names (chain order, question first).
-    pub fn record(&mut self, addr: IpAddr, names: &[String], ttl: u32, at: Timestamp) {
+    pub fn record<S: AsRef<str>>(&mut self, addr: IpAddr, names: &[S], ttl: u32, at: Timestamp) {
         if !self.map.contains_key(&addr) {
             while self.map.len() >= self.max_addresses {
                 match self.order.pop_front() {
@@ -51,12 +51,22 @@ impl AddressMap {
         }
         let list = self.map.entry(addr).or_default();
         for name in names {
-            list.retain(|b| &b.name != name);
-            list.push(Binding {
-                name: name.clone(),
-                at,
-                ttl,
-            });
+            let name = name.as_ref();
+            // a name already bound moves to the end with its new time (no allocation); a new
+            // one is added there
+            match list.iter().position(|b| b.name == name) {
+                Some(i) => {
+                    let mut b = list.remove(i);
+                    b.at = at;
+                    b.ttl = ttl;
+                    list.push(b);
+                }
+                None => list.push(Binding {
+                    name: name.to_string(),
+                    at,
+                    ttl,
+                }),
+            }
         }
         let excess = list.len().saturating_sub(self.max_names_per_address);
         if excess > 0 {
@@ -100,13 +110,8 @@ mod tests {
     fn latest_answer_before_the_flow_wins() {
         let mut m = AddressMap::new(10, 8);
         let a: IpAddr = "203.0.113.7".parse().unwrap();
-        m.record(a, &["old.example".into()], 60, ts(10));
-        m.record(
-            a,
-            &["www.example".into(), "cdn.example.net".into()],
-            300,
-            ts(20),
-        );
+        m.record(a, &["old.example"], 60, ts(10));
+        m.record(a, &["www.example", "cdn.example.net"], 300, ts(20));
         let names: Vec<_> = m
             .names_for(a, ts(25))
             .iter()
@@ -140,7 +145,7 @@ mod tests {
         assert_eq!(m.evictions, 3);
         assert!(m.names_for(IpAddr::from([192, 0, 2, 0]), ts(9)).is_empty());
         let a = IpAddr::from([192, 0, 2, 4]);
-        m.record(a, &["x.example".into(), "y.example".into()], 60, ts(10));
+        m.record(a, &["x.example", "y.example"], 60, ts(10));
         assert_eq!(m.names_for(a, ts(10)).len(), 2);
         assert_eq!(m.evictions, 4);
     }

@@ -105,6 +105,8 @@ pub struct Pipeline {
     evidence: Option<EvidenceStore>,
     /// The names the current packet answered as a DNS response (for the evidence).
     dns_answered: Vec<String>,
+    /// The DNS message being read: its lists and strings are reused from one to the next.
+    dns_msg: dns::DnsMessage,
 }
 
 /// A flow that just began, for the edge to attribute to a process.
@@ -146,6 +148,7 @@ impl Pipeline {
             new_flows: None,
             evidence: None,
             dns_answered: Vec::new(),
+            dns_msg: dns::DnsMessage::empty(),
         }
     }
 
@@ -232,6 +235,7 @@ impl Pipeline {
                     pkt.ts,
                     &ip,
                     answered,
+                    &mut self.dns_msg,
                 );
                 if let Some(store) = self.evidence.as_mut() {
                     let seq = self.counters.packets;
@@ -425,6 +429,7 @@ fn on_ip(
     ts: Timestamp,
     ip: &IpPacket<'_>,
     answered: Option<&mut Vec<String>>,
+    dns_msg: &mut dns::DnsMessage,
 ) -> Touched {
     let (proto, sport, dport, flags, seq) = match ip.transport {
         Transport::Tcp(t) => (Proto::Tcp, t.src_port, t.dst_port, t.flags, t.seq),
@@ -464,7 +469,9 @@ fn on_ip(
                     AppProto::Dns
                 };
                 if whole {
-                    on_dns_message(addresses, inventory, counters, ts, ip.payload, answered);
+                    on_dns_message(
+                        addresses, inventory, counters, ts, ip.payload, answered, dns_msg,
+                    );
                 }
             } else if whole && maybe_quic(flow, scratch, ip.payload) {
                 let max = caps.quic_initials_per_flow;
@@ -486,7 +493,7 @@ fn on_ip(
             let payload = ip.payload;
             on_tcp(
                 flow, scratch, addresses, inventory, counters, caps, ts, dir, seq, syn, payload,
-                sport, dport, answered,
+                sport, dport, answered, dns_msg,
             )
         }
         Proto::Ip(_) => {}
@@ -627,6 +634,7 @@ fn add_in_band(
     });
 }
 
+#[allow(clippy::too_many_arguments)]
 fn on_dns_message(
     addresses: &mut AddressMap,
     inventory: &mut Inventory,
@@ -634,29 +642,35 @@ fn on_dns_message(
     ts: Timestamp,
     payload: &[u8],
     answered: Option<&mut Vec<String>>,
+    msg: &mut dns::DnsMessage,
 ) {
-    match dns::parse_message(payload) {
+    // read into the pipeline's one message, whose lists and strings are reused
+    match dns::parse_message_into(payload, msg).map(|()| &*msg) {
         Ok(msg) if msg.is_response => {
             counters.dns_responses += 1;
             if !msg.complete {
                 // a corrupt record: the message counts as unreadable, the names it gave are kept
                 counters.dns_malformed += 1;
             }
-            let pairs = dns::address_names(&msg);
+            // the names each address was given, borrowed from the message: no allocation for
+            // answers already known
             if let Some(out) = answered {
-                let asked = msg.questions.iter().map(|q| &q.name);
-                for n in asked.chain(pairs.iter().flat_map(|(_, names, _)| names)) {
-                    if !out.contains(n) {
-                        out.push(n.clone());
+                let mut note = |n: &str| {
+                    if !out.iter().any(|o| o == n) {
+                        out.push(n.to_string());
                     }
+                };
+                for q in &msg.questions {
+                    note(&q.name);
                 }
+                dns::for_each_address(msg, |_, names, _| names.iter().for_each(|n| note(n)));
             }
-            for (addr, names, ttl) in &pairs {
-                addresses.record(*addr, names, *ttl, ts);
+            dns::for_each_address(msg, |addr, names, ttl| {
+                addresses.record(addr, names, ttl, ts);
                 for n in names {
-                    inventory.saw(n, NameSource::DnsAnswer, ts, Some(*addr), None);
+                    inventory.saw(n, NameSource::DnsAnswer, ts, Some(addr), None);
                 }
-            }
+            });
             // A question answered with addresses (in any section) revealed its name, even
             // where no record ties the name to one of them (a referral with glue, say).
             let has_addresses = msg
@@ -665,7 +679,11 @@ fn on_dns_message(
                 .chain(&msg.additional)
                 .any(|r| matches!(r.data, dns::DnsData::A(_) | dns::DnsData::Aaaa(_)));
             for q in msg.questions.iter().filter(|_| has_addresses) {
-                if !pairs.iter().any(|(_, names, _)| names.contains(&q.name)) {
+                let mut given = false;
+                dns::for_each_address(msg, |_, names, _| {
+                    given |= names.contains(&q.name.as_str());
+                });
+                if !given {
                     inventory.saw(&q.name, NameSource::DnsAnswer, ts, None, None);
                 }
             }
@@ -691,6 +709,7 @@ fn on_tcp(
     sport: u16,
     dport: u16,
     mut answered: Option<&mut Vec<String>>,
+    dns_msg: &mut dns::DnsMessage,
 ) {
     let dns_over_tcp = is_dns_port(sport) || is_dns_port(dport);
     if dns_over_tcp {
@@ -712,6 +731,7 @@ fn on_tcp(
                         ts,
                         m,
                         answered.as_deref_mut(),
+                        dns_msg,
                     );
                 }
                 buf.consume(used);
