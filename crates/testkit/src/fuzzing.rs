@@ -179,6 +179,7 @@ pub fn link_outcomes(data: &[u8]) -> Vec<String> {
 /// `dns` target: the bytes as one DNS (or mDNS) message, and as a DNS-over-TCP stream.
 pub fn dns(data: &[u8]) {
     dns_message(data);
+    reused_dns_message(data);
     let (messages, used) = dns::split_tcp_messages(data);
     assert!(
         used <= data.len(),
@@ -192,7 +193,35 @@ pub fn dns(data: &[u8]) {
     );
     for m in messages {
         dns_message(m);
+        reused_dns_message(m);
     }
+}
+
+/// The pipeline reads every DNS message into one it keeps: a message read into one that held
+/// others before (the fuzzer's earlier inputs on this thread) reads as it reads fresh, and its
+/// addresses' names gather the same borrowed as owned.
+fn reused_dns_message(data: &[u8]) {
+    thread_local! {
+        static REUSED: std::cell::RefCell<dns::DnsMessage> =
+            std::cell::RefCell::new(dns::DnsMessage::empty());
+    }
+    REUSED.with(|reused| {
+        let mut reused = reused.borrow_mut();
+        let fresh = dns::parse_message(data);
+        let again = dns::parse_message_into(data, &mut reused).map(|()| reused.clone());
+        assert_eq!(fresh, again, "a reused message read differently");
+        if let Ok(msg) = &fresh {
+            let mut borrowed = Vec::new();
+            dns::for_each_address(msg, |ip, names, ttl| {
+                borrowed.push((
+                    ip,
+                    names.iter().map(|n| (*n).to_string()).collect::<Vec<_>>(),
+                    ttl,
+                ));
+            });
+            assert_eq!(borrowed, dns::address_names(msg));
+        }
+    });
 }
 
 fn dns_message(data: &[u8]) {
