@@ -30,8 +30,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_telltale");
-
 /// Whether this run can build the labs. Under CI, a missing piece fails the test.
 fn can_run() -> bool {
     let ok = |cmd: &str, arg: &str| {
@@ -63,7 +61,7 @@ fn can_run() -> bool {
     true
 }
 
-use common::lab::{Busy, Guard, Netns, certificate, wait_listening};
+use common::lab::{Busy, Guard, Netns, audit, certificate, finish, read_report, wait_listening};
 use common::run_ok as run;
 
 /// `openssl s_server` on 443 in `ns`: a TLS server (or a reverse proxy's listener).
@@ -98,49 +96,6 @@ fn client_named(dir: &Path, name: &str) -> PathBuf {
     let copy = dir.join(name);
     std::fs::copy(curl.trim(), &copy).unwrap();
     copy
-}
-
-/// A live audit in `ns`, in the background, writing its JSON report.
-fn audit(ns: &Netns, iface: &str, scope: &str, seconds: u32, out: &Path) -> Guard {
-    let secs = format!("{seconds}s");
-    Guard(Some(ns.spawn(
-        Path::new(BIN),
-        &[
-            "audit",
-            "-i",
-            iface,
-            "--duration",
-            &secs,
-            "--scope",
-            scope,
-            "--format",
-            "json",
-            "-o",
-            out.to_str().unwrap(),
-        ],
-    )))
-}
-
-/// Waits for an audit to end; its exit code and stderr.
-fn finish(audit: Guard) -> (Option<i32>, String) {
-    let mut child = audit.take();
-    let start = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if start.elapsed() > Duration::from_secs(90) {
-            let _ = child.kill();
-            panic!("telltale did not stop after --duration");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-fn read_report(path: &Path) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
 fn flows(report: &serde_json::Value) -> Vec<&serde_json::Value> {

@@ -18,12 +18,11 @@
 
 mod common;
 
-use common::lab::{Busy, Guard};
+use common::lab::{Busy, audit, finish, read_report};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-const BIN: &str = env!("CARGO_BIN_EXE_telltale");
 const FAR: &str = "203.0.113.70";
 
 /// One client Initial per (version, server name, port), sent as aioquic builds it. Nothing
@@ -78,22 +77,7 @@ fn initials_from_aioquic_are_named_and_the_reserved_version_is_read_by_proof() {
 
     let _busy = Busy::start();
     let report = dir.path().join("report.json");
-    let audit = Guard(Some(srv.spawn(
-        Path::new(BIN),
-        &[
-            "audit",
-            "-i",
-            &veth_srv,
-            "--duration",
-            "8s",
-            "--scope",
-            "host",
-            "--format",
-            "json",
-            "-o",
-            report.to_str().unwrap(),
-        ],
-    )));
+    let audit = audit(&srv, &veth_srv, "host", 8, &report);
     std::thread::sleep(Duration::from_secs(3));
     let script = dir.path().join("client.py");
     std::fs::write(&script, CLIENT).unwrap();
@@ -115,17 +99,8 @@ fn initials_from_aioquic_are_named_and_the_reserved_version_is_read_by_proof() {
         "aioquic: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let mut child = audit.take();
-    let start = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "telltale did not stop"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let r: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    finish(audit);
+    let r = read_report(&report);
     let flows = r["flows"].as_array().unwrap();
     let flow = |port: u16| {
         flows

@@ -19,13 +19,12 @@
 
 mod common;
 
-use common::lab::{Busy, Guard, certificate, wait_listening};
+use common::lab::{Busy, Guard, audit, certificate, finish, read_report, wait_listening};
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-const BIN: &str = env!("CARGO_BIN_EXE_telltale");
 const SERVER: &str = "203.0.113.40";
 
 /// The servers: each port speaks its protocol up to STARTTLS, then TLS with the given
@@ -267,22 +266,7 @@ fn real_clients_upgrading_with_starttls_are_named_by_their_hello() {
     let _busy = Busy::start();
     let report = dir.path().join("report.json");
     let pcap = dir.path().join("capture.pcapng");
-    let audit = Guard(Some(srv.spawn(
-        Path::new(BIN),
-        &[
-            "audit",
-            "-i",
-            &veth_srv,
-            "--duration",
-            "14s",
-            "--scope",
-            "host",
-            "--format",
-            "json",
-            "-o",
-            report.to_str().unwrap(),
-        ],
-    )));
+    let audit = audit(&srv, &veth_srv, "host", 14, &report);
     let dumpcap = Guard(Some(srv.spawn(
         Path::new("dumpcap"),
         &[
@@ -306,22 +290,9 @@ fn real_clients_upgrading_with_starttls_are_named_by_their_hello() {
             .stderr(Stdio::null());
         let _ = cmd.status().unwrap();
     }
-    let wait = |g: Guard, what: &str| {
-        let mut child = g.take();
-        let start = Instant::now();
-        while child.try_wait().unwrap().is_none() {
-            assert!(
-                start.elapsed() < Duration::from_secs(60),
-                "{what} did not stop"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    };
-    wait(dumpcap, "dumpcap");
-    wait(audit, "telltale");
-
-    let r: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    finish(dumpcap);
+    finish(audit);
+    let r = read_report(&report);
     let flows = r["flows"].as_array().unwrap();
     let mut ours = BTreeSet::new();
     for f in flows {

@@ -199,3 +199,47 @@ pub fn server_and_internet(tag: &str, local: &str, far: &str) -> (Netns, Netns, 
     inet.ip(&["route", "add", &net(local), "dev", &veth_inet]);
     (srv, inet, veth_srv)
 }
+
+/// A live audit in `ns`, in the background, writing its JSON report.
+pub fn audit(ns: &Netns, iface: &str, scope: &str, seconds: u32, out: &Path) -> Guard {
+    let secs = format!("{seconds}s");
+    Guard(Some(ns.spawn(
+        Path::new(env!("CARGO_BIN_EXE_telltale")),
+        &[
+            "audit",
+            "-i",
+            iface,
+            "--duration",
+            &secs,
+            "--scope",
+            scope,
+            "--format",
+            "json",
+            "-o",
+            out.to_str().unwrap(),
+        ],
+    )))
+}
+
+/// Waits for a capture (telltale's audit, dumpcap) to end, at most 90 s; its exit code and
+/// stderr.
+pub fn finish(capture: Guard) -> (Option<i32>, String) {
+    let mut child = capture.take();
+    let start = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > Duration::from_secs(90) {
+            let _ = child.kill();
+            panic!("the capture did not stop after its duration");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+pub fn read_report(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
