@@ -241,7 +241,14 @@ pub fn for_each_address<'m>(msg: &'m DnsMessage, mut f: impl FnMut(IpAddr, &[&'m
         DnsData::Aaaa(a) => Some(IpAddr::V6(a)),
         _ => None,
     };
+    // without CNAMEs every chain is its owner alone; with them, the chain of the last owner is
+    // kept, since an owner's address records usually come together
+    let cnames = msg
+        .answers
+        .iter()
+        .any(|r| matches!(r.data, DnsData::Cname(_)));
     let mut chain: [&str; MAX_NAMES_PER_ADDRESS] = [""; MAX_NAMES_PER_ADDRESS];
+    let mut chain_of: Option<(&str, usize)> = None;
     for (i, rec) in records().enumerate() {
         let Some(ip) = address(rec) else {
             continue;
@@ -249,11 +256,21 @@ pub fn for_each_address<'m>(msg: &'m DnsMessage, mut f: impl FnMut(IpAddr, &[&'m
         // an earlier record with the same owner, address and TTL gave this already
         let repeat = records()
             .take(i)
-            .any(|r| r.name == rec.name && r.ttl == rec.ttl && address(r) == Some(ip));
+            .any(|r| address(r) == Some(ip) && r.ttl == rec.ttl && r.name == rec.name);
         if repeat {
             continue;
         }
-        let n = chain_into(&rec.name, &msg.answers, &mut chain);
+        let n = match chain_of {
+            Some((owner, n)) if owner == rec.name => n,
+            _ if !cnames => {
+                if let Some(first) = chain.first_mut() {
+                    *first = &rec.name;
+                }
+                1
+            }
+            _ => chain_into(&rec.name, &msg.answers, &mut chain),
+        };
+        chain_of = Some((&rec.name, n));
         f(ip, chain.get(..n).unwrap_or_default(), rec.ttl);
     }
 }

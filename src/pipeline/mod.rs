@@ -634,6 +634,13 @@ fn add_in_band(
     });
 }
 
+/// Adds `name` to the names a DNS response answered, once.
+fn note_name(out: &mut Vec<String>, name: &str) {
+    if !out.iter().any(|o| o == name) {
+        out.push(name.to_string());
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn on_dns_message(
     addresses: &mut AddressMap,
@@ -652,38 +659,45 @@ fn on_dns_message(
                 // a corrupt record: the message counts as unreadable, the names it gave are kept
                 counters.dns_malformed += 1;
             }
-            // the names each address was given, borrowed from the message: no allocation for
-            // answers already known
-            if let Some(out) = answered {
-                let mut note = |n: &str| {
-                    if !out.iter().any(|o| o == n) {
-                        out.push(n.to_string());
-                    }
-                };
+            // the names each address was given, borrowed from the message (no allocation for
+            // answers already known), in one pass that also marks the questions they answer
+            let mut answered = answered;
+            if let Some(out) = answered.as_deref_mut() {
                 for q in &msg.questions {
-                    note(&q.name);
+                    note_name(out, &q.name);
                 }
-                dns::for_each_address(msg, |_, names, _| names.iter().for_each(|n| note(n)));
             }
+            let mut any_address = false;
+            let mut given: u64 = 0; // the first 64 questions a chain named
             dns::for_each_address(msg, |addr, names, ttl| {
+                any_address = true;
                 addresses.record(addr, names, ttl, ts);
                 for n in names {
                     inventory.saw(n, NameSource::DnsAnswer, ts, Some(addr), None);
+                    if let Some(out) = answered.as_deref_mut() {
+                        note_name(out, n);
+                    }
+                }
+                for (i, q) in msg.questions.iter().enumerate().take(64) {
+                    if names.contains(&q.name.as_str()) {
+                        given |= 1 << i;
+                    }
                 }
             });
             // A question answered with addresses (in any section) revealed its name, even
             // where no record ties the name to one of them (a referral with glue, say).
-            let has_addresses = msg
-                .answers
-                .iter()
-                .chain(&msg.additional)
-                .any(|r| matches!(r.data, dns::DnsData::A(_) | dns::DnsData::Aaaa(_)));
-            for q in msg.questions.iter().filter(|_| has_addresses) {
-                let mut given = false;
-                dns::for_each_address(msg, |_, names, _| {
-                    given |= names.contains(&q.name.as_str());
-                });
-                if !given {
+            for (i, q) in msg.questions.iter().enumerate().filter(|_| any_address) {
+                let named = if i < 64 {
+                    given & (1 << i) != 0
+                } else {
+                    // past 64 questions (no real message has them): look again
+                    let mut named = false;
+                    dns::for_each_address(msg, |_, names, _| {
+                        named |= names.contains(&q.name.as_str());
+                    });
+                    named
+                };
+                if !named {
                     inventory.saw(&q.name, NameSource::DnsAnswer, ts, None, None);
                 }
             }
@@ -940,7 +954,7 @@ fn name_session(
     }
     let host = server
         .and_then(|b| starttls::server_host(proto, b.data()))
-        .or_else(|| asked.and_then(|h| starttls::plausible_host(&h)));
+        .or(asked);
     if let Some(h) = host {
         *named = true;
         add_in_band(flow, inventory, NameSource::SessionHost, h, ts, false);
