@@ -769,7 +769,11 @@ fn plex_token(data: &[u8]) -> Option<(usize, String)> {
     };
     // where `value` (a sub-slice of `data`) starts in it
     let offset = |value: &[u8]| (value.as_ptr() as usize).wrapping_sub(data.as_ptr() as usize);
-    let value = value_after(b"PlexOnlineToken=\"", b'"')
+    // the attribute itself, not one whose name merely ends so (`CinemaTrailersFromPlexOnlineToken`,
+    // an ordinary setting whose value the reader rightly keeps)
+    let value = value_after(b" PlexOnlineToken=\"", b'"')
+        .or_else(|| value_after(b"\tPlexOnlineToken=\"", b'"'))
+        .or_else(|| value_after(b"\nPlexOnlineToken=\"", b'"'))
         .or_else(|| value_after(b"<key>PlexOnlineToken</key>", b'<'))?;
     let plain = value.len() >= 8
         && value
