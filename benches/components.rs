@@ -12,7 +12,8 @@
 //! - `quic`: one client Initial taken from nothing to its ClientHello (keys derived, header
 //!   protection removed, decrypted, CRYPTO frames read), against one AES-128-GCM open of
 //!   the same size with ring;
-//! - `flows_update`: packets of 4,096 existing flows through the flow table, against a std
+//! - `flows_update` and `flows_update_many`: packets of 4,096 (32,768: more than the L2 cache
+//!   holds) existing flows through the flow table, against a std
 //!   `HashMap` keyed by protocol and ordered endpoints;
 //! - `flows_churn`: a new flow per packet in a table held at its cap (evicting the
 //!   longest-idle eighth when full), against a std `HashMap` with the same cap and policy;
@@ -386,19 +387,22 @@ const FLOW_BATCH: usize = 10_000;
 const LIVE_FLOWS: u32 = 4_096;
 const CHURN_CAP: usize = 65_536;
 
-/// Packet `i` of the steady mix: flow `i % LIVE_FLOWS`, alternately up and down.
-fn steady_packet(i: u64) -> PacketMeta {
-    let flow = (i % u64::from(LIVE_FLOWS)) as u32;
+/// Flows held in `flows_update_many`: more than fit in this machine's L2 cache.
+const MANY_FLOWS: u32 = 32_768;
+
+/// Packet `i` of the steady mix over `live` flows: flow `i % live`, alternately up and down.
+fn steady_packet(i: u64, live: u32) -> PacketMeta {
+    let flow = (i % u64::from(live)) as u32;
     let lan = SocketAddr::new(
-        IpAddr::V4(Ipv4Addr::new(192, 168, 1, 10)),
+        IpAddr::V4(Ipv4Addr::new(192, 168, 1, 10 + (flow / 40_000) as u8)),
         20_000 + (flow % 40_000) as u16,
     );
     let remote = SocketAddr::new(
         IpAddr::V4(Ipv4Addr::new(203, 0, 113, (flow % 250) as u8 + 1)),
         443,
     );
-    let up = (i / u64::from(LIVE_FLOWS)).is_multiple_of(2);
-    let first = i < u64::from(LIVE_FLOWS);
+    let up = (i / u64::from(live)).is_multiple_of(2);
+    let first = i < u64::from(live);
     let (src, dst) = if up || first {
         (lan, remote)
     } else {
@@ -451,37 +455,40 @@ fn owner_networks() -> Vec<ipnet::IpNet> {
     vec!["192.168.1.0/24".parse().expect("net")]
 }
 
-fn bench_flows_update(c: &mut Criterion) {
-    let mut g = group(c, "flows_update", FLOW_BATCH);
+/// Packets of `live` flows already held, through the table and through the peer.
+fn bench_flows_update(c: &mut Criterion, name: &str, live: u32) {
+    let mut g = group(c, name, FLOW_BATCH);
     let mut table: FlowTable<()> = FlowTable::new(Limits::default(), owner_networks());
     let mut i = 0u64;
-    while i < u64::from(LIVE_FLOWS) {
-        table.track(&steady_packet(i));
+    while i < u64::from(live) {
+        table.track(&steady_packet(i, live));
         i += 1;
     }
-    assert_eq!(table.len(), LIVE_FLOWS as usize);
+    assert_eq!(table.len(), live as usize);
     g.bench_function("telltale", |b| {
         b.iter(|| {
             for _ in 0..FLOW_BATCH {
-                let (flow, _, _, new) = table.track(&steady_packet(i));
+                let (flow, _, _, new) = table.track(&steady_packet(i, live));
                 debug_assert!(!new);
                 black_box(flow.up.packets);
                 i += 1;
             }
         })
     });
-    assert_eq!(
-        table.len(),
-        LIVE_FLOWS as usize,
-        "no flow was added or ended"
-    );
+    assert_eq!(table.len(), live as usize, "no flow was added or ended");
 
+    // the peer holds every flow before it is timed, as the table does
     let mut peer: HashMap<PeerKey, PeerFlow> = HashMap::new();
     let mut j = 0u64;
+    while j < u64::from(live) {
+        let p = steady_packet(j, live);
+        peer.insert(peer_key(p.proto, p.src, p.dst), PeerFlow::new(&p));
+        j += 1;
+    }
     g.bench_function("std-hashmap", |b| {
         b.iter(|| {
             for _ in 0..FLOW_BATCH {
-                let p = steady_packet(j);
+                let p = steady_packet(j, live);
                 let f = peer
                     .entry(peer_key(p.proto, p.src, p.dst))
                     .or_insert_with(|| PeerFlow::new(&p));
@@ -491,7 +498,7 @@ fn bench_flows_update(c: &mut Criterion) {
             }
         })
     });
-    assert_eq!(peer.len(), LIVE_FLOWS as usize);
+    assert_eq!(peer.len(), live as usize);
     g.finish();
 }
 
@@ -749,7 +756,8 @@ fn main() {
     bench_tls(&mut c, &p.tls);
     bench_http(&mut c, &p.http);
     bench_quic(&mut c, &p.quic);
-    bench_flows_update(&mut c);
+    bench_flows_update(&mut c, "flows_update", LIVE_FLOWS);
+    bench_flows_update(&mut c, "flows_update_many", MANY_FLOWS);
     bench_flows_churn(&mut c);
     bench_rules(&mut c);
     c.final_summary();
@@ -761,6 +769,7 @@ fn main() {
             ("http", "telltale", "httparse", p.http.len()),
             ("quic", "telltale", "ring-aes128gcm", p.quic.len()),
             ("flows_update", "telltale", "std-hashmap", FLOW_BATCH),
+            ("flows_update_many", "telltale", "std-hashmap", FLOW_BATCH),
             ("flows_churn", "telltale", "std-hashmap", FLOW_BATCH),
             ("rules", "telltale", "linear-scan", NAMES.len()),
         ],

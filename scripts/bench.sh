@@ -11,14 +11,18 @@
 #    with `/usr/bin/time -f "%e %M"`, checks each run's exit status and output, and prints the
 #    median wall time, packets per second, peak RSS and telltale's speed against each peer.
 #    Every timed run on server-1m (telltale with and without --no-digest, ndpiReader, tshark, the
-#    bare libpcap loop) is pinned to one core with `taskset -c 0` (util-linux), as the issue's
-#    targets are "on one core"; without taskset they run unpinned and the table says so. The
+#    bare libpcap loop, SHA-256 alone) runs unpinned, on every core, as the program is shipped:
+#    the issue's targets are "on both cores, unpinned". telltale's two audits run again pinned
+#    to one core with `taskset -c 0` (util-linux), for the "on one core: no slower" target. The
 #    churn runs are never pinned.
-#    telltale runs twice on server-1m: `telltale` is the default audit, which also computes the
-#    input's SHA-256 (read and hashed on two extra threads), and `telltale-no-digest` the same
-#    audit with --no-digest (no digest, no extra thread). Both are compared with every peer, and
-#    the digest's own cost is their ratio. tools/src/bin/read_floor.rs times telltale's reader alone,
-#    and with its decoder: the floor under the audit, compared with ndpiReader.
+#    telltale runs on server-1m as `telltale`, the default audit, which also computes the
+#    input's SHA-256 (read and hashed on two extra threads), and `telltale-no-digest`, the same
+#    audit with --no-digest (read ahead on one extra thread). Both are compared with every peer.
+#    `openssl dgst -sha256` is the digest's floor: no program that hashes every byte with
+#    SHA-256 on this machine is faster than it. tools/src/bin/read_floor.rs times telltale's
+#    reader alone, and with its decoder: the floor under the audit, compared with ndpiReader.
+#    tools/src/bin/read_ways.rs compares ways of getting the file's bytes (read in 256 KiB
+#    blocks as telltale does, larger reads with posix_fadvise, a mapped file).
 # 6. Replays server-1m through a veth pair into `telltale audit -i` (scripts/replay.sh; root).
 #
 # Environment: BENCH_RUNS (runs per tool), BENCH_TSHARK_RUNS, BENCH_CHURN_RUNS,
@@ -45,8 +49,8 @@ say() { printf '%s\n' "$*" >&2; }
 die() { say "bench: $*"; exit 1; }
 
 # --- 1. what the bench needs --------------------------------------------------------------
-packages=(libpcap-dev pkg-config libndpi-bin time)
-tools=(ndpiReader /usr/bin/time)
+packages=(libpcap-dev pkg-config libndpi-bin time openssl)
+tools=(ndpiReader /usr/bin/time openssl)
 if [ "$skip_tshark" != 1 ]; then
   packages+=(tshark)
   tools+=(tshark)
@@ -71,16 +75,15 @@ for tool in "${tools[@]}"; do
   command -v "$tool" >/dev/null 2>&1 || die "$tool is missing"
 done
 
-# The issue's targets on server-1m are on one core: those runs go through `taskset -c 0`.
+# The peers and telltale's main runs are unpinned; telltale's one-core runs go through
+# `taskset -c 0`.
 if command -v taskset >/dev/null 2>&1 && taskset -c 0 true 2>/dev/null; then
   pin=(taskset -c 0)
-  cores="on one core (taskset -c 0)"
-  pinning="server-1m runs pinned to one core (taskset -c 0); churn runs on all $(nproc) cores"
+  pinning="server-1m runs unpinned (all $(nproc) cores), but the *-1core runs: taskset -c 0; churn runs on all $(nproc) cores"
 else
   pin=()
-  cores="NOT on one core (no taskset)"
-  pinning="server-1m runs NOT pinned (taskset is missing or cannot use core 0): on all $(nproc) cores, like the churn runs"
-  say "bench: taskset is missing or cannot use core 0: the server-1m runs are not pinned to one core"
+  pinning="every run unpinned (all $(nproc) cores): taskset is missing or cannot use core 0, so the *-1core runs are NOT on one core"
+  say "bench: taskset is missing or cannot use core 0: the one-core runs are not pinned"
 fi
 
 # --- 2. build --------------------------------------------------------------------------------
@@ -89,6 +92,8 @@ $cargo build --release --quiet --bin telltale && $cargo build --release --quiet 
 telltale="$root/target/release/telltale"
 pcap_count="$root/target/release/pcap_count"
 read_floor="$root/target/release/read_floor"
+read_ways="$root/target/release/read_ways"
+command -v openssl >/dev/null 2>&1 || die "openssl is missing (Debian: openssl)"
 
 # --- 3. captures -----------------------------------------------------------------------------
 mkdir -p "$out"
@@ -138,15 +143,14 @@ ndpiReader -i "$server" >"$out/ndpiReader.stats" 2>&1 || die "ndpiReader failed:
 grep -Eq "IP packets: +$packets " "$out/ndpiReader.stats" || die "ndpiReader did not read $packets IP packets"
 
 say "timing, $runs runs each (tshark $tshark_runs, churn $churn_runs); $pinning ..."
-# ${pin[@]+"${pin[@]}"}: nothing when taskset is not used (an empty array trips `set -u` in old bash)
-measure "telltale" "$runs" "0 1" "$out/telltale-server.json" ${pin[@]+"${pin[@]}"} \
+measure "telltale" "$runs" "0 1" "$out/telltale-server.json" \
   "$telltale" audit --opt-out on --format json "$server"
 grep -Eq "\"packets\": $packets(,|\$)" "$out/telltale-server.json" || die "telltale's report does not count $packets packets"
 grep -Eq '"sha256": "[0-9a-f]{64}"' "$out/telltale-server.json" || die "telltale's report has no SHA-256 of the input"
 count[telltale]=$packets
 
 "$telltale" audit --help | grep -q -- '--no-digest' || die "telltale audit has no --no-digest option"
-measure "telltale-no-digest" "$runs" "0 1" "$out/telltale-server-no-digest.json" ${pin[@]+"${pin[@]}"} \
+measure "telltale-no-digest" "$runs" "0 1" "$out/telltale-server-no-digest.json" \
   "$telltale" audit --opt-out on --format json --no-digest "$server"
 grep -Eq "\"packets\": $packets(,|\$)" "$out/telltale-server-no-digest.json" ||
   die "telltale's report with --no-digest does not count $packets packets"
@@ -154,30 +158,50 @@ grep -Eq '"sha256": null(,|$)' "$out/telltale-server-no-digest.json" ||
   die "telltale's report with --no-digest does not have \"sha256\": null for the input"
 count[telltale-no-digest]=$packets
 
-measure "ndpiReader" "$runs" "0" "$out/ndpiReader.out" ${pin[@]+"${pin[@]}"} ndpiReader -i "$server" -q
+# the same two on one core
+# ${pin[@]+"${pin[@]}"}: nothing when taskset is not used (an empty array trips `set -u` in old bash)
+measure "telltale-1core" "$runs" "0 1" "$out/telltale-server-1core.json" ${pin[@]+"${pin[@]}"} \
+  "$telltale" audit --opt-out on --format json "$server"
+cmp -s <(grep -v '"generated_at"' "$out/telltale-server.json") <(grep -v '"generated_at"' "$out/telltale-server-1core.json") ||
+  die "telltale's report on one core differs from its report on every core"
+count[telltale-1core]=$packets
+measure "telltale-no-digest-1core" "$runs" "0 1" "$out/telltale-server-no-digest-1core.json" ${pin[@]+"${pin[@]}"} \
+  "$telltale" audit --opt-out on --format json --no-digest "$server"
+count[telltale-no-digest-1core]=$packets
+
+# the digest's floor: SHA-256 of the same file by OpenSSL (its SHA-NI code), nothing else
+measure "sha256-openssl" "$runs" "0" "$out/sha256-openssl.out" openssl dgst -sha256 "$server"
+sha=$(sed -n 's/.*"sha256": "\([0-9a-f]\{64\}\)".*/\1/p' "$out/telltale-server.json" | head -n 1)
+grep -q "$sha" "$out/sha256-openssl.out" || die "openssl's SHA-256 differs from the report's"
+count[sha256-openssl]=$packets
+
+measure "ndpiReader" "$runs" "0" "$out/ndpiReader.out" ndpiReader -i "$server" -q
 count[ndpiReader]=$packets
 
 if [ "$skip_tshark" = 1 ]; then
   skipped[tshark]="BENCH_SKIP_TSHARK=1"
 else
-  measure "tshark" "$tshark_runs" "0" "$out/tshark.out" ${pin[@]+"${pin[@]}"} \
+  measure "tshark" "$tshark_runs" "0" "$out/tshark.out" \
     tshark -r "$server" -T fields -e tls.handshake.extensions_server_name -e http.host -e dns.qry.name \
     -Y "tls.handshake.type==1 || http.request || dns.flags.response==1"
   [ -s "$out/tshark.out" ] || die "tshark extracted no names"
   count[tshark]=$packets
 fi
 
-measure "bare-libpcap" "$runs" "0" "$out/pcap_count.out" ${pin[@]+"${pin[@]}"} "$pcap_count" "$server"
+measure "bare-libpcap" "$runs" "0" "$out/pcap_count.out" "$pcap_count" "$server"
 grep -q "^$packets packets" "$out/pcap_count.out" || die "pcap_count did not read $packets packets"
 count[bare-libpcap]=$packets
 
 # The floor under any audit: telltale's own reader, then reader and decoder, with nothing after.
-measure "read-floor" "$runs" "0" "$out/read_floor.out" ${pin[@]+"${pin[@]}"} "$read_floor" "$server"
+measure "read-floor" "$runs" "0" "$out/read_floor.out" "$read_floor" "$server"
 grep -q "^$packets packets" "$out/read_floor.out" || die "read_floor did not read $packets packets"
 count[read-floor]=$packets
-measure "read-decode-floor" "$runs" "0" "$out/read_decode_floor.out" ${pin[@]+"${pin[@]}"} "$read_floor" "$server" --decode
+measure "read-decode-floor" "$runs" "0" "$out/read_decode_floor.out" "$read_floor" "$server" --decode
 grep -q "^$packets packets" "$out/read_decode_floor.out" || die "read_floor --decode did not read $packets packets"
 count[read-decode-floor]=$packets
+
+say "ways of reading the file, $runs runs each, interleaved ..."
+"$read_ways" "$server" "$runs" >"$out/read_ways.out" || die "read_ways failed"
 
 # The churn runs are not pinned. The churn report lists every flow (over a gigabyte of JSON): it
 # goes to /dev/null.
@@ -226,18 +250,18 @@ memory() {
   echo "server-1m.pcapng: $packets packets, $(stat -c %s "$server") bytes; churn-1m.pcapng: $churn_packets packets"
   echo "$pinning"
   echo
-  printf '%-20s %5s %10s %12s %10s\n' tool runs "median s" "packets/s" "peak MiB"
-  for name in telltale telltale-no-digest ndpiReader tshark bare-libpcap read-floor read-decode-floor telltale-churn telltale-churn-100k; do
+  printf '%-24s %5s %10s %12s %10s\n' tool runs "median s" "packets/s" "peak MiB"
+  for name in telltale telltale-no-digest telltale-1core telltale-no-digest-1core ndpiReader tshark bare-libpcap sha256-openssl read-floor read-decode-floor telltale-churn telltale-churn-100k; do
     if [ -z "${median[$name]:-}" ]; then
-      [ -n "${skipped[$name]:-}" ] && printf '%-20s skipped (%s)\n' "$name" "${skipped[$name]}"
+      [ -n "${skipped[$name]:-}" ] && printf '%-24s skipped (%s)\n' "$name" "${skipped[$name]}"
       continue
     fi
     case $name in tshark) n=$tshark_runs ;; telltale-churn*) n=$churn_runs ;; *) n=$runs ;; esac
     awk -v name="$name" -v n="$n" -v s="${median[$name]}" -v p="${count[$name]}" -v k="${peak[$name]}" \
-      'BEGIN {printf "%-20s %5d %10.2f %12.0f %10.1f\n", name, n, s, (s > 0 ? p / s : 0), k / 1024}'
+      'BEGIN {printf "%-24s %5d %10.2f %12.0f %10.1f\n", name, n, s, (s > 0 ? p / s : 0), k / 1024}'
   done
   echo
-  echo "telltale's packet rate against each peer's on server-1m, $cores; the issue's targets in brackets:"
+  echo "telltale's packet rate against each peer's on server-1m, unpinned; the issue's targets in brackets:"
   echo "  full audit, with the input's SHA-256 (telltale):"
   ratio telltale ndpiReader 4
   ratio telltale tshark 40
@@ -251,9 +275,14 @@ memory() {
   awk -v t="${median[telltale]}" -v n="${median[telltale-no-digest]}" \
     'BEGIN {r = (n > 0 ? t / n : 0); printf "  the digest'"'"'s own cost: median(telltale) / median(telltale-no-digest) = %.2fx\n", r}'
   if [ -n "${median[ndpiReader]:-}" ]; then
+    awk -v s="${median[sha256-openssl]}" -v n="${median[ndpiReader]}" \
+      'BEGIN {printf "  the digest'"'"'s floor: openssl dgst -sha256 alone takes %.2f s, %.2fx ndpiReader'"'"'s time; 4x ndpiReader is %.2f s\n", s, (n > 0 ? s / n : 0), n / 4}'
     awk -v r="${median[read-floor]}" -v d="${median[read-decode-floor]}" -v n="${median[ndpiReader]}" \
       'BEGIN {printf "  the floor, no flows and no report: reading alone %.2f s (%.2fx ndpiReader), reading and decoding %.2f s (%.2fx); 4x ndpiReader is %.2f s\n", r, (r > 0 ? n / r : 0), d, (d > 0 ? n / d : 0), n / 4}'
   fi
+  echo "on one core (telltale-1core, telltale-no-digest-1core): see the table; compare with earlier runs in docs/performance.md"
+  echo "ways of reading server-1m (CPU seconds, median; read_ways):"
+  sed 's/^/    /' "$out/read_ways.out"
   echo "churn-1m, not pinned (all $(nproc) cores):"
   memory "peak memory" telltale-churn 1536
   memory "--max-flows 100000" telltale-churn-100k 256

@@ -1,8 +1,9 @@
-//! Reading ahead: two threads of their own read the raw input in large blocks and run each
-//! through SHA-256, while the caller decodes the blocks before them. The caller never waits
-//! on the read or the hash: on a machine with more than one core the three overlap.
+//! Reading ahead: a thread of its own reads the raw input in large blocks, and another runs each
+//! through SHA-256 when a digest is wanted, while the caller decodes the blocks before them. The
+//! caller never waits on the read or the hash: on a machine with more than one core they overlap
+//! (without a digest, the kernel's copy of the file and the decoding run side by side).
 //!
-//! Each block travels read thread → hash thread → caller, owned by one at a time, and
+//! Each block travels read thread → hash thread (if any) → caller, owned by one at a time, and
 //! comes back to the read thread once used, so reading allocates nothing once the first
 //! blocks exist. A block is sent as one `read` returned it (a pipe's few kilobytes go on at
 //! once rather than waiting for a block to fill, so `watch -r -` stays live). Its bytes sit
@@ -25,8 +26,9 @@ enum Msg {
     Block(Vec<u8>, usize),
     /// Reading failed; the end follows.
     Failed(io::Error),
-    /// The input is over: the digest (from the hash thread) and count of every byte read.
-    End([u8; 32], u64),
+    /// The input is over: the digest (from the hash thread, if there is one) and count of
+    /// every byte read.
+    End(Option<[u8; 32]>, u64),
 }
 
 /// A block of input: `buf[HEADROOM..HEADROOM + len]` holds its bytes.
@@ -35,7 +37,7 @@ pub struct Block {
     pub len: usize,
 }
 
-/// The raw input, read ahead and hashed on threads of its own.
+/// The raw input, read ahead (and hashed, if asked) on threads of its own.
 pub struct ReadAhead {
     rx: Receiver<Msg>,
     recycle: Sender<Vec<u8>>,
@@ -43,25 +45,34 @@ pub struct ReadAhead {
     block: Vec<u8>,
     pos: usize,
     end_of_block: usize,
-    end: Option<([u8; 32], u64)>,
+    end: Option<(Option<[u8; 32]>, u64)>,
     /// The two threads, joined once the input is over (dropped early, they end on their own
     /// at their next send, and are not waited for: a pipe's read may never return).
     threads: Vec<std::thread::JoinHandle<()>>,
 }
 
 impl ReadAhead {
-    pub fn new(inner: Box<dyn Read + Send>) -> io::Result<ReadAhead> {
-        let (to_hash, from_read) = sync_channel(AHEAD);
-        let (to_caller, rx) = sync_channel(AHEAD);
+    /// Reads `inner` ahead, and runs every byte through SHA-256 on the way if `hash`.
+    pub fn new(inner: Box<dyn Read + Send>, hash: bool) -> io::Result<ReadAhead> {
+        let (to_next, from_read) = sync_channel(AHEAD);
         let (recycle, used) = channel();
         let reader = std::thread::Builder::new()
             .name("telltale-read".into())
-            .spawn(move || read_blocks(inner, &to_hash, &used))?;
-        let hasher = std::thread::Builder::new()
-            .name("telltale-hash".into())
-            .spawn(move || hash_blocks(&from_read, &to_caller))?;
+            .spawn(move || read_blocks(inner, &to_next, &used))?;
+        let mut threads = vec![reader];
+        let rx = if hash {
+            let (to_caller, rx) = sync_channel(AHEAD);
+            threads.push(
+                std::thread::Builder::new()
+                    .name("telltale-hash".into())
+                    .spawn(move || hash_blocks(&from_read, &to_caller))?,
+            );
+            rx
+        } else {
+            from_read
+        };
         Ok(ReadAhead {
-            threads: vec![reader, hasher],
+            threads,
             rx,
             recycle,
             block: Vec::new(),
@@ -104,9 +115,10 @@ impl ReadAhead {
         }
     }
 
-    /// Reads what remains (so the digest covers the whole input) and returns the SHA-256
-    /// and length of everything read; `None` if the reading threads stopped unexpectedly.
-    pub fn finish(&mut self) -> Option<([u8; 32], u64)> {
+    /// Reads what remains (so the digest covers the whole input) and returns the SHA-256 (if
+    /// asked for) and length of everything read; `None` if the reading threads stopped
+    /// unexpectedly.
+    pub fn finish(&mut self) -> Option<(Option<[u8; 32]>, u64)> {
         while self.end.is_none() {
             match self.rx.recv() {
                 Ok(Msg::Block(b, _)) => self.recycle(b),
@@ -179,7 +191,8 @@ impl Read for ReadAhead {
     }
 }
 
-/// The read thread: fills blocks from the input and passes them to the hash thread.
+/// The read thread: fills blocks from the input and passes them on (to the hash thread, or
+/// straight to the caller).
 fn read_blocks(mut inner: Box<dyn Read + Send>, tx: &SyncSender<Msg>, used: &Receiver<Vec<u8>>) {
     let mut bytes = 0u64;
     loop {
@@ -209,7 +222,7 @@ fn read_blocks(mut inner: Box<dyn Read + Send>, tx: &SyncSender<Msg>, used: &Rec
             return;
         }
     }
-    let _ = tx.send(Msg::End([0; 32], bytes));
+    let _ = tx.send(Msg::End(None, bytes));
 }
 
 /// The hash thread: hashes each block on its way to the caller, and puts the digest in the end.
@@ -226,7 +239,7 @@ fn hash_blocks(rx: &Receiver<Msg>, tx: &SyncSender<Msg>) {
                 Msg::Block(block, n)
             }
             Msg::End(_, bytes) => {
-                let _ = tx.send(Msg::End(hasher.finalize().into(), bytes));
+                let _ = tx.send(Msg::End(Some(hasher.finalize().into()), bytes));
                 return;
             }
             failed @ Msg::Failed(_) => failed,
@@ -266,17 +279,21 @@ mod tests {
         let data: Vec<u8> = (0..3 * BLOCK + 12_345)
             .map(|i| (i * 31 % 251) as u8)
             .collect();
-        let mut r = ReadAhead::new(Box::new(std::io::Cursor::new(data.clone()))).unwrap();
-        let mut got = Vec::new();
-        let mut small = [0u8; 1000];
-        // a little by hand, then the rest
-        let n = r.read(&mut small).unwrap();
-        got.extend_from_slice(&small[..n]);
-        r.read_to_end(&mut got).unwrap();
-        assert_eq!(got, data);
-        let (digest, bytes) = r.finish().unwrap();
-        assert_eq!(bytes, data.len() as u64);
-        assert_eq!(digest.as_slice(), Sha256::digest(&data).as_slice());
+        for hash in [true, false] {
+            let inner = Box::new(std::io::Cursor::new(data.clone()));
+            let mut r = ReadAhead::new(inner, hash).unwrap();
+            let mut got = Vec::new();
+            let mut small = [0u8; 1000];
+            // a little by hand, then the rest
+            let n = r.read(&mut small).unwrap();
+            got.extend_from_slice(&small[..n]);
+            r.read_to_end(&mut got).unwrap();
+            assert_eq!(got, data);
+            let (digest, bytes) = r.finish().unwrap();
+            assert_eq!(bytes, data.len() as u64);
+            let want: [u8; 32] = Sha256::digest(&data).into();
+            assert_eq!(digest, hash.then_some(want), "hashed: {hash}");
+        }
     }
 
     /// A reader that says when it is dropped (its thread has ended).
@@ -299,33 +316,36 @@ mod tests {
 
     #[test]
     fn a_reader_dropped_early_leaves_no_thread_behind() {
-        let gone = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let inner = Watched(std::io::Cursor::new(vec![1u8; 20 * BLOCK]), gone.clone());
-        let mut r = ReadAhead::new(Box::new(inner)).unwrap();
-        let mut two = [0u8; 2];
-        r.read_exact(&mut two).unwrap();
-        drop(r);
-        assert!(
-            gone.load(std::sync::atomic::Ordering::SeqCst),
-            "the read thread ended"
-        );
-        // and after finish, both threads are joined
-        let gone = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let inner = Watched(std::io::Cursor::new(vec![1u8; 3 * BLOCK]), gone.clone());
-        let mut r = ReadAhead::new(Box::new(inner)).unwrap();
-        assert!(r.finish().is_some());
-        assert!(gone.load(std::sync::atomic::Ordering::SeqCst));
+        for hash in [true, false] {
+            let gone = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let inner = Watched(std::io::Cursor::new(vec![1u8; 20 * BLOCK]), gone.clone());
+            let mut r = ReadAhead::new(Box::new(inner), hash).unwrap();
+            let mut two = [0u8; 2];
+            r.read_exact(&mut two).unwrap();
+            drop(r);
+            assert!(
+                gone.load(std::sync::atomic::Ordering::SeqCst),
+                "the read thread ended (hashed: {hash})"
+            );
+            // and after finish, every thread is joined
+            let gone = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let inner = Watched(std::io::Cursor::new(vec![1u8; 3 * BLOCK]), gone.clone());
+            let mut r = ReadAhead::new(Box::new(inner), hash).unwrap();
+            assert!(r.finish().is_some());
+            assert!(gone.load(std::sync::atomic::Ordering::SeqCst));
+        }
     }
 
     #[test]
     fn finishing_early_still_hashes_the_whole_input() {
         let data = vec![7u8; 2 * BLOCK + 1];
-        let mut r = ReadAhead::new(Box::new(std::io::Cursor::new(data.clone()))).unwrap();
+        let inner = Box::new(std::io::Cursor::new(data.clone()));
+        let mut r = ReadAhead::new(inner, true).unwrap();
         let mut two = [0u8; 2];
         r.read_exact(&mut two).unwrap();
         let (digest, bytes) = r.finish().unwrap();
         assert_eq!(bytes, data.len() as u64);
-        assert_eq!(digest.as_slice(), Sha256::digest(&data).as_slice());
+        assert_eq!(digest.unwrap().as_slice(), Sha256::digest(&data).as_slice());
     }
 
     #[test]
@@ -336,13 +356,14 @@ mod tests {
             at: 0,
             fail_at: Some(21),
         };
-        let mut r = ReadAhead::new(Box::new(inner)).unwrap();
+        let mut r = ReadAhead::new(Box::new(inner), true).unwrap();
         let mut got = Vec::new();
         let err = r.read_to_end(&mut got).unwrap_err();
         assert_eq!(err.to_string(), "disk on fire");
         assert_eq!(got, data[..21]);
         let (digest, bytes) = r.finish().unwrap();
         assert_eq!(bytes, 21);
-        assert_eq!(digest.as_slice(), Sha256::digest(&data[..21]).as_slice());
+        let want = Sha256::digest(&data[..21]);
+        assert_eq!(digest.unwrap().as_slice(), want.as_slice());
     }
 }

@@ -180,34 +180,40 @@ impl EndReason {
     }
 }
 
+/// One flow. Its fields are laid out in the order written (`repr(C)`): those every packet
+/// touches first, within the first cache lines of the table's entry, and the ones only the
+/// naming, the verdict and the report read after them.
 #[derive(Clone, Debug)]
+#[repr(C)]
 pub struct Flow {
-    /// 1, 2, 3, ... in the order the flows began.
-    pub id: u64,
-    pub proto: Proto,
+    // touched by every packet
+    pub last_seen: Timestamp,
     pub client: SocketAddr,
     pub server: SocketAddr,
-    pub initiator_by: InitiatorBy,
-    pub client_scope: Scope,
-    pub server_scope: Scope,
-    pub first_seen: Timestamp,
-    pub last_seen: Timestamp,
+    pub proto: Proto,
+    pub app: AppProto,
     /// Client → server.
     pub up: DirStats,
     /// Server → client.
     pub down: DirStats,
     pub tcp: Option<tcp::TcpTracker>,
-    pub app: AppProto,
-    pub names: Vec<FlowName>,
-    /// Bytes over the flow's life, for sparklines.
-    pub timeline: timeline::Timeline,
+    /// Bumped whenever something the verdict depends on changes.
+    pub generation: u64,
     /// What the dissectors saw, for the blind-spot accounting.
     pub seen: Seen,
+    /// Bytes over the flow's life, for sparklines.
+    pub timeline: timeline::Timeline,
+    // read when the flow is named, judged or reported
+    /// 1, 2, 3, ... in the order the flows began.
+    pub id: u64,
+    pub first_seen: Timestamp,
+    pub initiator_by: InitiatorBy,
+    pub client_scope: Scope,
+    pub server_scope: Scope,
+    pub names: Vec<FlowName>,
     /// The local process (and container) behind the flow, when captured on its host.
     pub process: Option<crate::attrib::Attribution>,
     pub verdict: Option<Verdict>,
-    /// Bumped whenever something the verdict depends on changes.
-    pub generation: u64,
     /// Why the flow left the table: `idle`, `closed`, `evicted`, `end` (of the capture).
     pub ended_by: Option<EndReason>,
 }

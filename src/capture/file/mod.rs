@@ -373,7 +373,7 @@ impl CaptureReader {
         if self.available() >= need {
             return true;
         }
-        if matches!(self.src, Stream::Plain(Raw::Hashed(_))) {
+        if matches!(self.src, Stream::Plain(Raw::Ahead(_))) {
             return self.fill_from_blocks(need);
         }
         self.make_room(need);
@@ -434,7 +434,7 @@ impl CaptureReader {
     fn fill_from_blocks(&mut self, need: usize) -> bool {
         while self.available() < need && !self.eof {
             let next = match &mut self.src {
-                Stream::Plain(Raw::Hashed(ahead)) => ahead.next_block(),
+                Stream::Plain(Raw::Ahead(ahead)) => ahead.next_block(),
                 _ => break,
             };
             let block = match next {
@@ -466,7 +466,7 @@ impl CaptureReader {
                     .wrapping_add(self.start as u64)
                     .wrapping_sub(new_start as u64);
                 let used = std::mem::replace(&mut self.buf, next);
-                if let Stream::Plain(Raw::Hashed(ahead)) = &self.src {
+                if let Stream::Plain(Raw::Ahead(ahead)) = &self.src {
                     ahead.recycle(used);
                 }
                 self.start = new_start;
@@ -489,7 +489,7 @@ impl CaptureReader {
                         self.eof = true;
                     }
                 }
-                if let Stream::Plain(Raw::Hashed(ahead)) = &self.src {
+                if let Stream::Plain(Raw::Ahead(ahead)) = &self.src {
                     ahead.recycle(block.buf);
                 }
             }

@@ -15,14 +15,15 @@ pub enum InputDigest {
     /// Hash every byte (on a thread of its own), so the summary names the exact input.
     #[default]
     Sha256,
-    /// Do not: the input is read on the caller's thread, with no thread and no hashing.
+    /// Do not: the input is read ahead on a thread of its own (on one CPU, on the caller's
+    /// thread), with no hashing.
     Skip,
 }
 
 /// The raw bytes of the input as given (compressed, if gzip), hashed on the way or not.
 pub(super) enum Raw {
-    /// Read ahead and hashed on threads of their own.
-    Hashed(ReadAhead),
+    /// Read ahead (and hashed, if asked) on threads of their own.
+    Ahead(ReadAhead),
     /// Read on the caller's thread and counted; hashed there too when asked (with one CPU
     /// to run on, threads would only take turns on it).
     Here {
@@ -33,17 +34,18 @@ pub(super) enum Raw {
 }
 
 impl Raw {
-    /// Hashed on threads of their own, or here when there is one CPU, or not at all.
+    /// Read ahead (and hashed, if asked) on threads of their own, or here when there is one
+    /// CPU.
     pub(super) fn new(
         whole: Box<dyn Read + Send>,
         digest: InputDigest,
         one_cpu: bool,
     ) -> io::Result<Raw> {
-        let hasher = match digest {
-            InputDigest::Sha256 if !one_cpu => return Ok(Raw::Hashed(ReadAhead::new(whole)?)),
-            InputDigest::Sha256 => Some(Sha256::new()),
-            InputDigest::Skip => None,
-        };
+        let hash = digest == InputDigest::Sha256;
+        if !one_cpu {
+            return Ok(Raw::Ahead(ReadAhead::new(whole, hash)?));
+        }
+        let hasher = hash.then(Sha256::new);
         Ok(Raw::Here {
             inner: whole,
             hasher,
@@ -55,8 +57,8 @@ impl Raw {
     /// digest, if one was computed, and the count of bytes.
     pub(super) fn finish(&mut self) -> (Option<String>, u64) {
         match self {
-            Raw::Hashed(ahead) => match ahead.finish() {
-                Some((digest, bytes)) => (Some(crate::text::hex(&digest)), bytes),
+            Raw::Ahead(ahead) => match ahead.finish() {
+                Some((digest, bytes)) => (digest.map(|d| crate::text::hex(&d)), bytes),
                 // the threads stopped unexpectedly: no digest can be claimed
                 None => (None, 0),
             },
@@ -68,7 +70,7 @@ impl Raw {
                         hasher.take().map(|h| crate::text::hex(&h.finalize())),
                         *bytes,
                     ),
-                    Raw::Hashed(_) => (None, 0),
+                    Raw::Ahead(_) => (None, 0),
                 }
             }
         }
@@ -78,7 +80,7 @@ impl Raw {
 impl Read for Raw {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self {
-            Raw::Hashed(r) => r.read(buf),
+            Raw::Ahead(r) => r.read(buf),
             Raw::Here {
                 inner,
                 hasher,
@@ -96,8 +98,8 @@ impl Read for Raw {
 }
 
 pub(super) enum Stream {
-    /// Uncompressed. Read ahead, it is taken block by block without copying; unhashed, it is
-    /// read straight into the reader's buffer.
+    /// Uncompressed. Read ahead, it is taken block by block without copying; read on the
+    /// caller's thread (one CPU), it is read straight into the reader's buffer.
     Plain(Raw),
     Gzip(Box<MultiGzDecoder<Raw>>),
 }
