@@ -132,6 +132,13 @@ for _ in $(seq 1 600); do
   # once a second) have been read since
   [ "$quiet" -ge 15 ] && break
 done
+# each thread's share of that CPU (to standard error), before the stop
+ticks_per_s=$(getconf CLK_TCK)
+for task in /proc/"$tt_pid"/task/*; do
+  [ -r "$task/stat" ] || continue
+  awk -v hz="$ticks_per_s" -v comm="$(cat "$task/comm" 2>/dev/null)" \
+    '{printf "  thread %-16s %.2f s cpu\n", comm, ($14 + $15) / hz}' "$task/stat" >&2 || true
+done
 kill -INT "$tt_pid" 2>/dev/null || true
 status=0
 wait "$tt_pid" || status=$?

@@ -13,7 +13,7 @@
 //! batch in hand is then dropped and counted as `dropped_by_queue`. A file replay waits
 //! too, and loses nothing.
 
-use super::batch::Batch;
+use super::batch::{Batch, Pool};
 use super::fault;
 use crate::capture::LinkType;
 use crate::capture::RawPacket;
@@ -359,6 +359,9 @@ pub fn spawn_live(mut cap: pcap::Capture<pcap::Active>, feed: Feed) -> Running {
     }
 }
 
+/// Packets between two readings of the clock in the capture loop.
+const CLOCK_EVERY: usize = 16;
+
 fn capture(cap: pcap::Capture<pcap::Active>, feed: &Feed, thread_drops: &Mutex<Option<PcapDrops>>) {
     let link = LinkType(u32::try_from(cap.get_datalink().0).unwrap_or(u32::MAX));
     let mut cap = match cap.setnonblock() {
@@ -395,7 +398,8 @@ fn capture(cap: pcap::Capture<pcap::Active>, feed: &Feed, thread_drops: &Mutex<O
         }
         alive
     };
-    let mut batch = Batch::with_capacity();
+    let pool = Pool::new();
+    let mut batch = pool.take();
     let mut batch_started = Instant::now();
     let mut last_stats = Instant::now();
     let mut alive = true;
@@ -417,7 +421,7 @@ fn capture(cap: pcap::Capture<pcap::Active>, feed: &Feed, thread_drops: &Mutex<O
             // nothing ready: what there is goes now, then wait for the kernel
             Err(pcap::Error::TimeoutExpired) => {
                 if !batch.is_empty() {
-                    alive = deliver(std::mem::replace(&mut batch, Batch::with_capacity()));
+                    alive = deliver(std::mem::replace(&mut batch, pool.take()));
                 }
                 let mut ready = [PollFd::new(cap.as_fd(), PollFlags::POLLIN)];
                 // an interrupted or failed wait only means looking again sooner
@@ -426,18 +430,21 @@ fn capture(cap: pcap::Capture<pcap::Active>, feed: &Feed, thread_drops: &Mutex<O
             Err(_) if feed.stopping() => break,
             Err(e) => {
                 if !batch.is_empty() {
-                    deliver(std::mem::take(&mut batch));
+                    deliver(std::mem::replace(&mut batch, pool.take()));
                 }
                 read_stats(&mut cap);
                 feed.hand_over(CaptureMsg::Failed(format!("the capture stopped: {e}")));
                 return;
             }
         }
-        let stale = batch_started.elapsed() >= Duration::from_millis(50);
+        // the clock is read every CLOCK_EVERY packets, not for each (when packets stop
+        // coming, the batch goes at once anyway)
+        let look = batch.len().is_multiple_of(CLOCK_EVERY);
+        let stale = look && batch_started.elapsed() >= Duration::from_millis(50);
         if batch.is_full() || (!batch.is_empty() && stale) {
-            alive = deliver(std::mem::replace(&mut batch, Batch::with_capacity()));
+            alive = deliver(std::mem::replace(&mut batch, pool.take()));
         }
-        if last_stats.elapsed() >= Duration::from_secs(1) {
+        if look && last_stats.elapsed() >= Duration::from_secs(1) {
             last_stats = Instant::now();
             read_stats(&mut cap);
         }
