@@ -25,6 +25,7 @@ pub mod decode;
 pub mod demo;
 pub mod dissect;
 pub mod flows;
+pub mod history;
 pub mod live;
 pub mod names;
 pub mod pipeline;

@@ -40,6 +40,31 @@ impl Timestamp {
     pub fn rfc3339(self) -> String {
         self.to_string()
     }
+
+    /// The UTC day: `2026-11-01`.
+    pub fn day(self) -> String {
+        let digits = self.rfc3339_digits();
+        String::from_utf8_lossy(digits.get(..10).unwrap_or_default()).into_owned()
+    }
+
+    /// Midnight (UTC) of a day given as `2026-11-01`; `None` if it is not a date.
+    pub fn parse_day(s: &str) -> Option<Timestamp> {
+        let mut parts = s.trim().splitn(3, '-');
+        let y: i64 = parts.next()?.parse().ok()?;
+        let m: u32 = parts.next()?.parse().ok()?;
+        let d: u32 = parts.next()?.parse().ok()?;
+        if !(1..=12).contains(&m) || !(1..=31).contains(&d) || !(1678..=2261).contains(&y) {
+            return None;
+        }
+        let days = days_from_civil(y, m, d);
+        // a day past the month's end (02-30) would fall in the next month: refused
+        if civil_from_days(days) != (y, m, d) {
+            return None;
+        }
+        Some(Timestamp(
+            days.checked_mul(86_400)?.checked_mul(Self::NANOS_PER_SEC)?,
+        ))
+    }
 }
 
 impl Timestamp {
@@ -86,6 +111,17 @@ impl serde::Serialize for Timestamp {
 }
 
 /// Days since 1970-01-01 to a proleptic Gregorian (year, month, day).
+/// Days since 1970-01-01 of a proleptic Gregorian date (the inverse of [`civil_from_days`]).
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let m = i64::from(m);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
 fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
     let era = z.div_euclid(146_097);
@@ -144,6 +180,40 @@ mod tests {
                 serde_json::to_string(&t).unwrap(),
                 format!("\"{general}\"")
             );
+        }
+    }
+
+    #[test]
+    fn days_parse_and_print_back() {
+        let t = Timestamp::parse_day("2026-12-06").unwrap();
+        assert_eq!(t.rfc3339(), "2026-12-06T00:00:00.000000Z");
+        assert_eq!(t.day(), "2026-12-06");
+        assert_eq!(
+            Timestamp::parse_day("2024-02-29").unwrap().day(),
+            "2024-02-29"
+        );
+        assert_eq!(Timestamp(0).day(), "1970-01-01");
+        assert_eq!(
+            Timestamp::parse_day("1969-12-31").unwrap().0,
+            -86_400_000_000_000
+        );
+        for bad in [
+            "2026-02-30",
+            "2026-13-01",
+            "2026-1",
+            "yesterday",
+            "2026-00-10",
+            "",
+        ] {
+            assert_eq!(Timestamp::parse_day(bad), None, "{bad}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn every_day_parses_back_to_its_midnight(days in -100_000i64..100_000) {
+            let t = Timestamp(days * 86_400 * Timestamp::NANOS_PER_SEC);
+            proptest::prop_assert_eq!(Timestamp::parse_day(&t.day()), Some(t));
         }
     }
 

@@ -6,6 +6,7 @@ use telltale::audit::{
     AuditConfig, audit_readers_journaled, audit_readers_with_evidence, demo_reader,
 };
 use telltale::capture::file::{CaptureReader, InputDigest};
+use telltale::history::RunKind;
 use telltale::pipeline::Caps;
 use telltale::report::journal::Journal;
 use telltale::report::model::RulesInfo;
@@ -70,7 +71,7 @@ pub fn caps_of(a: &AuditArgs) -> Result<Caps, Failure> {
 }
 
 pub fn run(a: &AuditArgs) -> Result<i32, Failure> {
-    let config = AuditConfig::new(&(&a.judge).into())?;
+    let config = a.judge.config(&a.history)?;
     let mut dest = destinations(&a.out)?;
     dest.evidence = a.evidence.clone();
     // refuse now what writing would refuse at the end, before a long read or capture
@@ -90,6 +91,7 @@ pub fn run(a: &AuditArgs) -> Result<i32, Failure> {
             CaptureReader::open_with(path, digest).map_err(|e| Failure::usage(e.to_string()))?;
         readers.push(r);
     }
+    let recorder = super::history::start(&a.history, RunKind::Audit)?;
     let mut journal = match &a.journal {
         Some(p) => Some(
             Journal::create(p, &RulesInfo::from_rules(&config.rules), &config.opt_out)
@@ -97,13 +99,17 @@ pub fn run(a: &AuditArgs) -> Result<i32, Failure> {
         ),
         None => None,
     };
-    let (report, evidence) = audit_readers_journaled(
+    let (mut report, evidence) = audit_readers_journaled(
         readers,
         &config,
         caps_of(a)?,
         dest.wants_evidence(),
         journal.as_mut(),
     );
+    if let Some(r) = recorder {
+        let said = r.finish(&report);
+        report.warnings.extend(said);
+    }
     if let Some(j) = journal.as_mut() {
         let _ = j.end(&report.counters, &report.inputs);
     }

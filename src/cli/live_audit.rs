@@ -14,11 +14,13 @@ use std::sync::mpsc::{RecvTimeoutError, sync_channel};
 use std::time::{Duration, Instant};
 use telltale::attrib::Attributor;
 use telltale::audit::AuditConfig;
+use telltale::history::RunKind;
 use telltale::live::attribution::FlowAttribution;
 use telltale::live::fault;
 use telltale::live::source::{CaptureMsg, Feed, ToPipeline, open_live, spawn_live};
 use telltale::pipeline::Pipeline;
 use telltale::report::evidence::Evidence;
+use telltale::report::model::FlowReport;
 use telltale::report::model::{Input, LiveCapture, Report};
 use telltale::report::output::{Outputs, write_outputs};
 use telltale::rules::Matcher;
@@ -27,39 +29,10 @@ use telltale::text;
 
 /// `90s`, `10m`, `2h`, `1h30m`, or a plain number of seconds.
 pub fn parse_duration(s: &str) -> Result<Duration, Failure> {
-    let bad = || {
-        Failure::usage(format!(
-            "--duration takes a length of time such as 90s, 10m, 2h or 1h30m, not `{s}`"
-        ))
-    };
-    let t = s.trim();
-    if let Ok(secs) = t.parse::<u64>() {
+    if let Ok(secs) = s.trim().parse::<u64>() {
         return Ok(Duration::from_secs(secs));
     }
-    let mut total: u64 = 0;
-    let mut digits = String::new();
-    for c in t.chars() {
-        if c.is_ascii_digit() {
-            digits.push(c);
-            continue;
-        }
-        let n: u64 = digits.parse().map_err(|_| bad())?;
-        digits.clear();
-        let unit = match c {
-            's' => 1,
-            'm' => 60,
-            'h' => 3600,
-            'd' => 86_400,
-            _ => return Err(bad()),
-        };
-        total = total
-            .checked_add(n.checked_mul(unit).ok_or_else(bad)?)
-            .ok_or_else(bad)?;
-    }
-    if !digits.is_empty() || total == 0 {
-        return Err(bad());
-    }
-    Ok(Duration::from_secs(total))
+    super::history::parse_length("--duration", s)
 }
 
 pub fn run(
@@ -103,6 +76,12 @@ pub fn run(
     if attribution {
         pipeline.track_new_flows();
     }
+    let mut recorder = super::history::start(&a.history, RunKind::AuditLive)?;
+    if recorder.is_some() {
+        // flows are committed to the history as they end, about once a second
+        pipeline.hand_out_ended();
+    }
+    let in_scope = config.scope(attribution);
     let started = Instant::now();
     let running = spawn_live(cap, feed);
     eprintln!(
@@ -156,6 +135,14 @@ pub fn run(
                 }
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => break,
+            }
+            if let Some(r) = recorder.as_mut() {
+                for f in pipeline.take_ended() {
+                    if in_scope.includes(f) {
+                        r.queue(FlowReport::from_flow(f));
+                    }
+                }
+                r.commit_if_due();
             }
             if fault && pipeline.counters().packets >= fault::FAULT_AFTER_PACKETS {
                 panic!("injected fault (TELLTALE_FAULT=panic:main)");
@@ -223,6 +210,10 @@ pub fn run(
         ),
     );
     let evidence = store.map(|s| Evidence::for_report(s, &mut report));
+    if let Some(r) = recorder {
+        let said = r.finish(&report);
+        report.warnings.extend(said);
+    }
     for w in &report.warnings {
         eprintln!("telltale: warning: {}", text::neutralise(w));
     }

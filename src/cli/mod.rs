@@ -5,6 +5,7 @@
 
 pub mod audit;
 pub mod consent;
+pub mod history;
 pub mod live_audit;
 pub mod rules_cmd;
 pub mod verify;
@@ -48,6 +49,12 @@ pub enum Command {
     Audit(AuditArgs),
     /// List the interfaces telltale can capture on, with their addresses and the default route's.
     Interfaces,
+    /// What the history holds: day by day (flows, flagged flows by class and category, new
+    /// destinations, bytes out by category), or the destinations first seen (`new`).
+    #[command(
+        after_help = "Every audit and watch appends to the history unless --no-history. Windows are of packet time (UTC days)."
+    )]
+    History(history::HistoryCmd),
     /// Rebuild the reports of a run from its journal (`audit --journal`).
     Report {
         #[arg(long = "from-journal", value_name = "PATH")]
@@ -160,6 +167,8 @@ pub struct AuditArgs {
     pub judge: JudgeArgs,
     #[command(flatten)]
     pub out: OutputArgs,
+    #[command(flatten)]
+    pub history: history::HistoryArgs,
 }
 
 #[derive(clap::Args, Debug)]
@@ -185,8 +194,10 @@ pub struct JudgeArgs {
     /// flows to or from ADDR, with ADDR counted as local.
     #[arg(long = "server-ip", value_name = "ADDR", conflicts_with = "scope")]
     pub server_ip: Option<std::net::IpAddr>,
-    /// An earlier JSON report: every destination it never saw is marked new.
-    #[arg(long, value_name = "OLD_REPORT.json")]
+    /// An earlier JSON report: every destination it never saw is marked new. `history` compares
+    /// with every destination the history saw; `history:7d` (or `history:2026-12-01`) with
+    /// those it saw before then: what is new since last week.
+    #[arg(long, value_name = "OLD_REPORT.json|history[:WHEN]")]
     pub baseline: Option<PathBuf>,
 }
 
@@ -198,8 +209,28 @@ impl From<&JudgeArgs> for telltale::audit::AuditSpec {
             prefs: a.prefs.clone(),
             scope: a.scope,
             server_ip: a.server_ip,
-            baseline: a.baseline.clone(),
+            // `--baseline history...` is read from the history, not as a report
+            baseline: a
+                .baseline
+                .clone()
+                .filter(|_| !history::names_history(a.baseline.as_ref())),
         }
+    }
+}
+
+impl JudgeArgs {
+    /// The audit's configuration, with the baseline read from the history when `--baseline`
+    /// names it.
+    pub fn config(
+        &self,
+        hist: &history::HistoryArgs,
+    ) -> Result<telltale::audit::AuditConfig, Failure> {
+        let from_history = history::baseline(self.baseline.as_ref(), hist)?;
+        let mut config = telltale::audit::AuditConfig::new(&self.into())?;
+        if from_history.is_some() {
+            config.baseline = from_history;
+        }
+        Ok(config)
     }
 }
 
@@ -247,6 +278,8 @@ pub struct WatchArgs {
     /// Ring the terminal bell when a flow is newly flagged.
     #[arg(long)]
     pub bell: bool,
+    #[command(flatten)]
+    pub history: history::HistoryArgs,
 }
 
 #[derive(clap::Args, Debug)]
@@ -377,6 +410,7 @@ pub fn run(cli: Cli) -> Result<i32, Failure> {
     match cli.command {
         Command::Audit(a) => audit::run(&a),
         Command::Watch(w) => watch::run_watch(&w),
+        Command::History(h) => history::run(&h),
         Command::Rules(RulesCommand::Check { path }) => rules_cmd::run_check(&path),
         Command::Rules(RulesCommand::Test {
             path,

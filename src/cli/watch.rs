@@ -13,6 +13,8 @@ use std::sync::mpsc::sync_channel;
 use std::thread::JoinHandle;
 use telltale::audit::{AuditConfig, demo_reader};
 use telltale::capture::file::{CaptureReader, InputDigest};
+use telltale::history::RunKind;
+use telltale::history::recorder::Recorder;
 use telltale::live::attribution::FlowAttribution;
 use telltale::live::engine::{Ended, Engine, ReportPlan};
 use telltale::live::snapshot::{Snapshot, Source};
@@ -34,7 +36,7 @@ enum Start {
 pub const DEMO_SPEED: f64 = 5.0;
 
 pub fn run_watch(a: &WatchArgs) -> Result<i32, Failure> {
-    let config = AuditConfig::new(&(&a.judge).into())?;
+    let config = a.judge.config(&a.history)?;
     let mut attribution = None;
     let (source, start) = match &a.read {
         Some(path) => {
@@ -79,7 +81,21 @@ pub fn run_watch(a: &WatchArgs) -> Result<i32, Failure> {
         }
     };
     require_terminal("watch")?;
-    session(source, start, config, a.report.clone(), a.bell, attribution)
+    let kind = if a.read.is_some() {
+        RunKind::WatchReplay
+    } else {
+        RunKind::Watch
+    };
+    let recorder = super::history::start(&a.history, kind)?;
+    session(
+        source,
+        start,
+        config,
+        a.report.clone(),
+        a.bell,
+        attribution,
+        recorder,
+    )
 }
 
 pub fn run_demo_tui(d: &DemoArgs) -> Result<i32, Failure> {
@@ -94,6 +110,7 @@ pub fn run_demo_tui(d: &DemoArgs) -> Result<i32, Failure> {
         config,
         d.report.clone(),
         d.bell,
+        None,
         None,
     )
 }
@@ -127,6 +144,7 @@ fn session(
     report: Option<PathBuf>,
     bell: bool,
     attribution: Option<FlowAttribution>,
+    recorder: Option<Recorder>,
 ) -> Result<i32, Failure> {
     let prefs_path = watched_prefs(&config);
     let matcher = Arc::new(Matcher::new(config.rules.clone()));
@@ -159,7 +177,8 @@ fn session(
     )
     .with_attribution(attribution, scope)
     .with_baseline(config.baseline.clone())
-    .with_prefs_watch(prefs_path, config.opt_out_choice);
+    .with_prefs_watch(prefs_path, config.opt_out_choice)
+    .with_history(recorder);
     let engine_out = events_tx.clone();
     let engine_thread: JoinHandle<Ended> = std::thread::Builder::new()
         .name("telltale-pipeline".into())

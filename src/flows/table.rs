@@ -71,8 +71,6 @@ pub enum Dir {
     Down,
 }
 
-/// The key and the flow's per-packet fields first (`repr(C)`), in the entry's first cache lines.
-#[repr(C)]
 struct Entry<X> {
     key: FlowKey,
     flow: Flow,

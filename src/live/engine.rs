@@ -72,6 +72,9 @@ pub struct Engine {
     panicked: bool,
     /// `TELLTALE_FAULT=panic:telltale-pipeline`: panic once some packets are audited.
     fault: bool,
+    /// The history this session is appended to: ended flows about once a second, the rest
+    /// with the final report.
+    recorder: Option<crate::history::recorder::Recorder>,
 }
 
 /// How the pipeline thread ended.
@@ -132,6 +135,7 @@ impl Engine {
             last: None,
             panicked: false,
             fault: fault::injected("telltale-pipeline"),
+            recorder: None,
         }
     }
 
@@ -211,6 +215,41 @@ impl Engine {
     }
 
     /// Marks destinations an earlier report never saw.
+    /// Appends the session to the history; what it says of earlier runs goes in the reports.
+    pub fn with_history(mut self, recorder: Option<crate::history::recorder::Recorder>) -> Engine {
+        if let Some(r) = &recorder {
+            self.warnings.extend(r.warnings());
+        }
+        self.recorder = recorder;
+        self
+    }
+
+    /// Ends the session's run in the history with the final report (made from the last
+    /// snapshot when the pipeline cannot make one); what went wrong goes in the reports.
+    fn finish_history(&mut self) {
+        let Some(recorder) = self.recorder.take() else {
+            return;
+        };
+        let report = if self.panicked {
+            catch_unwind(AssertUnwindSafe(|| self.report()))
+                .ok()
+                .or_else(|| self.last.clone().map(|s| self.report_from_snapshot(&s)))
+        } else {
+            Some(self.report())
+        };
+        match report {
+            Some(r) => {
+                let said = recorder.finish(&r);
+                for w in said {
+                    if !self.warnings.contains(&w) {
+                        self.warnings.push(w);
+                    }
+                }
+            }
+            None => recorder.abandon(crate::time::now()),
+        }
+    }
+
     pub fn with_baseline(mut self, baseline: Option<crate::report::baseline::Baseline>) -> Engine {
         self.baseline = baseline;
         self
@@ -239,6 +278,7 @@ impl Engine {
             let pipeline = &mut self.pipeline;
             self.panicked = catch_unwind(AssertUnwindSafe(|| a.run(pipeline, true))).is_err();
         }
+        self.finish_history();
         let written = self
             .plan
             .on_exit
@@ -344,12 +384,18 @@ impl Engine {
             if self.scope.includes(f) {
                 let mut r = FlowReport::from_flow(f);
                 r.new_destination = baseline.is_some_and(|b| b.is_new(&r));
+                if let Some(rec) = self.recorder.as_mut() {
+                    rec.queue(r.clone());
+                }
                 self.ended.push(Arc::new(r));
             } else {
                 self.ended_left_out += 1;
             }
         }
         self.bound_ended();
+        if let Some(rec) = self.recorder.as_mut() {
+            rec.commit_if_due();
+        }
         let seq = self.seq + 1;
         let mut left_out = 0u64;
         let mut flows: Vec<Arc<FlowReport>> = self.ended.clone();

@@ -49,9 +49,13 @@ pub fn json(report: &Report) -> serde_json::Value {
     serde_json::from_str(&telltale::report::json::render(report)).expect("valid JSON")
 }
 
-/// Runs the real binary with a time limit; kills it and fails the test if it hangs.
+/// Runs the real binary with a time limit; kills it and fails the test if it hangs. Its
+/// history (written by default) goes to a folder of its own, so that no other test's run
+/// (one killed on purpose, say) shows in its report.
 pub fn telltale(args: &[&str], stdin: Option<&[u8]>, limit: Duration) -> Output {
+    let state = tempfile::tempdir().expect("a state folder");
     let mut child = Command::new(env!("CARGO_BIN_EXE_telltale"))
+        .env("XDG_STATE_HOME", state.path())
         .args(args)
         .stdin(if stdin.is_some() {
             Stdio::piped()

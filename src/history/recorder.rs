@@ -1,0 +1,172 @@
+//! One run's writing to the history: the run begins when the audit starts, flows are committed
+//! as they end (a live run, about once a second) and the rest with the final report. A write
+//! that fails (a full disk, a lock held too long) stops the writing and never the audit: the
+//! report says what the history is missing.
+
+use super::{History, HistoryError, RunKind};
+use crate::report::Report;
+use crate::report::model::FlowReport;
+use crate::time::{Timestamp, now};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// How often a live run commits the flows that ended.
+pub const COMMIT_EVERY: Duration = Duration::from_secs(1);
+
+pub struct Recorder {
+    /// `None` when the history could not be opened: nothing is written, and the report says so.
+    history: Option<History>,
+    path: std::path::PathBuf,
+    run: i64,
+    /// Why writing stopped, if it did.
+    failed: Option<String>,
+    /// What the report should say of the history (earlier runs that never finished).
+    warnings: Vec<String>,
+    /// Flows waiting for the next commit.
+    pending: Vec<FlowReport>,
+    committed: u64,
+    last_commit: Instant,
+}
+
+impl Recorder {
+    /// Opens the history at `path` and begins a run of `kind`, pruning first what is older
+    /// than `keep` if given.
+    pub fn start(
+        path: &Path,
+        kind: RunKind,
+        keep: Option<Duration>,
+    ) -> Result<Recorder, HistoryError> {
+        let mut history = History::open(path)?;
+        let unfinished = history.unfinished()?;
+        // said once, by this run's report
+        history.mark_noticed(&unfinished)?;
+        let warnings = unfinished.iter().map(super::Unfinished::warning).collect();
+        if let Some(keep) = keep {
+            let secs = i64::try_from(keep.as_secs()).unwrap_or(i64::MAX);
+            history.prune(now().saturating_add_secs(secs.saturating_neg()))?;
+        }
+        let run = history.begin_run(kind, now())?;
+        Ok(Recorder {
+            history: Some(history),
+            path: path.to_path_buf(),
+            run,
+            failed: None,
+            warnings,
+            pending: Vec::new(),
+            committed: 0,
+            last_commit: Instant::now(),
+        })
+    }
+
+    /// A recorder for a history that could not be opened: it writes nothing, and the
+    /// report says why.
+    pub fn unavailable(path: &Path, why: &HistoryError) -> Recorder {
+        Recorder {
+            history: None,
+            path: path.to_path_buf(),
+            run: 0,
+            failed: None,
+            warnings: vec![format!(
+                "the history could not be opened ({why}{}); this run is not in it",
+                super::disk_note(path)
+            )],
+            pending: Vec::new(),
+            committed: 0,
+            last_commit: Instant::now(),
+        }
+    }
+
+    #[cfg(test)]
+    pub(crate) fn history_for_tests(&mut self) -> &mut History {
+        self.history.as_mut().expect("an open history")
+    }
+
+    pub fn run_id(&self) -> i64 {
+        self.run
+    }
+
+    /// What the report should say: runs that never finished, and a write that failed.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut w = self.warnings.clone();
+        if let Some(why) = &self.failed {
+            w.push(format!(
+                "the history ({}) could not be written: {why}; the {} flows committed before are in it, the rest of this run is not",
+                self.path.display(),
+                self.committed
+            ));
+        }
+        w
+    }
+
+    fn fail(&mut self, e: &HistoryError) {
+        if self.failed.is_none() {
+            let why = format!("{e}{}", super::disk_note(&self.path));
+            eprintln!(
+                "telltale: warning: the history could not be written ({why}); the audit goes on without it"
+            );
+            self.failed = Some(why);
+        }
+        self.pending.clear();
+    }
+
+    /// Queues a flow that ended, for the next commit.
+    pub fn queue(&mut self, flow: FlowReport) {
+        if self.failed.is_none() && self.history.is_some() {
+            self.pending.push(flow);
+        }
+    }
+
+    /// Commits the queued flows if a second has passed since the last commit.
+    pub fn commit_if_due(&mut self) {
+        if self.last_commit.elapsed() >= COMMIT_EVERY {
+            self.commit();
+        }
+    }
+
+    /// Commits the queued flows now.
+    pub fn commit(&mut self) {
+        self.last_commit = Instant::now();
+        if self.failed.is_some() || self.pending.is_empty() {
+            return;
+        }
+        let flows = std::mem::take(&mut self.pending);
+        let Some(history) = self.history.as_mut() else {
+            return;
+        };
+        match history.add_flows(self.run, &flows) {
+            Ok(()) => self.committed += flows.len() as u64,
+            Err(e) => self.fail(&e),
+        }
+    }
+
+    /// Ends the run with its final report: every flow of the report (one already committed
+    /// is replaced by its final verdict) and how the run was judged. Returns the warnings the
+    /// report should carry.
+    pub fn finish(mut self, report: &Report) -> Vec<String> {
+        self.pending.clear();
+        if self.failed.is_none()
+            && let Some(history) = self.history.as_mut()
+        {
+            let done = history
+                .add_flows(self.run, &report.flows)
+                .and_then(|()| history.finish_run(self.run, report, now()));
+            match done {
+                Ok(()) => self.committed = report.flows.len() as u64,
+                Err(e) => self.fail(&e),
+            }
+        }
+        self.warnings()
+    }
+
+    /// Ends the run without a report (the audit could not make one): what was committed
+    /// stays, and the run is marked ended.
+    pub fn abandon(mut self, at: Timestamp) {
+        self.commit();
+        if let Some(h) = &self.history {
+            let _ = h.conn().execute(
+                "UPDATE runs SET ended_at = ?2 WHERE id = ?1",
+                rusqlite::params![self.run, at.0],
+            );
+        }
+    }
+}
