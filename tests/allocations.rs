@@ -8,6 +8,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
+use telltale::capture::RawPacket;
 use telltale::capture::file::{CaptureReader, InputDigest};
 use telltale::pipeline::{Caps, Pipeline};
 use telltale::rules::verdict::Consent;
@@ -99,10 +100,24 @@ fn known_flows_cost_no_allocation_per_packet() {
         InputDigest::Skip,
     )
     .unwrap();
+    // every packet read first, and the reader (and its read-ahead thread) gone, so that only
+    // the pipeline's allocations are counted
+    let mut packets = Vec::new();
+    while let Some(p) = reader.next_packet() {
+        packets.push((p.ts, p.link, p.data.to_vec(), p.orig_len, p.interface));
+    }
+    drop(reader);
     let _profiler = dhat::Profiler::builder().testing().build();
     // (time, allocations) for every packet
-    let mut per_packet: Vec<(Timestamp, u64)> = Vec::new();
-    while let Some(p) = reader.next_packet() {
+    let mut per_packet: Vec<(Timestamp, u64)> = Vec::with_capacity(packets.len());
+    for (ts, link, data, orig_len, interface) in &packets {
+        let p = RawPacket {
+            ts: *ts,
+            link: *link,
+            data,
+            orig_len: *orig_len,
+            interface: *interface,
+        };
         let before = allocations();
         pipeline.process(&p);
         per_packet.push((p.ts, allocations() - before));

@@ -330,8 +330,9 @@ exit $code"#,
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
         .collect();
-    assert_eq!(lines[0]["journal"], "telltale.journal/1");
-    assert!(lines.last().unwrap().get("end").is_some());
+    assert_eq!(lines[0]["telltale"]["journal"], "telltale.journal/1");
+    assert_eq!(lines[0]["event"]["action"], "run-started");
+    assert_eq!(lines.last().unwrap()["event"]["action"], "run-ended");
     let (code, rebuilt) = rebuild(&journal);
     assert_eq!(code, Some(1), "the demo has flagged flows");
     assert_eq!(verdicts(&rebuilt), verdicts(&full_audit()));
@@ -388,7 +389,9 @@ exit $code"#,
     }
     let flows = complete
         .iter()
-        .filter(|l| l.starts_with("{\"flow\""))
+        .filter(|l| {
+            serde_json::from_str::<Value>(l).is_ok_and(|v| v["event"]["dataset"] == "telltale.flow")
+        })
         .count();
     let all = verdicts(&full).len();
     assert!(

@@ -654,3 +654,51 @@ fn history_rejects_a_window_that_ends_before_it_begins() {
         stderr(&out)
     );
 }
+
+#[test]
+fn the_html_report_charts_the_historys_last_days_only_when_there_is_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let h = dir.path().join("h.sqlite3");
+    let first = audit_demo(&h, &[]);
+    let flows = first["flows"].as_array().unwrap().len();
+    let flagged = flagged(&first);
+    let html = dir.path().join("r.html");
+    let out = run(&[
+        "audit",
+        "--opt-out",
+        "on",
+        "--history",
+        h.to_str().unwrap(),
+        "--format",
+        "html",
+        "-o",
+        html.to_str().unwrap(),
+        DEMO,
+    ]);
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{}", stderr(&out));
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.contains("id=\"chart-history\""), "the chart is there");
+    // the demo's day, with both runs' flows (this one included)
+    let tip = format!("2026-11-07: {} flows, {} flagged", 2 * flows, 2 * flagged);
+    assert!(page.contains(&tip), "{tip}");
+    assert!(page.contains(">11-07<"));
+
+    let bare = dir.path().join("bare.html");
+    let out = run(&[
+        "audit",
+        "--opt-out",
+        "on",
+        "--no-history",
+        "--format",
+        "html",
+        "-o",
+        bare.to_str().unwrap(),
+        DEMO,
+    ]);
+    assert!(matches!(out.status.code(), Some(0 | 1)));
+    assert!(
+        !std::fs::read_to_string(&bare)
+            .unwrap()
+            .contains("chart-history")
+    );
+}

@@ -34,7 +34,13 @@ fn flow_lines(journal: &std::path::Path) -> usize {
     std::fs::read_to_string(journal)
         .unwrap_or_default()
         .lines()
-        .filter(|l| l.starts_with("{\"flow\""))
+        .filter(|l| {
+            serde_json::from_str::<serde_json::Value>(l).is_ok_and(|v| {
+                v["event"]["action"]
+                    .as_str()
+                    .is_some_and(|a| a.starts_with("flow-"))
+            })
+        })
         .count()
 }
 

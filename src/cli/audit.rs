@@ -70,6 +70,22 @@ pub fn caps_of(a: &AuditArgs) -> Result<Caps, Failure> {
     Ok(caps)
 }
 
+/// `--journal`, opened (and rotated as `--journal-rotate` says).
+pub fn open_journal(a: &AuditArgs, config: &AuditConfig) -> Result<Option<Journal>, Failure> {
+    let Some(p) = &a.journal else {
+        return Ok(None);
+    };
+    Journal::create_rotating(
+        p,
+        &RulesInfo::from_rules(&config.rules),
+        &config.opt_out,
+        a.journal_rotate.unwrap_or_default(),
+        a.journal_keep,
+    )
+    .map(Some)
+    .map_err(|e| Failure::usage(format!("--journal {}: {e}", p.display())))
+}
+
 pub fn run(a: &AuditArgs) -> Result<i32, Failure> {
     let config = a.judge.config(&a.history)?;
     let mut dest = destinations(&a.out)?;
@@ -78,6 +94,11 @@ pub fn run(a: &AuditArgs) -> Result<i32, Failure> {
     dest.preflight()?;
     if let Some(interface) = &a.interface {
         return super::live_audit::run(a, interface, &config, &dest);
+    }
+    if a.hook.on_flagged.is_some() {
+        return Err(Failure::usage(
+            "--on-flagged is for live runs (audit -i, watch): a capture file's flows are all in its report",
+        ));
     }
     let digest = if a.no_digest {
         InputDigest::Skip
@@ -92,13 +113,7 @@ pub fn run(a: &AuditArgs) -> Result<i32, Failure> {
         readers.push(r);
     }
     let recorder = super::history::start(&a.history, RunKind::Audit)?;
-    let mut journal = match &a.journal {
-        Some(p) => Some(
-            Journal::create(p, &RulesInfo::from_rules(&config.rules), &config.opt_out)
-                .map_err(|e| Failure::usage(format!("--journal {}: {e}", p.display())))?,
-        ),
-        None => None,
-    };
+    let mut journal = open_journal(a, &config)?;
     let (mut report, evidence) = audit_readers_journaled(
         readers,
         &config,
@@ -107,8 +122,7 @@ pub fn run(a: &AuditArgs) -> Result<i32, Failure> {
         journal.as_mut(),
     );
     if let Some(r) = recorder {
-        let said = r.finish(&report);
-        report.warnings.extend(said);
+        r.finish_into(&mut report);
     }
     if let Some(j) = journal.as_mut() {
         let _ = j.end(&report.counters, &report.inputs);

@@ -35,6 +35,20 @@ pub fn parse_duration(s: &str) -> Result<Duration, Failure> {
     super::history::parse_length("--duration", s)
 }
 
+/// Appends a flow to the journal; a journal that fails is said once, and the run goes on.
+fn journal_flow(failed: &mut bool, j: &mut telltale::report::journal::Journal, f: &FlowReport) {
+    if *failed {
+        return;
+    }
+    if let Err(e) = j.flow(f) {
+        eprintln!("telltale: warning: the journal cannot be written ({e}); going on without it");
+        *failed = true;
+    }
+}
+
+/// How long the hook's last calls may take once the capture has ended.
+pub const HOOK_GRACE: Duration = Duration::from_secs(10);
+
 pub fn run(
     a: &AuditArgs,
     interface: &str,
@@ -77,10 +91,15 @@ pub fn run(
         pipeline.track_new_flows();
     }
     let mut recorder = super::history::start(&a.history, RunKind::AuditLive)?;
-    if recorder.is_some() {
-        // flows are committed to the history as they end, about once a second
+    let mut hook = a.hook.start()?;
+    let mut journal = super::audit::open_journal(a, config)?;
+    let mut journaled = std::collections::HashSet::new();
+    if recorder.is_some() || hook.is_some() || journal.is_some() {
+        // flows go to the history (about once a second) and the hook as they end
         pipeline.hand_out_ended();
     }
+    let mut judged_live = Instant::now();
+    let mut journal_failed = false;
     let in_scope = config.scope(attribution);
     let started = Instant::now();
     let running = spawn_live(cap, feed);
@@ -136,13 +155,40 @@ pub fn run(
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => break,
             }
-            if let Some(r) = recorder.as_mut() {
+            if recorder.is_some() || hook.is_some() || journal.is_some() {
                 for f in pipeline.take_ended() {
-                    if in_scope.includes(f) {
-                        r.queue(FlowReport::from_flow(f));
+                    if !in_scope.includes(f) {
+                        continue;
+                    }
+                    let report = FlowReport::from_flow(f);
+                    if let Some(h) = hook.as_mut() {
+                        h.flagged(&report);
+                    }
+                    if let Some(j) = journal.as_mut() {
+                        journal_flow(&mut journal_failed, j, &report);
+                        journaled.insert(report.id);
+                    }
+                    if let Some(r) = recorder.as_mut() {
+                        r.queue(report);
                     }
                 }
+            }
+            if let Some(r) = recorder.as_mut() {
                 r.commit_if_due();
+            }
+            // a flow still open is judged as it stands, once a second: the hook hears of a
+            // long-lived flagged connection without waiting for its end
+            if let Some(h) = hook.as_mut()
+                && judged_live.elapsed() >= Duration::from_secs(1)
+            {
+                judged_live = Instant::now();
+                for f in pipeline.live() {
+                    if in_scope.includes(f) {
+                        let mut judged = f.clone();
+                        judged.verdict = Some(pipeline.judge(f));
+                        h.flagged(&FlowReport::from_flow(&judged));
+                    }
+                }
             }
             if fault && pipeline.counters().packets >= fault::FAULT_AFTER_PACKETS {
                 panic!("injected fault (TELLTALE_FAULT=panic:main)");
@@ -210,9 +256,26 @@ pub fn run(
         ),
     );
     let evidence = store.map(|s| Evidence::for_report(s, &mut report));
+    if let Some(j) = journal.as_mut() {
+        // the flows the end of the capture decided, then the run's end
+        for f in &report.flows {
+            if !journaled.contains(&f.id) {
+                journal_flow(&mut journal_failed, j, f);
+            }
+        }
+        if !journal_failed {
+            let _ = j.end(&report.counters, &report.inputs);
+        }
+    }
+    if let Some(mut h) = hook {
+        // what was flagged only at the end, then the calls still queued (10 s at most)
+        for f in &report.flows {
+            h.flagged(f);
+        }
+        report.hook = Some(h.finish(HOOK_GRACE));
+    }
     if let Some(r) = recorder {
-        let said = r.finish(&report);
-        report.warnings.extend(said);
+        r.finish_into(&mut report);
     }
     for w in &report.warnings {
         eprintln!("telltale: warning: {}", text::neutralise(w));

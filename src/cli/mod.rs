@@ -155,6 +155,18 @@ pub struct AuditArgs {
     /// killed run loses at most one line; `telltale report --from-journal` rebuilds the reports.
     #[arg(long, value_name = "PATH")]
     pub journal: Option<PathBuf>,
+    /// Start a new journal file daily (UTC) or before it would pass a size (100M, 1G): the full
+    /// one is renamed PATH.<UTC time>Z. No line is lost or split.
+    #[arg(long = "journal-rotate", value_name = "daily|SIZE", requires = "journal", value_parser = str::parse::<telltale::report::journal::Rotation>)]
+    pub journal_rotate: Option<telltale::report::journal::Rotation>,
+    /// Rotated journal files kept (the oldest are deleted beyond it).
+    #[arg(
+        long = "journal-keep",
+        value_name = "N",
+        default_value = "10",
+        requires = "journal_rotate"
+    )]
+    pub journal_keep: usize,
     /// Write the packets of every flagged flow, and the DNS answers that named them, to this
     /// pcapng file, each packet with a comment saying why (open it in Wireshark).
     #[arg(long, value_name = "PATH")]
@@ -169,6 +181,48 @@ pub struct AuditArgs {
     pub out: OutputArgs,
     #[command(flatten)]
     pub history: history::HistoryArgs,
+    #[command(flatten)]
+    pub hook: HookArgs,
+}
+
+/// `--on-flagged`: the owner's command, run for each newly flagged flow (live runs only).
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct HookArgs {
+    /// Run this command (with `sh -c`) once for each newly flagged flow: the flow as JSON on its
+    /// standard input, a summary in TELLTALE_* environment variables. It never holds up the
+    /// capture; its exit status and standard error are logged in the report. telltale itself
+    /// still sends nothing: what the command does is the owner's choice.
+    #[arg(long = "on-flagged", value_name = "CMD")]
+    pub on_flagged: Option<String>,
+    /// At most N calls a minute; the flows beyond are told in one summary call.
+    #[arg(
+        long = "on-flagged-rate",
+        value_name = "N",
+        default_value = "10",
+        requires = "on_flagged"
+    )]
+    pub on_flagged_rate: u32,
+}
+
+impl HookArgs {
+    /// The hook's thread, started (after privileges are dropped: the command runs as the user
+    /// telltale runs as then).
+    pub fn start(&self) -> Result<Option<telltale::live::hook::Hook>, Failure> {
+        let Some(cmd) = &self.on_flagged else {
+            return Ok(None);
+        };
+        if cmd.trim().is_empty() {
+            return Err(Failure::usage("--on-flagged needs a command"));
+        }
+        if self.on_flagged_rate == 0 {
+            return Err(Failure::usage(
+                "--on-flagged-rate takes a number of calls a minute, at least 1",
+            ));
+        }
+        telltale::live::hook::Hook::start(cmd, self.on_flagged_rate)
+            .map(Some)
+            .map_err(|e| Failure::usage(format!("--on-flagged: cannot start its thread: {e}")))
+    }
 }
 
 #[derive(clap::Args, Debug)]
@@ -280,6 +334,8 @@ pub struct WatchArgs {
     pub bell: bool,
     #[command(flatten)]
     pub history: history::HistoryArgs,
+    #[command(flatten)]
+    pub hook: HookArgs,
 }
 
 #[derive(clap::Args, Debug)]

@@ -87,6 +87,7 @@ pub fn run_watch(a: &WatchArgs) -> Result<i32, Failure> {
         RunKind::Watch
     };
     let recorder = super::history::start(&a.history, kind)?;
+    let hook = a.hook.start()?;
     session(
         source,
         start,
@@ -94,7 +95,7 @@ pub fn run_watch(a: &WatchArgs) -> Result<i32, Failure> {
         a.report.clone(),
         a.bell,
         attribution,
-        recorder,
+        (recorder, hook),
     )
 }
 
@@ -111,7 +112,7 @@ pub fn run_demo_tui(d: &DemoArgs) -> Result<i32, Failure> {
         d.report.clone(),
         d.bell,
         None,
-        None,
+        (None, None),
     )
 }
 
@@ -144,7 +145,7 @@ fn session(
     report: Option<PathBuf>,
     bell: bool,
     attribution: Option<FlowAttribution>,
-    recorder: Option<Recorder>,
+    (recorder, hook): (Option<Recorder>, Option<telltale::live::hook::Hook>),
 ) -> Result<i32, Failure> {
     let prefs_path = watched_prefs(&config);
     let matcher = Arc::new(Matcher::new(config.rules.clone()));
@@ -178,7 +179,8 @@ fn session(
     .with_attribution(attribution, scope)
     .with_baseline(config.baseline.clone())
     .with_prefs_watch(prefs_path, config.opt_out_choice)
-    .with_history(recorder);
+    .with_history(recorder)
+    .with_hook(hook);
     let engine_out = events_tx.clone();
     let engine_thread: JoinHandle<Ended> = std::thread::Builder::new()
         .name("telltale-pipeline".into())

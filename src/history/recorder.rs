@@ -139,6 +139,18 @@ impl Recorder {
         }
     }
 
+    /// Ends the run with its final report, and gives the report what the history says: its
+    /// warnings, and the last 30 days for the HTML report's chart.
+    pub fn finish_into(self, report: &mut Report) {
+        let path = self.path.clone();
+        let written = self.history.is_some();
+        let said = self.finish(report);
+        report.warnings.extend(said);
+        if written {
+            report.history_days = last_days(&path, report);
+        }
+    }
+
     /// Ends the run with its final report: every flow of the report (one already committed
     /// is replaced by its final verdict) and how the run was judged. Returns the warnings the
     /// report should carry.
@@ -169,4 +181,32 @@ impl Recorder {
             );
         }
     }
+}
+
+/// Days the HTML report's chart shows.
+pub const CHART_DAYS: i64 = 30;
+
+/// The history's last [`CHART_DAYS`] days up to this report's last packet (or now, if later),
+/// for the HTML report's chart; none if the history cannot be read.
+pub fn last_days(path: &Path, report: &Report) -> Vec<crate::report::model::HistoryDay> {
+    let Ok(h) = History::open_read_only(path) else {
+        return Vec::new();
+    };
+    let end = report.capture_end.map_or(now(), |c| c.max(now()));
+    let until = Timestamp::parse_day(&end.day())
+        .unwrap_or(end)
+        .saturating_add_secs(86_400);
+    let since = until.saturating_add_secs(-CHART_DAYS * 86_400);
+    let days = h
+        .days(super::query::Window { since, until })
+        .unwrap_or_default();
+    days.into_iter()
+        .map(|d| crate::report::model::HistoryDay {
+            bytes_out: d.bytes_out_by_category.values().sum(),
+            day: d.day,
+            flows: d.flows,
+            flagged: d.flagged,
+            new_destinations: d.new_destinations,
+        })
+        .collect()
 }

@@ -75,6 +75,12 @@ pub struct Engine {
     /// The history this session is appended to: ended flows about once a second, the rest
     /// with the final report.
     recorder: Option<crate::history::recorder::Recorder>,
+    /// `--on-flagged`: the owner's command, for each newly flagged flow.
+    hook: Option<super::hook::Hook>,
+    /// What the hook did, once it has finished (for the final report).
+    hook_done: Option<crate::report::model::HookStats>,
+    /// The history's last days, once this session is in it (for the final report's chart).
+    history_days: Vec<crate::report::model::HistoryDay>,
 }
 
 /// How the pipeline thread ended.
@@ -136,6 +142,9 @@ impl Engine {
             panicked: false,
             fault: fault::injected("telltale-pipeline"),
             recorder: None,
+            hook: None,
+            hook_done: None,
+            history_days: Vec::new(),
         }
     }
 
@@ -224,6 +233,12 @@ impl Engine {
         self
     }
 
+    /// Hands each newly flagged flow to the owner's command.
+    pub fn with_hook(mut self, hook: Option<super::hook::Hook>) -> Engine {
+        self.hook = hook;
+        self
+    }
+
     /// Ends the session's run in the history with the final report (made from the last
     /// snapshot when the pipeline cannot make one); what went wrong goes in the reports.
     fn finish_history(&mut self) {
@@ -238,13 +253,15 @@ impl Engine {
             Some(self.report())
         };
         match report {
-            Some(r) => {
-                let said = recorder.finish(&r);
-                for w in said {
+            Some(mut r) => {
+                let before = r.warnings.len();
+                recorder.finish_into(&mut r);
+                for w in r.warnings.split_off(before) {
                     if !self.warnings.contains(&w) {
                         self.warnings.push(w);
                     }
                 }
+                self.history_days = r.history_days;
             }
             None => recorder.abandon(crate::time::now()),
         }
@@ -277,6 +294,9 @@ impl Engine {
         {
             let pipeline = &mut self.pipeline;
             self.panicked = catch_unwind(AssertUnwindSafe(|| a.run(pipeline, true))).is_err();
+        }
+        if let Some(h) = self.hook.take() {
+            self.hook_done = Some(h.finish(std::time::Duration::from_secs(10)));
         }
         self.finish_history();
         let written = self
@@ -429,6 +449,11 @@ impl Engine {
         }
         self.live.retain(|_, (_, seen, _)| *seen == seq);
         flows.sort_by_key(|f| f.id);
+        if let Some(h) = self.hook.as_mut() {
+            for f in &flows {
+                h.flagged(f);
+            }
+        }
         let counters = self.pipeline.counters_now();
         let elapsed = self.rate_mark.0.elapsed().as_secs_f64();
         if elapsed >= 1.0 {
@@ -480,7 +505,17 @@ impl Engine {
         let mut result = self.pipeline.result_so_far();
         let scope = crate::rules::scope::apply(&self.scope, &mut result.flows);
         let ctx = self.context(result.counters.packets, scope);
-        Report::build(result, ctx)
+        let mut report = Report::build(result, ctx);
+        report.hook = self.hook_stats();
+        report.history_days = self.history_days.clone();
+        report
+    }
+
+    fn hook_stats(&self) -> Option<crate::report::model::HookStats> {
+        self.hook
+            .as_ref()
+            .map(super::hook::Hook::stats)
+            .or_else(|| self.hook_done.clone())
     }
 
     /// What a report says besides its flows and counters.

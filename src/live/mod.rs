@@ -8,6 +8,7 @@ pub mod attribution;
 pub mod batch;
 pub mod engine;
 pub mod fault;
+pub mod hook;
 pub mod iface;
 pub mod snapshot;
 pub mod source;

@@ -1,10 +1,19 @@
 //! The journal (`--journal PATH`): each flow's verdict appended as one JSON line the moment
 //! it is decided, and flushed, so a run of hours killed with `kill -9` loses at most the
-//! line being written. `telltale report --from-journal PATH` rebuilds the reports from it.
+//! line being written. `telltale report --from-journal PATH` rebuilds the reports from it, and
+//! log pipelines (Vector, Fluent Bit, Filebeat) ingest it as it is.
 //!
-//! Lines: first a header `{"journal": "telltale.journal/1", "tool", "rules", "opt_out", "settings"}`,
-//! then one `{"flow": <the flow as in the JSON report>}` per decided flow, and at a clean end
-//! `{"end": {"counters", "inputs"}}`.
+//! Every line is one Elastic Common Schema document of schema `telltale.journal/1`
+//! (`docs/journal.md`; `docs/journal.schema.json` validates each line): `event.action` is
+//! `run-started` (the first line of every file: rules, opt-out), `flow-flagged`,
+//! `flow-declared`, `flow-allowed` or `flow-local` (one per decided flow: `source.*`,
+//! `destination.*`, `network.*`, `process.*`, `rule.*`, and the whole flow as the JSON report
+//! has it under `telltale.flow`), and `run-ended` at a clean end (counters, inputs).
+//!
+//! `--journal-rotate` starts a new file when the next line would take the file past a size,
+//! or on a new UTC day: the full file is renamed `PATH.<UTC time>` and a new `PATH` begins
+//! with the run's `run-started` line again. Rotation happens between lines only, so no line
+//! is lost or split; `--journal-keep` rotated files are kept.
 
 // This module reads reports as serde_json Values, whose indexing (by key or position) gives Null
 // when nothing is there and never panics; clippy cannot tell it from slice indexing.
@@ -14,36 +23,58 @@
 )]
 
 use super::model::{FlowReport, Input, OptOut, RulesInfo};
+use crate::flows::Locality;
 use crate::pipeline::Counters;
-use crate::rules::verdict::VerdictClass;
+use crate::rules::verdict::{VerdictClass, VerdictKind};
 use serde::Serialize;
+use serde_json::{Value, json};
 use std::io::Write;
+use std::path::{Path, PathBuf};
 
 pub const SCHEMA: &str = "telltale.journal/1";
+/// The Elastic Common Schema version the field names follow.
+pub const ECS_VERSION: &str = "8.11.0";
 
-#[derive(Serialize)]
-struct Header<'a> {
-    journal: &'static str,
-    tool: &'static str,
-    version: &'static str,
-    rules: &'a RulesInfo,
-    opt_out: &'a OptOut,
+/// When a journal starts a new file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Rotation {
+    /// Never: one file.
+    #[default]
+    Never,
+    /// When the next line would take the file past this many bytes.
+    Size(u64),
+    /// At the first line of a new UTC day.
+    Daily,
 }
 
-#[derive(Serialize)]
-struct FlowLine<'a> {
-    flow: &'a FlowReport,
-}
+impl std::str::FromStr for Rotation {
+    type Err = String;
 
-#[derive(Serialize)]
-struct End<'a> {
-    end: EndBody<'a>,
-}
-
-#[derive(Serialize)]
-struct EndBody<'a> {
-    counters: &'a Counters,
-    inputs: &'a [Input],
+    /// `daily`, or a size: `100M`, `1G`, `500K`, `1048576`.
+    fn from_str(s: &str) -> Result<Rotation, String> {
+        let t = s.trim();
+        if t.eq_ignore_ascii_case("daily") {
+            return Ok(Rotation::Daily);
+        }
+        let (digits, unit) = match t.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+            Some((i, _)) => t.split_at(i),
+            None => (t, ""),
+        };
+        let scale: u64 = match unit.to_ascii_uppercase().trim_end_matches(['B', 'I']) {
+            "" => 1,
+            "K" => 1 << 10,
+            "M" => 1 << 20,
+            "G" => 1 << 30,
+            _ => return Err(format!("`{s}` is not daily or a size (100M, 1G)")),
+        };
+        let n: u64 = digits
+            .parse()
+            .map_err(|_| format!("`{s}` is not daily or a size (100M, 1G)"))?;
+        match n.checked_mul(scale) {
+            Some(b) if b >= 4096 => Ok(Rotation::Size(b)),
+            _ => Err(format!("`{s}`: a journal file needs at least 4K")),
+        }
+    }
 }
 
 /// An open journal: every write is flushed to the file before the next packet is read.
@@ -53,61 +84,291 @@ struct EndBody<'a> {
 /// clean end the journal does not have. What was written before stays readable.
 pub struct Journal {
     file: std::fs::File,
-    path: std::path::PathBuf,
+    path: PathBuf,
     failed: bool,
     pub written: usize,
+    rotation: Rotation,
+    /// Rotated files kept at most.
+    keep: usize,
+    /// Bytes in the current file.
+    size: u64,
+    /// The UTC day the current file began.
+    day: String,
+    /// The run's `run-started` line, written again at the top of every new file.
+    header: String,
+    /// Files rotated away, oldest first.
+    pub rotated: Vec<PathBuf>,
+}
+
+/// The machine's name, as the kernel has it (no lookup).
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_default()
+}
+
+fn observer() -> Value {
+    json!({
+        "product": "telltale",
+        "vendor": "telltale",
+        "type": "sniffer",
+        "version": env!("CARGO_PKG_VERSION"),
+        "hostname": hostname(),
+    })
+}
+
+fn event(action: &str, kind: &str, dataset: &str, category: &[&str], types: &[&str]) -> Value {
+    json!({
+        "kind": kind,
+        "category": category,
+        "type": types,
+        "action": action,
+        "dataset": dataset,
+        "module": "telltale",
+        "created": crate::time::now(),
+    })
+}
+
+/// The `run-started` line.
+pub fn run_started_line(rules: &RulesInfo, opt_out: &OptOut) -> Value {
+    json!({
+        "@timestamp": crate::time::now(),
+        "ecs": {"version": ECS_VERSION},
+        "event": event("run-started", "event", "telltale.run", &["process"], &["start"]),
+        "observer": observer(),
+        "rule": {"ruleset": rules.path},
+        "labels": {"opt_out": opt_out.state.as_str()},
+        "telltale": {
+            "journal": SCHEMA,
+            "version": env!("CARGO_PKG_VERSION"),
+            "rules": rules,
+            "opt_out": opt_out,
+        },
+    })
+}
+
+/// The ECS `network.direction` of a flow.
+fn direction(l: Locality) -> &'static str {
+    match l {
+        Locality::Outbound => "egress",
+        Locality::Inbound => "ingress",
+        Locality::Local => "internal",
+        Locality::Internet => "external",
+    }
+}
+
+fn serde_word<T: Serialize>(v: &T) -> Option<String> {
+    match serde_json::to_value(v) {
+        Ok(Value::String(s)) => Some(s),
+        _ => None,
+    }
+}
+
+/// ECS `network.transport`: the IANA keyword of the flow's IP protocol.
+fn transport(protocol: &str) -> String {
+    match protocol {
+        "icmpv6" => "ipv6-icmp".into(),
+        p => p.to_ascii_lowercase(),
+    }
+}
+
+/// ECS `network.iana_number` (a string, as ECS has it).
+fn iana_number(protocol: &str) -> String {
+    match protocol {
+        "tcp" => "6".into(),
+        "udp" => "17".into(),
+        "icmp" => "1".into(),
+        "icmpv6" => "58".into(),
+        p => p.strip_prefix("ip-").unwrap_or(p).to_string(),
+    }
+}
+
+/// A flow's line.
+pub fn flow_line(f: &FlowReport, ruleset: &str) -> Value {
+    let kind = f.verdict.kind.as_str();
+    let best = f.primary_name().map(|n| n.name.clone());
+    let mut hosts: Vec<&str> = f.names.iter().map(|n| n.name.as_str()).collect();
+    hosts.sort_unstable();
+    hosts.dedup();
+    let app = serde_word(&f.app).filter(|a| a != "unknown");
+    let mut line = json!({
+        "@timestamp": f.last_seen,
+        "ecs": {"version": ECS_VERSION},
+        "event": {
+            "kind": if f.verdict.kind == VerdictKind::Flagged { "alert" } else { "event" },
+            "category": ["network"],
+            "type": ["connection"],
+            "action": format!("flow-{kind}"),
+            "dataset": "telltale.flow",
+            "module": "telltale",
+            "created": crate::time::now(),
+            "start": f.first_seen,
+            "end": f.last_seen,
+            "duration": (f.duration_s * 1e9).round() as i64,
+            "reason": f.verdict.reason,
+        },
+        "source": {
+            "ip": f.client.address.to_string(),
+            "port": f.client.port,
+            "bytes": f.up.ip_bytes,
+            "packets": f.up.packets,
+        },
+        "destination": {
+            "ip": f.server.address.to_string(),
+            "port": f.server.port,
+            "bytes": f.down.ip_bytes,
+            "packets": f.down.packets,
+        },
+        "network": {
+            "transport": transport(&f.protocol),
+            "iana_number": iana_number(&f.protocol),
+            "direction": direction(f.locality),
+            "bytes": f.up.ip_bytes.saturating_add(f.down.ip_bytes),
+            "packets": f.up.packets.saturating_add(f.down.packets),
+        },
+        "observer": observer(),
+        "rule": {"category": f.verdict.category, "ruleset": ruleset},
+        "related": {"ip": [f.client.address.to_string(), f.server.address.to_string()]},
+        "labels": {"verdict": kind},
+        "telltale": {"journal": SCHEMA, "flow": f},
+    });
+    if let Some(b) = best {
+        line["destination"]["domain"] = json!(b);
+    }
+    if !hosts.is_empty() {
+        line["related"]["hosts"] = json!(hosts);
+    }
+    if let Some(a) = app {
+        line["network"]["protocol"] = json!(a);
+    }
+    if let Some(r) = &f.verdict.rule {
+        line["rule"]["id"] = json!(r);
+    }
+    if let Some(c) = f.verdict.class.as_ref() {
+        line["labels"]["class"] = json!(c.as_str());
+    }
+    if let Some(p) = &f.process {
+        let mut proc = json!({"pid": p.process.pid, "name": p.process.name});
+        if let Some(exe) = &p.process.exe {
+            proc["executable"] = json!(exe);
+        }
+        line["process"] = proc;
+    }
+    line
+}
+
+/// The `run-ended` line.
+pub fn run_ended_line(counters: &Counters, inputs: &[Input]) -> Value {
+    json!({
+        "@timestamp": crate::time::now(),
+        "ecs": {"version": ECS_VERSION},
+        "event": event("run-ended", "event", "telltale.run", &["process"], &["end"]),
+        "observer": observer(),
+        "telltale": {"journal": SCHEMA, "counters": counters, "inputs": inputs},
+    })
 }
 
 impl Journal {
-    /// Creates the journal (readable only by its owner; an existing file is appended to).
-    pub fn create(
-        path: &std::path::Path,
+    /// Creates the journal (readable only by its owner; an existing file is appended to),
+    /// never rotated.
+    pub fn create(path: &Path, rules: &RulesInfo, opt_out: &OptOut) -> std::io::Result<Journal> {
+        Self::create_rotating(path, rules, opt_out, Rotation::Never, 0)
+    }
+
+    /// Creates the journal, rotated as `rotation` says, keeping `keep` rotated files.
+    pub fn create_rotating(
+        path: &Path,
         rules: &RulesInfo,
         opt_out: &OptOut,
+        rotation: Rotation,
+        keep: usize,
     ) -> std::io::Result<Journal> {
-        use std::os::unix::fs::OpenOptionsExt;
-        if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
-            return Err(std::io::Error::other(format!(
-                "{} is a symbolic link; telltale never writes through one",
-                path.display()
-            )));
-        }
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .mode(0o600)
-            .open(path)?;
+        let header = serde_json::to_string(&run_started_line(rules, opt_out))
+            .map_err(std::io::Error::other)?;
+        let file = open(path)?;
+        let size = file.metadata().map(|m| m.len()).unwrap_or(0);
         let mut j = Journal {
             file,
             path: path.to_path_buf(),
             failed: false,
             written: 0,
+            rotation,
+            keep,
+            size,
+            day: crate::time::now().day(),
+            header: header.clone(),
+            rotated: existing_rotated(path),
         };
-        let header = Header {
-            journal: SCHEMA,
-            tool: "telltale",
-            version: env!("CARGO_PKG_VERSION"),
-            rules,
-            opt_out,
-        };
-        j.line(&header)?;
+        j.write_text(&header)?;
         Ok(j)
     }
 
-    fn line<T: Serialize>(&mut self, value: &T) -> std::io::Result<()> {
+    /// Starts a new file if the next `len` bytes would not fit, or the day changed.
+    fn rotate_for(&mut self, len: u64) -> std::io::Result<()> {
+        let due = match self.rotation {
+            Rotation::Never => false,
+            // a file holding no more than its header takes the line, however long
+            Rotation::Size(max) => {
+                self.size > self.header.len() as u64 + 1 && self.size.saturating_add(len) > max
+            }
+            Rotation::Daily => crate::time::now().day() != self.day,
+        };
+        if !due {
+            return Ok(());
+        }
+        let stamp: String = crate::time::now()
+            .rfc3339()
+            .chars()
+            .filter(|c| c.is_ascii_digit() || *c == 'T')
+            .take(15)
+            .collect();
+        let mut target = PathBuf::from(format!("{}.{stamp}Z", self.path.display()));
+        let mut n = 2;
+        while target.exists() {
+            target = PathBuf::from(format!("{}.{stamp}Z-{n}", self.path.display()));
+            n += 1;
+        }
+        std::fs::rename(&self.path, &target)?;
+        self.rotated.push(target);
+        self.file = open(&self.path)?;
+        self.size = 0;
+        self.day = crate::time::now().day();
+        while self.rotated.len() > self.keep {
+            let oldest = self.rotated.remove(0);
+            let _ = std::fs::remove_file(oldest);
+        }
+        let header = self.header.clone();
+        self.write_line(&header)
+    }
+
+    /// Writes one line (rotating first if its rotation says so).
+    fn write_text(&mut self, text: &str) -> std::io::Result<()> {
         if self.failed {
             return Err(std::io::Error::other(
                 "an earlier write to it failed, so nothing more is added",
             ));
         }
-        let mut text = serde_json::to_string(value).map_err(std::io::Error::other)?;
-        text.push('\n');
+        let rotated = self.rotate_for(text.len() as u64 + 1);
+        if let Err(e) = rotated {
+            self.failed = true;
+            return Err(e);
+        }
+        self.write_line(text)
+    }
+
+    fn write_line(&mut self, text: &str) -> std::io::Result<()> {
+        let mut bytes = Vec::with_capacity(text.len() + 1);
+        bytes.extend_from_slice(text.as_bytes());
+        bytes.push(b'\n');
         let written = self
             .file
-            .write_all(text.as_bytes())
+            .write_all(&bytes)
             .and_then(|()| self.file.flush())
             .and_then(|()| self.file.sync_data());
         self.failed = written.is_err();
+        if written.is_ok() {
+            self.size = self.size.saturating_add(bytes.len() as u64);
+        }
         written
     }
 
@@ -117,18 +378,72 @@ impl Journal {
     }
 
     pub fn flow(&mut self, f: &FlowReport) -> std::io::Result<()> {
-        self.line(&FlowLine { flow: f })
-            .map_err(|e| self.naming(e))?;
+        let ruleset = serde_json::from_str::<Value>(&self.header)
+            .ok()
+            .and_then(|h| h["rule"]["ruleset"].as_str().map(str::to_string))
+            .unwrap_or_default();
+        let text = serde_json::to_string(&flow_line(f, &ruleset)).map_err(std::io::Error::other)?;
+        self.write_text(&text).map_err(|e| self.naming(e))?;
         self.written += 1;
         Ok(())
     }
 
     pub fn end(&mut self, counters: &Counters, inputs: &[Input]) -> std::io::Result<()> {
-        self.line(&End {
-            end: EndBody { counters, inputs },
-        })
-        .map_err(|e| self.naming(e))
+        let text = serde_json::to_string(&run_ended_line(counters, inputs))
+            .map_err(std::io::Error::other)?;
+        self.write_text(&text).map_err(|e| self.naming(e))
     }
+}
+
+/// Opens (creating, mode 0600) a journal file for appending; never through a symbolic link.
+fn open(path: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
+        return Err(std::io::Error::other(format!(
+            "{} is a symbolic link; telltale never writes through one",
+            path.display()
+        )));
+    }
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)
+}
+
+/// Files an earlier run rotated away (`PATH.<time>Z`), oldest first: `--journal-keep` counts
+/// them too.
+fn existing_rotated(path: &Path) -> Vec<PathBuf> {
+    let (Some(dir), Some(name)) = (
+        path.parent().map(|d| {
+            if d.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                d
+            }
+        }),
+        path.file_name().and_then(|n| n.to_str()),
+    ) else {
+        return Vec::new();
+    };
+    let prefix = format!("{name}.");
+    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| {
+            e.file_name().to_str().is_some_and(|n| {
+                n.strip_prefix(&prefix).is_some_and(|rest| {
+                    rest.len() >= 16
+                        && rest.as_bytes().first().is_some_and(u8::is_ascii_digit)
+                        && rest.contains('T')
+                })
+            })
+        })
+        .map(|e| e.path())
+        .collect();
+    found.sort();
+    found
 }
 
 /// A journal read back: its flows (each the last line written for its id), and what was learned.
@@ -144,15 +459,31 @@ pub struct ReadBack {
 pub fn read(text: &str) -> ReadBack {
     let mut r = ReadBack::default();
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        // ECS lines (`telltale.*`), or the lines of journals written before them
         match serde_json::from_str::<serde_json::Value>(line) {
+            Ok(v) if v["event"]["action"] == "run-started" => {
+                let t = &v["telltale"];
+                r.header = Some(
+                    json!({"journal": t["journal"], "rules": t["rules"], "opt_out": t["opt_out"]}),
+                );
+            }
             Ok(v) if v.get("journal").is_some() => r.header = Some(v),
-            Ok(v) if v.get("flow").is_some() => {
+            Ok(v) if v["telltale"].get("flow").is_some() || v.get("flow").is_some() => {
                 // a flow written again (a budget changed its verdict at the end): the last line wins
-                let flow = v["flow"].clone();
+                let flow = if v.get("flow").is_some() {
+                    v["flow"].clone()
+                } else {
+                    v["telltale"]["flow"].clone()
+                };
                 match r.flows.iter_mut().find(|f| f["id"] == flow["id"]) {
                     Some(old) => *old = flow,
                     None => r.flows.push(flow),
                 }
+            }
+            Ok(v) if v["event"]["action"] == "run-ended" => {
+                r.end = Some(
+                    json!({"counters": v["telltale"]["counters"], "inputs": v["telltale"]["inputs"]}),
+                );
             }
             Ok(v) if v.get("end").is_some() => r.end = Some(v["end"].clone()),
             _ => r.broken_lines += 1,
@@ -334,13 +665,11 @@ mod tests {
     #[test]
     fn a_rebuilt_report_counts_and_names_the_classes() {
         let report = crate::report::testing::four_classes();
-        let mut text = serde_json::to_string(&serde_json::json!({
-            "journal": SCHEMA, "tool": "telltale", "version": "0", "rules": report.rules, "opt_out": report.opt_out,
-        }))
-        .unwrap();
+        let mut text =
+            serde_json::to_string(&run_started_line(&report.rules, &report.opt_out)).unwrap();
         for f in &report.flows {
             text.push('\n');
-            text.push_str(&serde_json::to_string(&FlowLine { flow: f }).unwrap());
+            text.push_str(&serde_json::to_string(&flow_line(f, "builtin:plex")).unwrap());
         }
         let v = rebuild("run.journal", &text).unwrap();
         // the same counts as the full report's summary
@@ -377,6 +706,12 @@ mod tests {
             path: path.to_path_buf(),
             failed: false,
             written: 0,
+            rotation: Rotation::Never,
+            keep: 0,
+            size: 0,
+            day: String::new(),
+            header: String::new(),
+            rotated: Vec::new(),
         };
         let e = j.end(&Counters::default(), &[]).unwrap_err();
         assert_eq!(e.kind(), std::io::ErrorKind::StorageFull);

@@ -141,6 +141,19 @@ fn write_report(o: &mut String, r: &Report) -> std::fmt::Result {
             writeln!(o, "- Attribution: {}", md(&a.describe()))?;
         }
     }
+    if let Some(h) = &r.hook {
+        writeln!(
+            o,
+            "- Alert hook `{}`: {} flagged flows, {} calls ({} failed), {} told in summaries, {} dropped (queue full), {} not sent at the end",
+            md_code(&h.command),
+            h.flagged,
+            h.calls,
+            h.failed,
+            h.summarised,
+            h.dropped,
+            h.unsent
+        )?;
+    }
     writeln!(o, "- telltale {}", r.tool.version)?;
     for w in &r.warnings {
         writeln!(o, "\n> **Warning:** {}", md(w))?;

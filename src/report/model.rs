@@ -51,6 +51,68 @@ pub struct Report {
     /// (`counters.flows_summarised` of them); in the summary's totals too.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub flow_groups: Vec<crate::pipeline::groups::FlowGroup>,
+    /// With `--on-flagged`: what the owner's command was given, and how its calls went.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hook: Option<HookStats>,
+    /// The history's last 30 days (this run included), for the HTML report's chart; empty
+    /// without a history. (`telltale history --format json` has them.)
+    #[serde(skip)]
+    pub history_days: Vec<HistoryDay>,
+}
+
+/// One UTC day of the history, as the HTML report's chart draws it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HistoryDay {
+    /// `2026-12-06`.
+    pub day: String,
+    pub flows: u64,
+    pub flagged: u64,
+    pub new_destinations: u64,
+    pub bytes_out: u64,
+}
+
+/// One call of the command, as the report tells it.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct HookCall {
+    pub at: Timestamp,
+    /// `flagged` (one flow) or `summary` (the flows the rate limit held back).
+    pub event: &'static str,
+    /// The flow, for a `flagged` call; how many, for a summary.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub flow: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub flows: Option<u64>,
+    /// The exit status; `null` when it was killed or could not start.
+    pub exit: Option<i32>,
+    /// What went wrong, when it did: not started, killed after the timeout, ended by a signal.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// The start of its standard error.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub stderr: String,
+}
+
+/// What the hook did, for the report.
+#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct HookStats {
+    pub command: String,
+    pub per_minute: u32,
+    /// Flows newly flagged, each handed to the hook once.
+    pub flagged: u64,
+    /// Calls made (summaries included), and those that failed (not started, killed, or a
+    /// non-zero exit).
+    pub calls: u64,
+    pub failed: u64,
+    /// Flows the rate limit held back, told in summary calls.
+    pub summarised: u64,
+    /// Flows dropped because the queue was full (the command was too slow).
+    pub dropped: u64,
+    /// Flows told, in a call of their own or in a summary.
+    pub told: u64,
+    /// Flows still waiting when the run ended and the hook was given no more time.
+    pub unsent: u64,
+    /// The newest calls.
+    pub last_calls: Vec<HookCall>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -606,6 +668,8 @@ impl Report {
             names: result.inventory.entries().cloned().collect(),
             flows,
             flow_groups: result.groups,
+            hook: None,
+            history_days: Vec::new(),
         }
     }
 

@@ -25,7 +25,85 @@ pub(super) fn write_charts(o: &mut String, r: &Report) -> std::fmt::Result {
     write_bytes_chart(o, r)?;
     write_class_chart(o, r)?;
     write_time_chart(o, r)?;
+    write_history_chart(o, r)?;
     writeln!(o, "</section>")
+}
+
+/// The history's last 30 days: flows each day, the flagged ones over them, and the new
+/// destinations above; only when the run was written to a history.
+fn write_history_chart(o: &mut String, r: &Report) -> std::fmt::Result {
+    let days = &r.history_days;
+    if days.is_empty() {
+        return Ok(());
+    }
+    writeln!(
+        o,
+        "<figure id=\"chart-history\"><figcaption>The history's last {} days with flows (UTC days of packet time; this run included): flows each day, flagged in red, and destinations first seen that day</figcaption>",
+        days.len()
+    )?;
+    let max = days.iter().map(|d| d.flows).max().unwrap_or(1).max(1) as f64;
+    let (top, plot_h) = (24.0, 160.0);
+    let base = top + plot_h;
+    let height = base + 46.0;
+    let slot = (CHART_W - 60.0) / days.len() as f64;
+    let bar = (slot * 0.7).clamp(4.0, 40.0);
+    writeln!(
+        o,
+        "<svg viewBox=\"0 0 {CHART_W:.0} {height:.0}\" role=\"img\" aria-label=\"Flows and flagged flows per day over the history's last days\">"
+    )?;
+    writeln!(
+        o,
+        "<line class=\"axis\" x1=\"40\" y1=\"{base:.1}\" x2=\"{:.1}\" y2=\"{base:.1}\"/><text x=\"36\" y=\"{:.1}\" text-anchor=\"end\" class=\"muted\">{}</text>",
+        CHART_W - 20.0,
+        top + 4.0,
+        days.iter().map(|d| d.flows).max().unwrap_or(0)
+    )?;
+    let label_every = days.len().div_ceil(10).max(1);
+    for (i, d) in days.iter().enumerate() {
+        let x = 40.0 + slot * i as f64 + (slot - bar) / 2.0;
+        let h = d.flows as f64 / max * plot_h;
+        let hf = d.flagged as f64 / max * plot_h;
+        let tip = format!(
+            "{}: {} flows, {} flagged, {} new destinations, {} out",
+            d.day,
+            d.flows,
+            d.flagged,
+            d.new_destinations,
+            crate::text::bytes(d.bytes_out)
+        );
+        writeln!(
+            o,
+            "<g><title>{}</title><rect class=\"f-ctx\" x=\"{x:.1}\" y=\"{:.1}\" width=\"{bar:.1}\" height=\"{h:.1}\"/><rect class=\"f-flagged\" x=\"{x:.1}\" y=\"{:.1}\" width=\"{bar:.1}\" height=\"{hf:.1}\"/>",
+            escape(&tip),
+            base - h,
+            base - hf
+        )?;
+        if d.new_destinations > 0 {
+            writeln!(
+                o,
+                "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\" class=\"muted\">+{}</text>",
+                x + bar / 2.0,
+                base - h - 4.0,
+                d.new_destinations
+            )?;
+        }
+        writeln!(o, "</g>")?;
+        if i % label_every == 0 {
+            writeln!(
+                o,
+                "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\" class=\"muted\">{}</text>",
+                x + bar / 2.0,
+                base + 16.0,
+                escape(d.day.get(5..).unwrap_or(&d.day))
+            )?;
+        }
+    }
+    writeln!(
+        o,
+        "<text x=\"40\" y=\"{:.1}\" class=\"muted\">day (MM-DD, UTC); +N: destinations first seen that day; `telltale history` has the figures</text>",
+        base + 36.0
+    )?;
+    writeln!(o, "</svg></figure>")
 }
 
 fn write_legend(o: &mut String, kinds: &[VerdictKind], y: f64) -> std::fmt::Result {
