@@ -8,7 +8,7 @@
 
 CARGO ?= cargo
 
-.PHONY: all demo test deny bench deps build release clean fuzz
+.PHONY: all demo test deny bench soak deps build release clean fuzz
 
 all: build
 
@@ -43,6 +43,13 @@ test: deps deny
 
 bench:
 	@CARGO="$(CARGO)" scripts/bench.sh
+
+# The soak (tests/soak.rs): a generated day of a media server's traffic through `audit -i` and
+# `watch -r`, each with a history, the live audit with a rotating journal, both with a hook.
+# `make test` runs it over a two-hour day; this runs 24 hours (SOAK_HOURS, SOAK_PER_HOUR,
+# SOAK_PPS and SOAK_SPEED change it). Needs root, like the other live tests.
+soak: deps
+	SOAK_HOURS=$${SOAK_HOURS:-24} $(CARGO) test --test soak -- --test-threads 1 --nocapture
 
 # Builds the fuzz targets (libFuzzer + ASan, on stable through RUSTC_BOOTSTRAP), seeds them from
 # the fixtures and ../shared/captures, and runs each for FUZZ_SECONDS; any finding fails.

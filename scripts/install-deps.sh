@@ -11,7 +11,7 @@ set -euo pipefail
 # dnsmasq-base, curl, openssl and iproute2: the homelab tests' resolver, client, TLS servers and namespaces
 # (tests/live_homelab.rs); python3 and python3-venv: the STARTTLS servers (tests/starttls_real.rs) and
 # aioquic, a third-party QUIC client, installed from PyPI into target/py (tests/quic_real.rs).
-packages=(libpcap-dev pkg-config tmux strace tshark chromium fonts-dejavu-core tcpreplay clang libbpf-dev dnsmasq-base curl openssl iproute2 python3 python3-venv)
+packages=(libpcap-dev pkg-config tmux strace tshark chromium fonts-dejavu-core tcpreplay clang libbpf-dev dnsmasq-base curl openssl iproute2 python3 python3-venv procps)
 root=$(cd "$(dirname "$0")/.." && pwd)
 
 # aioquic in a virtual environment of the project's own (target/py), once

@@ -259,7 +259,7 @@ fn journal_ended(
 /// As [`audit_readers_with_evidence`], appending each flow's verdict to `journal` the
 /// moment it is decided.
 pub fn audit_readers_journaled(
-    readers: Vec<CaptureReader>,
+    readers: impl IntoIterator<Item = CaptureReader>,
     config: &AuditConfig,
     caps: Caps,
     evidence: bool,

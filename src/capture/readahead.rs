@@ -46,6 +46,8 @@ pub struct ReadAhead {
     pos: usize,
     end_of_block: usize,
     end: Option<(Option<[u8; 32]>, u64)>,
+    /// A message taken by [`ReadAhead::ready`] to look, handed out next.
+    pending: Option<Msg>,
     /// The two threads, joined once the input is over (dropped early, they end on their own
     /// at their next send, and are not waited for: a pipe's read may never return).
     threads: Vec<std::thread::JoinHandle<()>>,
@@ -79,6 +81,7 @@ impl ReadAhead {
             pos: 0,
             end_of_block: 0,
             end: None,
+            pending: None,
         })
     }
 
@@ -99,12 +102,32 @@ impl ReadAhead {
             if self.end.is_some() {
                 return Ok(None);
             }
-            match self.rx.recv() {
+            let next = match self.pending.take() {
+                Some(m) => Ok(m),
+                None => self.rx.recv(),
+            };
+            match next {
                 Ok(Msg::Block(buf, len)) => return Ok(Some(Block { buf, len })),
                 Ok(Msg::Failed(e)) => return Err(e),
                 Ok(Msg::End(d, n)) => self.end = Some((d, n)),
                 Err(_) => return Err(io::Error::other("the threads reading the input stopped")),
             }
+        }
+    }
+
+    /// Whether the next block (or the end) is here already: false when taking it would wait
+    /// for the input (a pipe with nothing more yet).
+    pub fn ready(&mut self) -> bool {
+        if self.pending.is_some() || self.end.is_some() || self.pos < self.end_of_block {
+            return true;
+        }
+        match self.rx.try_recv() {
+            Ok(m) => {
+                self.pending = Some(m);
+                true
+            }
+            Err(std::sync::mpsc::TryRecvError::Empty) => false,
+            Err(std::sync::mpsc::TryRecvError::Disconnected) => true,
         }
     }
 
@@ -120,7 +143,11 @@ impl ReadAhead {
     /// unexpectedly.
     pub fn finish(&mut self) -> Option<(Option<[u8; 32]>, u64)> {
         while self.end.is_none() {
-            match self.rx.recv() {
+            let next = match self.pending.take() {
+                Some(m) => Ok(m),
+                None => self.rx.recv(),
+            };
+            match next {
                 Ok(Msg::Block(b, _)) => self.recycle(b),
                 Ok(Msg::Failed(_)) => {}
                 Ok(Msg::End(d, n)) => self.end = Some((d, n)),

@@ -55,10 +55,18 @@ pub fn destinations(o: &OutputArgs) -> Result<Outputs, Failure> {
     })
 }
 
+/// Evidence bytes `--max-flows` allows a flow.
+const EVIDENCE_PER_FLOW: usize = 4 << 10;
+
 /// The caps of a run: the defaults, with `--max-flows` if given.
 pub fn caps_of(a: &AuditArgs) -> Result<Caps, Failure> {
+    caps_with(a.max_flows)
+}
+
+/// The default caps, with `--max-flows` if given.
+pub fn caps_with(max_flows: Option<usize>) -> Result<Caps, Failure> {
     let mut caps = Caps::default();
-    if let Some(n) = a.max_flows {
+    if let Some(n) = max_flows {
         if n == 0 {
             return Err(Failure::usage(
                 "--max-flows takes a number of flows, at least 1",
@@ -66,6 +74,9 @@ pub fn caps_of(a: &AuditArgs) -> Result<Caps, Failure> {
         }
         caps.flows.max_flows = n;
         caps.flow_records = (n / 2).max(1);
+        // the evidence kept grows with the flows: bounded with them (4 KiB a flow, at most the
+        // default), so a session of weeks holds a fixed amount
+        caps.evidence_bytes = caps.evidence_bytes.min(n.saturating_mul(EVIDENCE_PER_FLOW));
     }
     Ok(caps)
 }
@@ -105,13 +116,42 @@ pub fn run(a: &AuditArgs) -> Result<i32, Failure> {
     } else {
         InputDigest::Sha256
     };
-    let mut readers = Vec::new();
+    // every file is checked before anything is read (a wrong path fails at once), then each is
+    // opened again when its turn comes: one file's read-ahead (its threads and buffers) at a
+    // time, however many files there are. Standard input cannot be opened twice: it is kept.
+    let mut stdin = None;
     for path in &a.captures {
         // The reader's messages name the file themselves.
-        let r =
-            CaptureReader::open_with(path, digest).map_err(|e| Failure::usage(e.to_string()))?;
-        readers.push(r);
+        let check = if path.as_os_str() == "-" {
+            digest
+        } else {
+            InputDigest::Skip
+        };
+        let r = CaptureReader::open_with(path, check).map_err(|e| Failure::usage(e.to_string()))?;
+        if path.as_os_str() == "-" {
+            stdin = Some(r);
+        }
     }
+    let late_errors = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let errors = late_errors.clone();
+    let paths = a.captures.clone();
+    let readers = paths.into_iter().filter_map(move |p| {
+        if p.as_os_str() == "-" {
+            return stdin.take();
+        }
+        match CaptureReader::open_with(&p, digest) {
+            Ok(r) => Some(r),
+            Err(e) => {
+                // readable a moment ago, not now: said in the report, the rest still read
+                if let Ok(mut v) = errors.lock() {
+                    v.push(format!(
+                        "{e}; it was readable when the audit began, and is not in this report"
+                    ));
+                }
+                None
+            }
+        }
+    });
     let recorder = super::history::start(&a.history, RunKind::Audit)?;
     let mut journal = open_journal(a, &config)?;
     let (mut report, evidence) = audit_readers_journaled(
@@ -121,6 +161,9 @@ pub fn run(a: &AuditArgs) -> Result<i32, Failure> {
         dest.wants_evidence(),
         journal.as_mut(),
     );
+    if let Ok(mut v) = late_errors.lock() {
+        report.warnings.append(&mut v);
+    }
     if let Some(r) = recorder {
         r.finish_into(&mut report);
     }

@@ -75,7 +75,9 @@ pub fn run(
         signal_hook::flag::register(sig, stop_requested.clone())
             .map_err(|e| Failure::usage(format!("cannot watch for signals: {e}")))?;
     }
-    let (tx, rx) = sync_channel::<ToPipeline>(256);
+    // at most QUEUE_BATCHES batches (1 MiB each at most) wait for the pipeline: a longer backlog
+    // waits in the kernel's capture buffer, whose size is fixed, so a burst does not grow the heap
+    let (tx, rx) = sync_channel::<ToPipeline>(telltale::live::source::QUEUE_BATCHES);
     let queue_drops = Arc::new(AtomicU64::new(0));
     let feed = Feed {
         tx,

@@ -332,6 +332,11 @@ pub struct WatchArgs {
     /// Ring the terminal bell when a flow is newly flagged.
     #[arg(long)]
     pub bell: bool,
+    /// The most flows held live at once (default 262,144); at most N/2 ended flows are kept
+    /// whole, the oldest beyond folded into groups (every flow still counted, and in the
+    /// history): bounds the memory of a session of weeks.
+    #[arg(long = "max-flows", value_name = "N")]
+    pub max_flows: Option<usize>,
     #[command(flatten)]
     pub history: history::HistoryArgs,
     #[command(flatten)]

@@ -32,6 +32,9 @@ enum Start {
     Replay(Box<CaptureReader>, Option<f64>),
 }
 
+/// Batches a replay reads ahead of the pipeline at most.
+const REPLAY_BATCHES: usize = 4;
+
 /// The demo capture spans about five minutes; at this speed it plays in about one.
 pub const DEMO_SPEED: f64 = 5.0;
 
@@ -86,12 +89,13 @@ pub fn run_watch(a: &WatchArgs) -> Result<i32, Failure> {
     } else {
         RunKind::Watch
     };
+    let caps = super::audit::caps_with(a.max_flows)?;
     let recorder = super::history::start(&a.history, kind)?;
     let hook = a.hook.start()?;
     session(
         source,
         start,
-        config,
+        (config, caps),
         a.report.clone(),
         a.bell,
         attribution,
@@ -108,7 +112,7 @@ pub fn run_demo_tui(d: &DemoArgs) -> Result<i32, Failure> {
     session(
         source,
         Start::Replay(Box::new(demo_reader()?), speed),
-        config,
+        (config, Caps::default()),
         d.report.clone(),
         d.bell,
         None,
@@ -141,7 +145,7 @@ fn watched_prefs(config: &AuditConfig) -> Option<PathBuf> {
 fn session(
     source: Source,
     start: Start,
-    config: AuditConfig,
+    (config, caps): (AuditConfig, Caps),
     report: Option<PathBuf>,
     bell: bool,
     attribution: Option<FlowAttribution>,
@@ -149,8 +153,14 @@ fn session(
 ) -> Result<i32, Failure> {
     let prefs_path = watched_prefs(&config);
     let matcher = Arc::new(Matcher::new(config.rules.clone()));
-    let pipeline = Pipeline::new(matcher, config.consent(), Caps::default());
-    let (to_pipeline, pipeline_rx) = sync_channel::<ToPipeline>(64);
+    let pipeline = Pipeline::new(matcher, config.consent(), caps);
+    // a bounded backlog: a live capture's kernel buffer holds the rest (QUEUE_BATCHES); a
+    // replay's reader just waits, so a few batches keep the pipeline busy
+    let backlog = match &start {
+        Start::Live(_) => telltale::live::source::QUEUE_BATCHES,
+        Start::Replay(..) => REPLAY_BATCHES,
+    };
+    let (to_pipeline, pipeline_rx) = sync_channel::<ToPipeline>(backlog);
     let (events_tx, events_rx) = sync_channel::<Event>(256);
     let queue_drops = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));

@@ -262,8 +262,11 @@ impl History {
             self.conn
                 .query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))
                 .map_err(e)?;
+            // a small page cache: a writer of weeks appends, it does not search
             self.conn
-                .execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")
+                .execute_batch(
+                    "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA cache_size = -256;",
+                )
                 .map_err(e)?;
             schema::migrate(&mut self.conn, version).map_err(e)?;
         } else if version < schema::VERSION {

@@ -32,8 +32,8 @@ pub struct Pool {
     spare: Mutex<Vec<(Vec<u8>, Vec<Header>)>>,
 }
 
-/// Batches' buffers a pool keeps: more than the queue between the threads holds.
-pub const POOL_KEEP: usize = 64;
+/// Batches' buffers a pool keeps: as many as the queue between the threads holds.
+pub const POOL_KEEP: usize = super::source::QUEUE_BATCHES;
 
 impl Pool {
     pub fn new() -> Arc<Pool> {

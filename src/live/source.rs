@@ -127,8 +127,9 @@ fn replay(mut reader: CaptureReader, speed: Option<f64>, feed: &Feed) {
     let fault = fault::injected("telltale-replay");
     let mut passed_on = 0u64;
     // hands the batch so far to the pipeline; false when the pipeline is gone
+    let pool = Pool::new();
     let mut flush = |batch: &mut Batch| {
-        let full = std::mem::replace(batch, Batch::with_capacity());
+        let full = std::mem::replace(batch, pool.take());
         passed_on += full.len() as u64;
         let alive = feed.send(CaptureMsg::Batch(full));
         if fault && passed_on >= fault::FAULT_AFTER_PACKETS {
@@ -141,6 +142,10 @@ fn replay(mut reader: CaptureReader, speed: Option<f64>, feed: &Feed) {
     let mut batch = Batch::with_capacity();
     let mut alive = true;
     while alive && !feed.stopping() {
+        // the input has nothing more yet (a pipe): what there is goes now, not when more comes
+        if !batch.is_empty() && reader.would_wait() {
+            alive = flush(&mut batch);
+        }
         let Some(p) = reader.next_packet() else { break };
         if let Some(speed) = speed.filter(|s| *s > 0.0) {
             let t0 = *first.get_or_insert(p.ts);
@@ -358,6 +363,10 @@ pub fn spawn_live(mut cap: pcap::Capture<pcap::Active>, feed: Feed) -> Running {
         drops,
     }
 }
+
+/// Batches waiting between the capture thread and the pipeline at most, for a live capture: a
+/// longer backlog waits in the kernel's buffer, which is of fixed size.
+pub const QUEUE_BATCHES: usize = 32;
 
 /// Packets between two readings of the clock in the capture loop.
 const CLOCK_EVERY: usize = 16;

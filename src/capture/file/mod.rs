@@ -357,6 +357,22 @@ impl CaptureReader {
         }
     }
 
+    /// Whether reading the next packet would wait for the input: nothing unread here, and the
+    /// read-ahead has no block ready (a pipe, between two writes). A replay hands over what
+    /// it has then, so the last packets before a pause are not held back. Always false for an
+    /// input read on the caller's thread (one CPU), which cannot tell.
+    pub fn would_wait(&mut self) -> bool {
+        // the record last handed out is consumed at the next call
+        let unread = self.available().saturating_sub(self.pending);
+        if self.eof || self.done || unread > 0 {
+            return false;
+        }
+        match &mut self.src {
+            Stream::Plain(Raw::Ahead(ahead)) => !ahead.ready(),
+            _ => false,
+        }
+    }
+
     // ----- buffer management -----
 
     fn available(&self) -> usize {

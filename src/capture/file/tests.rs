@@ -923,3 +923,89 @@ fn the_reader_is_send() {
     fn is_send<T: Send>() {}
     is_send::<CaptureReader>();
 }
+
+/// A pipe's reading end: blocks until the writer sends more, ends when it is gone.
+struct PipeEnd {
+    rx: std::sync::mpsc::Receiver<Vec<u8>>,
+    left: Vec<u8>,
+}
+
+impl std::io::Read for PipeEnd {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.left.is_empty() {
+            match self.rx.recv() {
+                Ok(more) => self.left = more,
+                Err(_) => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.left.len());
+        buf[..n].copy_from_slice(&self.left[..n]);
+        self.left.drain(..n);
+        Ok(n)
+    }
+}
+
+#[test]
+fn a_pipe_between_two_writes_is_seen_as_waiting_and_its_end_is_not() {
+    let mut demo = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/demo.pcapng"
+    ))
+    .unwrap();
+    // the blocks after the last packet (statistics) go: the pipe pauses right after a packet
+    loop {
+        let n = demo.len();
+        let len = u32::from_le_bytes(demo[n - 4..].try_into().unwrap()) as usize;
+        let kind = u32::from_le_bytes(demo[n - len..n - len + 4].try_into().unwrap());
+        if kind == 6 {
+            break;
+        }
+        demo.truncate(n - len);
+    }
+    let all = {
+        let mut whole = CaptureReader::from_reader_with(
+            "whole",
+            Box::new(Cursor::new(demo.clone())),
+            InputDigest::Skip,
+        )
+        .unwrap();
+        let mut n = 0;
+        while whole.next_packet().is_some() {
+            n += 1;
+        }
+        n
+    };
+    let (tx, rx) = std::sync::mpsc::channel();
+    tx.send(demo.clone()).unwrap();
+    let pipe = PipeEnd {
+        rx,
+        left: Vec::new(),
+    };
+    let mut r =
+        CaptureReader::from_reader_on("pipe", Box::new(pipe), InputDigest::Skip, false).unwrap();
+    let mut n = 0;
+    // every packet written so far is read without waiting for more
+    while n < all {
+        assert!(r.next_packet().is_some(), "packet {n}");
+        n += 1;
+    }
+    let started = std::time::Instant::now();
+    while !r.would_wait() {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "never seen waiting"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    // the writer goes: the end is not a wait
+    drop(tx);
+    let started = std::time::Instant::now();
+    while r.would_wait() {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "the end was never seen"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert!(r.next_packet().is_none());
+}

@@ -653,6 +653,43 @@ pub fn churn(packets: u64, seed: u64, out: impl Write) -> Result<(), SynthError>
     sink.finish()
 }
 
+/// Writes hours `from_hour..to_hour` of a media server's day as pcapng: `per_hour` short
+/// conversations an hour, evenly spread (each a DNS lookup and its TLS, HTTP or QUIC
+/// connection, to the Plex, metadata, OCSP and CDN hosts of [`server_mix`]; about one in twenty
+/// to a telemetry host that an opted-out owner's audit flags). Hours are counted from the
+/// capture's start, so two calls (`0..1`, then `1..24`) write a day in two files. Returns the
+/// packets written.
+pub fn server_hours(
+    from_hour: u32,
+    to_hour: u32,
+    per_hour: u32,
+    seed: u64,
+    out: impl Write,
+) -> Result<u64, SynthError> {
+    let mut plan = SplitMix64::new(seed ^ 0x5eed_da70_0000_0001 ^ u64::from(from_hour));
+    let mut synth = Synth::new(bench_lan(), seed ^ u64::from(from_hour));
+    let mut sink = Sink::new(out, u64::MAX)?;
+    let start = Timestamp::from_secs_nanos(START_SECS, 0);
+    let per_hour = per_hour.max(1);
+    let gap = 3_600 * SECOND / i64::from(per_hour);
+    let first = u64::from(from_hour) * u64::from(per_hour);
+    let last = u64::from(to_hour) * u64::from(per_hour);
+    for i in first..last {
+        let at = plus(
+            start,
+            gap.saturating_mul(i64::try_from(i).unwrap_or(i64::MAX)) + SECOND,
+        );
+        conversation(&mut synth, &mut plan, i, at)?;
+        if i % 64 == 63 {
+            sink.take(synth.drain_before(plus(at, -60 * SECOND))?)?;
+        }
+    }
+    sink.take(synth.finish()?)?;
+    let written = sink.drained;
+    sink.finish()?;
+    Ok(written)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -719,41 +756,4 @@ mod tests {
         assert!(report.counters.flows >= 4_900, "{}", report.counters.flows);
         assert!(report.counters.dns_responses >= 300);
     }
-}
-
-/// Writes hours `from_hour..to_hour` of a media server's day as pcapng: `per_hour` short
-/// conversations an hour, evenly spread (each a DNS lookup and its TLS, HTTP or QUIC
-/// connection, to the Plex, metadata, OCSP and CDN hosts of [`server_mix`]; about one in twenty
-/// to a telemetry host that an opted-out owner's audit flags). Hours are counted from the
-/// capture's start, so two calls (`0..1`, then `1..24`) write a day in two files. Returns the
-/// packets written.
-pub fn server_hours(
-    from_hour: u32,
-    to_hour: u32,
-    per_hour: u32,
-    seed: u64,
-    out: impl Write,
-) -> Result<u64, SynthError> {
-    let mut plan = SplitMix64::new(seed ^ 0x5eed_da70_0000_0001 ^ u64::from(from_hour));
-    let mut synth = Synth::new(bench_lan(), seed ^ u64::from(from_hour));
-    let mut sink = Sink::new(out, u64::MAX)?;
-    let start = Timestamp::from_secs_nanos(START_SECS, 0);
-    let per_hour = per_hour.max(1);
-    let gap = 3_600 * SECOND / i64::from(per_hour);
-    let first = u64::from(from_hour) * u64::from(per_hour);
-    let last = u64::from(to_hour) * u64::from(per_hour);
-    for i in first..last {
-        let at = plus(
-            start,
-            gap.saturating_mul(i64::try_from(i).unwrap_or(i64::MAX)) + SECOND,
-        );
-        conversation(&mut synth, &mut plan, i, at)?;
-        if i % 64 == 63 {
-            sink.take(synth.drain_before(plus(at, -60 * SECOND))?)?;
-        }
-    }
-    sink.take(synth.finish()?)?;
-    let written = sink.drained;
-    sink.finish()?;
-    Ok(written)
 }
