@@ -31,7 +31,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_telltale");
 const HISTORY_BYTES_PER_FLOW: u64 = 700;
 /// The flow cap of the soak's runs: beyond it the report folds flows into groups, while the
 /// history and the journal keep every one (docs/performance.md says why).
-const MAX_FLOWS: &str = "1024";
+const MAX_FLOWS: &str = "256";
 
 fn env_u32(name: &str, default: u32) -> u32 {
     std::env::var(name)
@@ -40,29 +40,38 @@ fn env_u32(name: &str, default: u32) -> u32 {
         .unwrap_or(default)
 }
 
-/// The day in two files: its first hour, and the rest.
-fn day(dir: &Path) -> (PathBuf, PathBuf) {
+/// The day in files: its first hour; for a day of 8 hours or more, hours 1 to 6; then the rest.
+fn day(dir: &Path) -> Vec<PathBuf> {
     let hours = env_u32("SOAK_HOURS", 2).max(2);
     let per_hour = env_u32("SOAK_PER_HOUR", 250);
-    let (first, rest) = (dir.join("hour1.pcapng"), dir.join("rest.pcapng"));
-    let seed = 0x50a4;
-    telltale_testkit::demo::bulk::server_hours(
-        0,
-        1,
-        per_hour,
-        seed,
-        std::fs::File::create(&first).unwrap(),
+    let mut bounds = vec![0, 1];
+    if hours >= 8 {
+        bounds.push(6);
+    }
+    bounds.push(hours);
+    bounds
+        .windows(2)
+        .map(|w| {
+            let path = dir.join(format!("hours-{}-{}.pcapng", w[0], w[1]));
+            let out = std::fs::File::create(&path).unwrap();
+            telltale_testkit::demo::bulk::server_hours(w[0], w[1], per_hour, 0x50a4, out).unwrap();
+            path
+        })
+        .collect()
+}
+
+/// The last packet's time of a capture, as the live view's header shows it.
+fn last_shown(capture: &Path) -> String {
+    let mut r = telltale::capture::file::CaptureReader::open_with(
+        capture,
+        telltale::capture::file::InputDigest::Skip,
     )
     .unwrap();
-    telltale_testkit::demo::bulk::server_hours(
-        1,
-        hours,
-        per_hour,
-        seed,
-        std::fs::File::create(&rest).unwrap(),
-    )
-    .unwrap();
-    (first, rest)
+    let mut last = None;
+    while let Some(p) = r.next_packet() {
+        last = Some(p.ts);
+    }
+    last.unwrap().rfc3339().get(..19).unwrap().replace('T', " ")
 }
 
 /// A hook that writes `flow ID` for each flow, `summary N ID...` for each summary call.
@@ -232,7 +241,7 @@ fn a_compressed_day_through_a_live_audit_keeps_memory_flat_and_loses_nothing() {
     }
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let (hour1, rest) = day(d);
+    let parts = day(d);
     let id = std::process::id() % 100_000;
     let tx = Netns::new(format!("tt-soak-tx-{id}"));
     let rx = Netns::new(format!("tt-soak-rx-{id}"));
@@ -305,10 +314,12 @@ fn a_compressed_day_through_a_live_audit_keeps_memory_flat_and_loses_nothing() {
             String::from_utf8_lossy(&out.stderr)
         );
     };
-    replay(&hour1);
+    replay(&parts[0]);
     quiet(pid);
     let after_hour1 = peak_kib(pid);
-    replay(&rest);
+    for part in &parts[1..] {
+        replay(part);
+    }
     quiet(pid);
     let after_day = peak_kib(pid);
     Command::new("kill")
@@ -382,7 +393,7 @@ fn a_compressed_day_through_watch_keeps_memory_flat_and_loses_nothing() {
     }
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let (hour1, rest) = day(d);
+    let parts = day(d);
     let fifo = d.join("feed");
     assert!(
         Command::new("mkfifo")
@@ -463,37 +474,48 @@ fn a_compressed_day_through_watch_keeps_memory_flat_and_loses_nothing() {
         }
     };
     use std::io::Write;
-    feed.write_all(&std::fs::read(&hour1).unwrap()).unwrap();
-    feed.flush().unwrap();
-    // the live view's header shows the newest packet's time: hour 1 is through when it shows
-    // hour 1's last packet (the view keeps drawing, so the CPU never goes quiet)
-    let last = {
-        let mut r = telltale::capture::file::CaptureReader::open_with(
-            &hour1,
-            telltale::capture::file::InputDigest::Skip,
-        )
-        .unwrap();
-        let mut last = None;
-        while let Some(p) = r.next_packet() {
-            last = Some(p.ts);
-        }
-        last.unwrap().rfc3339().get(..19).unwrap().replace('T', " ")
-    };
     let screen = || {
         String::from_utf8_lossy(&tmux(&["capture-pane", "-p", "-t", "soak"]).stdout).into_owned()
     };
-    let t0 = Instant::now();
-    while !screen().contains(&last) {
-        assert!(
-            t0.elapsed() < Duration::from_secs(120),
-            "hour 1 never showed ({last}):\n{}",
-            screen()
-        );
-        std::thread::sleep(Duration::from_millis(100));
+    // each part but the last, then its peak: the live view's header shows the newest packet's
+    // time, so a part is through when it shows the part's last packet (the view keeps drawing,
+    // so the CPU never goes quiet)
+    let mut peaks = Vec::new();
+    for part in &parts[..parts.len() - 1] {
+        feed.write_all(&std::fs::read(part).unwrap()).unwrap();
+        feed.flush().unwrap();
+        let last = last_shown(part);
+        let t0 = Instant::now();
+        while !screen().contains(&last) {
+            assert!(
+                t0.elapsed() < Duration::from_secs(120),
+                "{} never showed ({last}):\n{}",
+                part.display(),
+                screen()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        std::thread::sleep(Duration::from_secs(2));
+        peaks.push(peak_kib(pid));
     }
-    std::thread::sleep(Duration::from_secs(2));
-    let after_hour1 = peak_kib(pid);
-    feed.write_all(&std::fs::read(&rest).unwrap()).unwrap();
+    // `telltale history` reads while the session writes: every read succeeds, and sees the
+    // history only grow
+    let reading = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let reader = {
+        let (reading, history) = (reading.clone(), history.clone());
+        std::thread::spawn(move || {
+            let mut seen = Vec::new();
+            while reading.load(std::sync::atomic::Ordering::Relaxed) {
+                if history.exists() {
+                    seen.push(history_totals(&history)["flows"].as_u64().unwrap());
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            seen
+        })
+    };
+    feed.write_all(&std::fs::read(parts.last().unwrap()).unwrap())
+        .unwrap();
     drop(feed);
     let screen = || {
         String::from_utf8_lossy(&tmux(&["capture-pane", "-p", "-t", "soak"]).stdout).into_owned()
@@ -509,6 +531,15 @@ fn a_compressed_day_through_watch_keeps_memory_flat_and_loses_nothing() {
     }
     std::thread::sleep(Duration::from_secs(2));
     let after_day = peak_kib(pid);
+    reading.store(false, std::sync::atomic::Ordering::Relaxed);
+    let seen = reader
+        .join()
+        .expect("a history read failed while watch wrote");
+    assert!(
+        seen.len() >= 3,
+        "the history was read while written: {seen:?}"
+    );
+    assert!(seen.windows(2).all(|w| w[0] <= w[1]), "{seen:?}");
     tmux(&["send-keys", "-t", "soak", "q"]);
     let t0 = Instant::now();
     while !report.exists() || Path::new(&format!("/proc/{pid}")).exists() {
@@ -519,10 +550,13 @@ fn a_compressed_day_through_watch_keeps_memory_flat_and_loses_nothing() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-    eprintln!("watch: peak RSS {after_hour1} KiB after hour 1, {after_day} KiB after the day");
+    eprintln!("watch: peak RSS after hour 1, (hour 6,) the day: {peaks:?} KiB, {after_day} KiB");
+    // the view's bounded buffers fill over its first hours (docs/performance.md): a day of 8
+    // hours or more is held to hour 6, a shorter one to hour 1
+    let base = *peaks.last().unwrap();
     assert!(
-        after_day * 10 <= after_hour1 * 11,
-        "peak RSS grew from {after_hour1} KiB after hour 1 to {after_day} KiB after the day"
+        after_day * 10 <= base * 11,
+        "peak RSS grew from {base} KiB to {after_day} KiB after the day ({peaks:?})"
     );
     let r: Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
     let flows = r["flows"].as_array().unwrap().len() as u64

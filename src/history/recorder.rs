@@ -155,7 +155,9 @@ impl Recorder {
     /// is replaced by its final verdict) and how the run was judged. Returns the warnings the
     /// report should carry.
     pub fn finish(mut self, report: &Report) -> Vec<String> {
-        self.pending.clear();
+        // the flows that ended since the last commit first: the report may hold them no more
+        // (folded into its groups)
+        self.commit();
         if self.failed.is_none()
             && let Some(history) = self.history.as_mut()
         {
@@ -163,7 +165,7 @@ impl Recorder {
                 .add_flows(self.run, &report.flows)
                 .and_then(|()| history.finish_run(self.run, report, now()));
             match done {
-                Ok(()) => self.committed = report.flows.len() as u64,
+                Ok(()) => {}
                 Err(e) => self.fail(&e),
             }
         }
