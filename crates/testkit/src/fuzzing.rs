@@ -669,6 +669,11 @@ pub fn settings(data: &[u8]) {
     }
     let shown_other = settings_shown(&changed);
     for ((reader, a), (_, b)) in shown.iter().zip(&shown_other) {
+        // the token is the Plex readers' secret: a Jellyfin or Emby reader quoting the value of
+        // an element it reads (a malformed `<AutoDiscovery>`) quotes what the owner put there
+        if *reader != "plex" {
+            continue;
+        }
         assert!(
             !a.contains(token.as_str()) || b.contains(token.as_str()),
             "the token's value came out of the {reader} reader"
