@@ -397,3 +397,29 @@ fn max_flows_caps_the_flow_table_and_counts_its_evictions() {
     assert_eq!(code, 2);
     assert!(err.contains("--max-flows takes a number of flows"), "{err}");
 }
+
+#[test]
+fn a_blank_or_rateless_hook_is_refused_before_anything_is_opened() {
+    // no interface is opened (a missing one would be another message): the flags are read first
+    for args in [
+        ["audit", "-i", "no-such-interface0", "--on-flagged", ""],
+        ["audit", "-i", "no-such-interface0", "--on-flagged", "  "],
+    ] {
+        let (code, _, err) = run(&args);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(err.contains("--on-flagged"), "{err}");
+        assert!(err.contains("it needs a command to run"), "{err}");
+    }
+    let (code, _, err) = run(&[
+        "watch",
+        "-r",
+        &demo_path(),
+        "--on-flagged",
+        "true",
+        "--on-flagged-rate",
+        "0",
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--on-flagged-rate"), "{err}");
+    assert!(err.contains("0 is not in 1.."), "{err}");
+}

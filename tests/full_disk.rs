@@ -49,25 +49,8 @@ fn can_mount() -> bool {
 }
 
 /// Runs `cmd`, killing it and failing the test if it outlasts `LIMIT`.
-fn run(mut cmd: Command) -> Output {
-    let child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let pid = child.id();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
-    });
-    match rx.recv_timeout(LIMIT) {
-        Ok(out) => out.expect("output"),
-        Err(_) => {
-            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
-            panic!("{cmd:?} ran past {LIMIT:?}");
-        }
-    }
+fn run(cmd: Command) -> Output {
+    common::output_within(cmd, None, LIMIT)
 }
 
 /// Runs the shell `script` in a private mount namespace, with `$BIN` (telltale), `$DEMO`

@@ -24,27 +24,7 @@ const ALL: &[&str] = &["--since", "2000-01-01"];
 
 /// Runs the binary with extra environment, failing the test if it outlasts `LIMIT`.
 fn run_env(args: &[&str], env: &[(&str, &Path)]) -> Output {
-    let mut cmd = Command::new(BIN);
-    cmd.args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let child = cmd.spawn().expect("spawn telltale");
-    let pid = child.id();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
-    });
-    match rx.recv_timeout(LIMIT) {
-        Ok(out) => out.expect("output"),
-        Err(_) => {
-            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
-            panic!("telltale {args:?} ran past {LIMIT:?}");
-        }
-    }
+    common::telltale_env(args, None, env, LIMIT)
 }
 
 fn run(args: &[&str]) -> Output {

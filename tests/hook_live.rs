@@ -17,20 +17,11 @@ use std::time::{Duration, Instant};
 const FAR: &str = "203.0.113.60";
 
 fn can_run() -> bool {
-    if !common::require(common::is_root(), "root", common::ROOT_INSTALL) {
-        return false;
-    }
-    for (tool, arg, package) in [
+    common::require_root_and_tools(&[
         ("ip", "-V", "iproute2"),
         ("curl", "--version", "curl"),
         ("python3", "--version", "python3"),
-    ] {
-        let install = format!("apt-get install {package} (make test installs it)");
-        if !common::require(common::installed(tool, arg), package, &install) {
-            return false;
-        }
-    }
-    true
+    ])
 }
 
 /// Holds a connection to the far server open after its request, for `secs` seconds.

@@ -197,22 +197,13 @@ fn history_totals(h: &Path) -> Value {
 }
 
 fn can_run() -> bool {
-    if !common::require(common::is_root(), "root", common::ROOT_INSTALL) {
-        return false;
-    }
-    for (tool, arg, package) in [
+    common::require_root_and_tools(&[
         ("ip", "-V", "iproute2"),
         ("tcpreplay", "--version", "tcpreplay"),
         ("tmux", "-V", "tmux"),
         ("python3", "--version", "python3"),
         ("pgrep", "-V", "procps"),
-    ] {
-        let install = format!("apt-get install {package} (make test installs it)");
-        if !common::require(common::installed(tool, arg), package, &install) {
-            return false;
-        }
-    }
-    true
+    ])
 }
 
 /// Flagged flows in a journal (every file, in order), and every flow id it holds.

@@ -122,23 +122,14 @@ threading.Event().wait()
 "#;
 
 fn can_run() -> bool {
-    if !common::require(common::is_root(), "root", common::ROOT_INSTALL) {
-        return false;
-    }
-    for (tool, arg, package) in [
+    common::require_root_and_tools(&[
         ("ip", "-V", "iproute2"),
         ("openssl", "version", "openssl"),
         ("curl", "--version", "curl"),
         ("python3", "--version", "python3"),
         ("dumpcap", "-v", "wireshark-common (tshark)"),
         ("tshark", "-v", "tshark"),
-    ] {
-        let install = format!("apt-get install {package} (make test installs it)");
-        if !common::require(common::installed(tool, arg), package, &install) {
-            return false;
-        }
-    }
-    true
+    ])
 }
 
 /// One client session: the command, and what its flow must show.

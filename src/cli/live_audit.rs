@@ -184,10 +184,15 @@ pub fn run(
                 && judged_live.elapsed() >= Duration::from_secs(1)
             {
                 judged_live = Instant::now();
+                // judged in place; only a flagged flow the hook has not heard of is copied
                 for f in pipeline.live() {
-                    if in_scope.includes(f) {
+                    if !in_scope.includes(f) || h.has_told(f.id) {
+                        continue;
+                    }
+                    let verdict = pipeline.judge(f);
+                    if verdict.kind == telltale::rules::verdict::VerdictKind::Flagged {
                         let mut judged = f.clone();
-                        judged.verdict = Some(pipeline.judge(f));
+                        judged.verdict = Some(verdict);
                         h.flagged(&FlowReport::from_flow(&judged));
                     }
                 }

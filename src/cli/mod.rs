@@ -192,16 +192,26 @@ pub struct HookArgs {
     /// standard input, a summary in TELLTALE_* environment variables. It never holds up the
     /// capture; its exit status and standard error are logged in the report. telltale itself
     /// still sends nothing: what the command does is the owner's choice.
-    #[arg(long = "on-flagged", value_name = "CMD")]
+    #[arg(long = "on-flagged", value_name = "CMD", value_parser = a_command)]
     pub on_flagged: Option<String>,
     /// At most N calls a minute; the flows beyond are told in one summary call.
     #[arg(
         long = "on-flagged-rate",
         value_name = "N",
         default_value = "10",
-        requires = "on_flagged"
+        requires = "on_flagged",
+        value_parser = clap::value_parser!(u32).range(1..)
     )]
     pub on_flagged_rate: u32,
+}
+
+/// `--on-flagged`'s value: a command, not blank.
+fn a_command(s: &str) -> Result<String, String> {
+    if s.trim().is_empty() {
+        Err("it needs a command to run, such as `logger -t telltale`".into())
+    } else {
+        Ok(s.to_owned())
+    }
 }
 
 impl HookArgs {
@@ -211,14 +221,6 @@ impl HookArgs {
         let Some(cmd) = &self.on_flagged else {
             return Ok(None);
         };
-        if cmd.trim().is_empty() {
-            return Err(Failure::usage("--on-flagged needs a command"));
-        }
-        if self.on_flagged_rate == 0 {
-            return Err(Failure::usage(
-                "--on-flagged-rate takes a number of calls a minute, at least 1",
-            ));
-        }
         telltale::live::hook::Hook::start(cmd, self.on_flagged_rate)
             .map(Some)
             .map_err(|e| Failure::usage(format!("--on-flagged: cannot start its thread: {e}")))

@@ -81,10 +81,6 @@ impl Recorder {
         self.history.as_mut().expect("an open history")
     }
 
-    pub fn run_id(&self) -> i64 {
-        self.run
-    }
-
     /// What the report should say: runs that never finished, and a write that failed.
     pub fn warnings(&self) -> Vec<String> {
         let mut w = self.warnings.clone();

@@ -87,6 +87,11 @@ impl Hook {
     }
 
     /// Hands a flow to the hook if it is flagged and was never handed before. Never waits.
+    /// Whether the hook has been told of flow `id` already.
+    pub fn has_told(&self, id: u64) -> bool {
+        self.told.contains(&id)
+    }
+
     pub fn flagged(&mut self, f: &FlowReport) {
         if f.verdict.kind != crate::rules::verdict::VerdictKind::Flagged || !self.told.insert(f.id)
         {

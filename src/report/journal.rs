@@ -96,6 +96,8 @@ pub struct Journal {
     day: String,
     /// The run's `run-started` line, written again at the top of every new file.
     header: String,
+    /// The rules file's path, which every flow line names.
+    ruleset: String,
     /// Files rotated away, oldest first.
     pub rotated: Vec<PathBuf>,
 }
@@ -297,6 +299,7 @@ impl Journal {
             size,
             day: crate::time::now().day(),
             header: header.clone(),
+            ruleset: rules.path.clone(),
             rotated: existing_rotated(path),
         };
         j.write_text(&header)?;
@@ -378,11 +381,8 @@ impl Journal {
     }
 
     pub fn flow(&mut self, f: &FlowReport) -> std::io::Result<()> {
-        let ruleset = serde_json::from_str::<Value>(&self.header)
-            .ok()
-            .and_then(|h| h["rule"]["ruleset"].as_str().map(str::to_string))
-            .unwrap_or_default();
-        let text = serde_json::to_string(&flow_line(f, &ruleset)).map_err(std::io::Error::other)?;
+        let text =
+            serde_json::to_string(&flow_line(f, &self.ruleset)).map_err(std::io::Error::other)?;
         self.write_text(&text).map_err(|e| self.naming(e))?;
         self.written += 1;
         Ok(())
@@ -711,6 +711,7 @@ mod tests {
             size: 0,
             day: String::new(),
             header: String::new(),
+            ruleset: String::new(),
             rotated: Vec::new(),
         };
         let e = j.end(&Counters::default(), &[]).unwrap_err();

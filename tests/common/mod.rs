@@ -53,10 +53,29 @@ pub fn json(report: &Report) -> serde_json::Value {
 /// history (written by default) goes to a folder of its own, so that no other test's run
 /// (one killed on purpose, say) shows in its report.
 pub fn telltale(args: &[&str], stdin: Option<&[u8]>, limit: Duration) -> Output {
+    telltale_env(args, stdin, &[], limit)
+}
+
+/// [`telltale`] with extra environment (`XDG_STATE_HOME` among them, to share a history).
+pub fn telltale_env(
+    args: &[&str],
+    stdin: Option<&[u8]>,
+    env: &[(&str, &Path)],
+    limit: Duration,
+) -> Output {
     let state = tempfile::tempdir().expect("a state folder");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_telltale"))
-        .env("XDG_STATE_HOME", state.path())
-        .args(args)
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_telltale"));
+    cmd.env("XDG_STATE_HOME", state.path()).args(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    output_within(cmd, stdin, limit)
+}
+
+/// Runs `cmd` with `stdin` (or none) and its output piped; kills it and fails the test if
+/// it outlasts `limit`.
+pub fn output_within(mut cmd: Command, stdin: Option<&[u8]>, limit: Duration) -> Output {
+    let mut child = cmd
         .stdin(if stdin.is_some() {
             Stdio::piped()
         } else {
@@ -65,7 +84,7 @@ pub fn telltale(args: &[&str], stdin: Option<&[u8]>, limit: Duration) -> Output 
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("run telltale");
+        .unwrap_or_else(|e| panic!("run {cmd:?}: {e}"));
     if let Some(bytes) = stdin {
         use std::io::Write;
         let mut si = child.stdin.take().unwrap();
@@ -74,7 +93,7 @@ pub fn telltale(args: &[&str], stdin: Option<&[u8]>, limit: Duration) -> Output 
             let _ = si.write_all(&bytes);
         });
     }
-    // Read the pipes while waiting, so a large report cannot block the child.
+    // Read the pipes while waiting, so a large output cannot block the child.
     let pid = child.id();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -84,7 +103,7 @@ pub fn telltale(args: &[&str], stdin: Option<&[u8]>, limit: Duration) -> Output 
         Ok(out) => out.expect("output"),
         Err(_) => {
             let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
-            panic!("telltale {args:?} ran past {limit:?}");
+            panic!("{cmd:?} ran past {limit:?}");
         }
     }
 }
@@ -159,6 +178,19 @@ pub fn installed(program: &str, arg: &str) -> bool {
         .stderr(Stdio::null())
         .status()
         .is_ok()
+}
+
+/// [`require`]s root and each `(program, version argument, Debian package)`; false (the
+/// caller returns) at the first one missing.
+#[track_caller]
+pub fn require_root_and_tools(tools: &[(&str, &str, &str)]) -> bool {
+    if !require(is_root(), "root", ROOT_INSTALL) {
+        return false;
+    }
+    tools.iter().all(|&(tool, arg, package)| {
+        let install = format!("apt-get install {package} (make test installs it)");
+        require(installed(tool, arg), package, &install)
+    })
 }
 
 /// Whether the tests run as root (live capture needs it).
