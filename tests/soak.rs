@@ -40,16 +40,11 @@ fn env_u32(name: &str, default: u32) -> u32 {
         .unwrap_or(default)
 }
 
-/// The day in files: its first hour; for a day of 8 hours or more, hours 1 to 6; then the rest.
+/// The day in files: its first hour, then the rest.
 fn day(dir: &Path) -> Vec<PathBuf> {
     let hours = env_u32("SOAK_HOURS", 2).max(2);
     let per_hour = env_u32("SOAK_PER_HOUR", 250);
-    let mut bounds = vec![0, 1];
-    if hours >= 8 {
-        bounds.push(6);
-    }
-    bounds.push(hours);
-    bounds
+    [0, 1, hours]
         .windows(2)
         .map(|w| {
             let path = dir.join(format!("hours-{}-{}.pcapng", w[0], w[1]));
@@ -541,13 +536,11 @@ fn a_compressed_day_through_watch_keeps_memory_flat_and_loses_nothing() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-    eprintln!("watch: peak RSS after hour 1, (hour 6,) the day: {peaks:?} KiB, {after_day} KiB");
-    // the view's bounded buffers fill over its first hours (docs/performance.md): a day of 8
-    // hours or more is held to hour 6, a shorter one to hour 1
-    let base = *peaks.last().unwrap();
+    let base = peaks[0];
+    eprintln!("watch: peak RSS after hour 1: {base} KiB, after the day: {after_day} KiB");
     assert!(
         after_day * 10 <= base * 11,
-        "peak RSS grew from {base} KiB to {after_day} KiB after the day ({peaks:?})"
+        "peak RSS grew from {base} KiB after hour 1 to {after_day} KiB after the day"
     );
     let r: Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
     let flows = r["flows"].as_array().unwrap().len() as u64

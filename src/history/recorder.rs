@@ -12,6 +12,9 @@ use std::time::{Duration, Instant};
 
 /// How often a live run commits the flows that ended.
 pub const COMMIT_EVERY: Duration = Duration::from_secs(1);
+/// Flows queued that are committed at once, a second or not: at full speed a second holds
+/// thousands, which would otherwise wait in memory.
+pub const COMMIT_AT: usize = 512;
 
 pub struct Recorder {
     /// `None` when the history could not be opened: nothing is written, and the report says so.
@@ -109,10 +112,14 @@ impl Recorder {
     pub fn queue(&mut self, flow: FlowReport) {
         if self.failed.is_none() && self.history.is_some() {
             self.pending.push(flow);
+            if self.pending.len() >= COMMIT_AT {
+                self.commit();
+            }
         }
     }
 
-    /// Commits the queued flows if a second has passed since the last commit.
+    /// Commits the queued flows if a second has passed since the last commit (they are
+    /// committed at once when [`COMMIT_AT`] are waiting).
     pub fn commit_if_due(&mut self) {
         if self.last_commit.elapsed() >= COMMIT_EVERY {
             self.commit();

@@ -169,3 +169,22 @@ fn prune_keeps_what_was_seen_since_and_forgets_the_rest() {
     let t = h.totals().unwrap();
     assert_eq!((t.flows, t.destinations, t.runs), (0, 0, 0));
 }
+
+#[test]
+fn a_burst_of_flows_is_committed_as_it_comes_not_held_for_the_second() {
+    let (_d, path) = temp();
+    let report = demo_report_for_tests();
+    let mut rec = Recorder::start(&path, RunKind::Watch, None).unwrap();
+    let flow = report.flows.first().unwrap();
+    // more flows than one commit holds, all within the same second
+    let n = crate::history::recorder::COMMIT_AT * 2 + 7;
+    for i in 0..n {
+        let mut f = flow.clone();
+        f.id = 1_000_000 + i as u64;
+        rec.queue(f);
+    }
+    // read by another connection while the run goes on: two commits are in, the rest waits
+    let h = History::open_read_only(&path).unwrap();
+    let in_it = h.totals().unwrap().flows;
+    assert_eq!(in_it, 2 * crate::history::recorder::COMMIT_AT as u64);
+}

@@ -28,6 +28,11 @@ use std::time::{Duration, Instant};
 
 /// How often snapshots are published.
 pub const SNAPSHOT_EVERY: Duration = Duration::from_millis(250);
+/// Ended flows that are taken from the pipeline at once, without waiting for the next
+/// snapshot: at full speed thousands end between two, and held until then they would set
+/// how much memory the session keeps from then on. (At a slower pace they wait for the
+/// snapshot, which gives a flow's process a moment more to be found.)
+const COLLECT_AT: usize = 256;
 
 /// Where reports go: `--report PATH` (written on exit) and the export folder's parent.
 #[derive(Clone, Debug, Default)]
@@ -380,6 +385,10 @@ impl Engine {
                 if let Some(a) = self.attributor.as_mut() {
                     a.run(&mut self.pipeline, false);
                 }
+                // a burst: what ended is taken now rather than at the next snapshot
+                if self.pipeline.ended_waiting() >= COLLECT_AT {
+                    self.collect_ended();
+                }
                 if self.fault && self.pipeline.counters().packets >= fault::FAULT_AFTER_PACKETS {
                     panic!("injected fault (TELLTALE_FAULT=panic:telltale-pipeline)");
                 }
@@ -398,24 +407,7 @@ impl Engine {
 
     /// The audit so far, as a snapshot; unchanged flows are shared with the last one.
     pub fn snapshot(&mut self) -> Snapshot {
-        let baseline = self.baseline.as_ref();
-        for f in self.pipeline.take_ended() {
-            self.live.remove(&f.id);
-            if self.scope.includes(f) {
-                let mut r = FlowReport::from_flow(f);
-                r.new_destination = baseline.is_some_and(|b| b.is_new(&r));
-                if let Some(rec) = self.recorder.as_mut() {
-                    rec.queue(r.clone());
-                }
-                self.ended.push(Arc::new(r));
-            } else {
-                self.ended_left_out += 1;
-            }
-        }
-        self.bound_ended();
-        if let Some(rec) = self.recorder.as_mut() {
-            rec.commit_if_due();
-        }
+        self.collect_ended();
         let seq = self.seq + 1;
         let mut left_out = 0u64;
         let mut flows: Vec<Arc<FlowReport>> = self.ended.clone();
@@ -488,6 +480,34 @@ impl Engine {
     /// Keeps the view's ended flows within the pipeline's cap on flows kept whole: beyond it
     /// the oldest unflagged (then the oldest) leave the view, as the pipeline folds them
     /// into groups; reports and exports still count every one.
+    /// Takes from the pipeline the flows that ended since the last call: each becomes its
+    /// report, told to the hook, queued for the history and kept for the view (within the
+    /// flow cap). At each snapshot, and after a batch when [`COLLECT_AT`] are waiting.
+    fn collect_ended(&mut self) {
+        let baseline = self.baseline.as_ref();
+        for f in self.pipeline.take_ended() {
+            self.live.remove(&f.id);
+            if self.scope.includes(f) {
+                let mut r = FlowReport::from_flow(f);
+                r.new_destination = baseline.is_some_and(|b| b.is_new(&r));
+                // told before the cap can let it go from the view
+                if let Some(h) = self.hook.as_mut() {
+                    h.flagged(&r);
+                }
+                if let Some(rec) = self.recorder.as_mut() {
+                    rec.queue(r.clone());
+                }
+                self.ended.push(Arc::new(r));
+            } else {
+                self.ended_left_out += 1;
+            }
+        }
+        self.bound_ended();
+        if let Some(rec) = self.recorder.as_mut() {
+            rec.commit_if_due();
+        }
+    }
+
     fn bound_ended(&mut self) {
         let cap = self.pipeline.caps().flow_records.max(1);
         if self.ended.len() <= cap {
@@ -789,6 +809,83 @@ mod tests {
         let warnings = v["warnings"].to_string();
         assert!(warnings.contains("last snapshot"), "{warnings}");
         assert!(warnings.contains("may be incomplete"), "{warnings}");
+    }
+
+    /// `n` one-packet UDP flows from the server to documentation addresses, a second apart
+    /// (each ends when its two idle minutes are over), in batches as the capture thread sends
+    /// them.
+    fn burst_of_flows(n: u16) -> Vec<crate::live::batch::Batch> {
+        use crate::capture::{LinkType, RawPacket};
+        let mut batches = vec![crate::live::batch::Batch::with_capacity()];
+        for i in 0..n {
+            let mut data = Vec::new();
+            etherparse::PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
+                .ipv4([192, 168, 1, 10], [198, 51, 100, (i % 250) as u8 + 1], 64)
+                .udp(40_000, 10_000 + i)
+                .write(&mut data, b"hello")
+                .unwrap();
+            let batch = batches.last_mut().unwrap();
+            batch.push(&RawPacket {
+                ts: crate::time::Timestamp::from_secs_nanos(1_800_000_000 + i64::from(i), 0),
+                link: LinkType::ETHERNET,
+                data: &data,
+                orig_len: data.len() as u32,
+                interface: 0,
+            });
+            if batch.is_full() {
+                batches.push(crate::live::batch::Batch::with_capacity());
+            }
+        }
+        batches
+    }
+
+    #[test]
+    fn a_burst_of_ended_flows_is_taken_as_it_comes_and_each_flagged_one_told() {
+        let flagged = |f: &&crate::flows::Flow| {
+            f.verdict
+                .as_ref()
+                .is_some_and(|v| v.kind == VerdictKind::Flagged)
+        };
+        // a small cap, as `--max-flows 16`: the view lets most of them go, the hook must not
+        let caps = Caps {
+            flow_records: 16,
+            ..Caps::default()
+        };
+        let hook = crate::live::hook::Hook::start("cat > /dev/null", 1000).unwrap();
+        let mut engine = demo_engine(caps, ReportPlan::default()).with_hook(Some(hook));
+        // the same packets audited whole: which flows end, and which of them are flagged
+        let mut whole = demo_engine(Caps::default(), ReportPlan::default());
+        for b in burst_of_flows(3_000) {
+            for p in b.packets() {
+                whole.pipeline.process(&p);
+            }
+        }
+        assert!(whole.pipeline.take_ended().len() > 2_800);
+        // the view tells the hook of flows still open too
+        let all = whole.pipeline.result_so_far().flows;
+        let flagged = all.iter().filter(|f| flagged(f)).count() as u64;
+        assert!(flagged > 2_000, "{flagged} of {} flagged", all.len());
+        let mut most_waiting = 0;
+        // no snapshot between the batches, as when the capture runs far ahead of the view
+        for b in burst_of_flows(3_000) {
+            engine.on_capture(CaptureMsg::Batch(b));
+            most_waiting = most_waiting.max(engine.pipeline.ended_waiting());
+        }
+        // what ended waits for the next batch at most, never for the next snapshot
+        assert!(
+            most_waiting < COLLECT_AT + crate::live::batch::BATCH_PACKETS,
+            "{most_waiting} ended flows waited"
+        );
+        assert!(engine.ended.len() <= 16 + 16 / 4 + crate::live::batch::BATCH_PACKETS);
+        // the next snapshot takes the rest
+        engine.snapshot();
+        // told, or counted as dropped when its queue was full: never lost unseen
+        let told = engine.hook.take().unwrap().finish(Duration::from_secs(10));
+        assert_eq!(told.flagged, flagged);
+        assert_eq!(
+            told.told + told.summarised + told.dropped + told.unsent,
+            flagged
+        );
     }
 
     #[test]

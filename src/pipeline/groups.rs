@@ -221,6 +221,11 @@ impl EndedFlows {
         self.handed.get_or_insert(self.full.len());
     }
 
+    /// Flows ended and not yet handed out (none when nobody takes them).
+    pub fn waiting(&self) -> usize {
+        self.handed.map_or(0, |h| self.full.len().saturating_sub(h))
+    }
+
     /// Hands out every flow kept in full again.
     pub fn rewind(&mut self) {
         self.handed = Some(0);

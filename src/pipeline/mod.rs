@@ -302,6 +302,11 @@ impl Pipeline {
         self.ended.rewind();
     }
 
+    /// How many flows have ended (judged) since the last [`Pipeline::take_ended`].
+    pub fn ended_waiting(&self) -> usize {
+        self.ended.waiting()
+    }
+
     /// The flows that ended (judged) since the last call.
     pub fn take_ended(&mut self) -> &[Flow] {
         self.ended.take_new()
