@@ -48,6 +48,12 @@ skip_replay=${BENCH_SKIP_REPLAY:-0}
 say() { printf '%s\n' "$*" >&2; }
 die() { say "bench: $*"; exit 1; }
 
+# Every audit writes its history, as shipped: into a folder of the bench's own, so that the
+# bench never adds its flows to the owner's history, and each bench starts from an empty one.
+XDG_STATE_HOME=$(mktemp -d "${TMPDIR:-/tmp}/telltale-bench-state-XXXXXX")
+export XDG_STATE_HOME
+trap 'rm -rf "$XDG_STATE_HOME"' EXIT
+
 # --- 1. what the bench needs --------------------------------------------------------------
 packages=(libpcap-dev pkg-config libndpi-bin time openssl)
 tools=(ndpiReader /usr/bin/time openssl)

@@ -55,6 +55,8 @@ rx_ns="tt-rrx-$id"
 tx_if="ttrt$id"
 rx_if="ttrr$id"
 work=$(mktemp -d)
+# telltale's history (written by every audit, as shipped) goes to this run's own folder
+export XDG_STATE_HOME="$work/state"
 tt_pid=""
 
 cleanup() {

@@ -165,7 +165,7 @@ pub fn run(a: &AuditArgs) -> Result<i32, Failure> {
         report.warnings.append(&mut v);
     }
     if let Some(r) = recorder {
-        r.finish_into(&mut report);
+        r.finish_into(&mut report, dest.wants_html());
     }
     if let Some(j) = journal.as_mut() {
         let _ = j.end(&report.counters, &report.inputs);

@@ -282,7 +282,7 @@ pub fn run(
         report.hook = Some(h.finish(HOOK_GRACE));
     }
     if let Some(r) = recorder {
-        r.finish_into(&mut report);
+        r.finish_into(&mut report, dest.wants_html());
     }
     for w in &report.warnings {
         eprintln!("telltale: warning: {}", text::neutralise(w));

@@ -143,13 +143,13 @@ impl Recorder {
     }
 
     /// Ends the run with its final report, and gives the report what the history says: its
-    /// warnings, and the last 30 days for the HTML report's chart.
-    pub fn finish_into(self, report: &mut Report) {
+    /// warnings, and (if `chart`: an HTML report is wanted) the last 30 days for its chart.
+    pub fn finish_into(self, report: &mut Report, chart: bool) {
         let path = self.path.clone();
         let written = self.history.is_some();
         let said = self.finish(report);
         report.warnings.extend(said);
-        if written {
+        if written && chart {
             report.history_days = last_days(&path, report);
         }
     }

@@ -260,7 +260,8 @@ impl Engine {
         match report {
             Some(mut r) => {
                 let before = r.warnings.len();
-                recorder.finish_into(&mut r);
+                // the chart, for an HTML report or export made from it
+                recorder.finish_into(&mut r, true);
                 for w in r.warnings.split_off(before) {
                     if !self.warnings.contains(&w) {
                         self.warnings.push(w);

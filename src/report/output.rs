@@ -68,6 +68,11 @@ impl Outputs {
         self.evidence.is_some() || self.bundle.is_some()
     }
 
+    /// Whether an HTML report is among them (only it charts the history's last days).
+    pub fn wants_html(&self) -> bool {
+        self.reports.iter().any(|(f, _)| *f == Format::Html)
+    }
+
     /// Every file this will write.
     pub fn files(&self) -> Vec<PathBuf> {
         let mut files: Vec<PathBuf> = self
