@@ -46,6 +46,38 @@ fn journal_flow(failed: &mut bool, j: &mut telltale::report::journal::Journal, f
     }
 }
 
+/// Where the flows go as they end: the hook, the journal, the history (each if asked for).
+struct Takers<'a> {
+    hook: Option<&'a mut telltale::live::hook::Hook>,
+    journal: Option<&'a mut telltale::report::journal::Journal>,
+    journal_failed: &'a mut bool,
+    recorder: Option<&'a mut telltale::history::recorder::Recorder>,
+}
+
+impl Takers<'_> {
+    /// Hands the flows (in scope) that ended since the last call to each taker.
+    fn take_ended(&mut self, pipeline: &mut Pipeline, in_scope: &scope::AuditScope) {
+        if self.hook.is_none() && self.journal.is_none() && self.recorder.is_none() {
+            return;
+        }
+        for f in pipeline.take_ended() {
+            if !in_scope.includes(f) {
+                continue;
+            }
+            let report = FlowReport::from_flow(f);
+            if let Some(h) = self.hook.as_mut() {
+                h.flagged(&report);
+            }
+            if let Some(j) = self.journal.as_mut() {
+                journal_flow(self.journal_failed, j, &report);
+            }
+            if let Some(r) = self.recorder.as_mut() {
+                r.queue(report);
+            }
+        }
+    }
+}
+
 /// How long the hook's last calls may take once the capture has ended.
 pub const HOOK_GRACE: Duration = Duration::from_secs(10);
 
@@ -95,7 +127,6 @@ pub fn run(
     let mut recorder = super::history::start(&a.history, RunKind::AuditLive)?;
     let mut hook = a.hook.start()?;
     let mut journal = super::audit::open_journal(a, config)?;
-    let mut journaled = std::collections::HashSet::new();
     if recorder.is_some() || hook.is_some() || journal.is_some() {
         // flows go to the history (about once a second) and the hook as they end
         pipeline.hand_out_ended();
@@ -157,24 +188,13 @@ pub fn run(
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => break,
             }
-            if recorder.is_some() || hook.is_some() || journal.is_some() {
-                for f in pipeline.take_ended() {
-                    if !in_scope.includes(f) {
-                        continue;
-                    }
-                    let report = FlowReport::from_flow(f);
-                    if let Some(h) = hook.as_mut() {
-                        h.flagged(&report);
-                    }
-                    if let Some(j) = journal.as_mut() {
-                        journal_flow(&mut journal_failed, j, &report);
-                        journaled.insert(report.id);
-                    }
-                    if let Some(r) = recorder.as_mut() {
-                        r.queue(report);
-                    }
-                }
-            }
+            let mut takers = Takers {
+                hook: hook.as_mut(),
+                journal: journal.as_mut(),
+                journal_failed: &mut journal_failed,
+                recorder: recorder.as_mut(),
+            };
+            takers.take_ended(&mut pipeline, &in_scope);
             if let Some(r) = recorder.as_mut() {
                 r.commit_if_due();
             }
@@ -216,6 +236,14 @@ pub fn run(
             }
         }))
         .is_ok();
+    // the flows that ended in what was left in the queue
+    let mut takers = Takers {
+        hook: hook.as_mut(),
+        journal: journal.as_mut(),
+        journal_failed: &mut journal_failed,
+        recorder: recorder.as_mut(),
+    };
+    takers.take_ended(&mut pipeline, &in_scope);
     // libpcap's counters as read when the capture stopped (their message may not have fit
     // in the queue)
     if let Some(d) = last_drops {
@@ -264,11 +292,14 @@ pub fn run(
     );
     let evidence = store.map(|s| Evidence::for_report(s, &mut report));
     if let Some(j) = journal.as_mut() {
-        // the flows the end of the capture decided, then the run's end
-        for f in &report.flows {
-            if !journaled.contains(&f.id) {
-                journal_flow(&mut journal_failed, j, f);
-            }
+        // the flows still open when the capture ended (every other one went in as it ended),
+        // then the run's end
+        for f in report
+            .flows
+            .iter()
+            .filter(|f| f.ended_by == telltale::flows::EndReason::End)
+        {
+            journal_flow(&mut journal_failed, j, f);
         }
         if !journal_failed {
             let _ = j.end(&report.counters, &report.inputs);
