@@ -75,6 +75,9 @@ impl Takers<'_> {
                 r.queue(report);
             }
         }
+        if let Some(h) = self.hook.as_mut() {
+            h.forget_gone(pipeline);
+        }
     }
 }
 
@@ -306,8 +309,13 @@ pub fn run(
         }
     }
     if let Some(mut h) = hook {
-        // what was flagged only at the end, then the calls still queued (10 s at most)
-        for f in &report.flows {
+        // the flows still open at the end (every other one was told as it ended), then the
+        // calls still queued (10 s at most)
+        for f in report
+            .flows
+            .iter()
+            .filter(|f| f.ended_by == telltale::flows::EndReason::End)
+        {
             h.flagged(f);
         }
         report.hook = Some(h.finish(HOOK_GRACE));

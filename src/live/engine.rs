@@ -442,9 +442,10 @@ impl Engine {
         }
         self.live.retain(|_, (_, seen, _)| *seen == seq);
         flows.sort_by_key(|f| f.id);
+        // the flows still open (an ended one was told as it ended)
         if let Some(h) = self.hook.as_mut() {
-            for f in &flows {
-                h.flagged(f);
+            for (_, _, r) in self.live.values() {
+                h.flagged(r);
             }
         }
         let counters = self.pipeline.counters_now();
@@ -504,6 +505,9 @@ impl Engine {
             }
         }
         self.bound_ended();
+        if let Some(h) = self.hook.as_mut() {
+            h.forget_gone(&self.pipeline);
+        }
         if let Some(rec) = self.recorder.as_mut() {
             rec.commit_if_due();
         }
@@ -840,13 +844,35 @@ mod tests {
         batches
     }
 
+    /// The flows of [`burst_of_flows`] that are flagged (ended or still open), as the same
+    /// packets audited whole say.
+    fn flagged_in_burst(n: u16) -> u64 {
+        let mut whole = demo_engine(Caps::default(), ReportPlan::default());
+        for b in burst_of_flows(n) {
+            for p in b.packets() {
+                whole.pipeline.process(&p);
+            }
+        }
+        assert!(whole.pipeline.take_ended().len() > usize::from(n) * 9 / 10);
+        let all = whole.pipeline.result_so_far().flows;
+        let flagged = all
+            .iter()
+            .filter(|f| {
+                f.verdict
+                    .as_ref()
+                    .is_some_and(|v| v.kind == VerdictKind::Flagged)
+            })
+            .count() as u64;
+        assert!(
+            flagged > u64::from(n) / 2,
+            "{flagged} of {} flagged",
+            all.len()
+        );
+        flagged
+    }
+
     #[test]
     fn a_burst_of_ended_flows_is_taken_as_it_comes_and_each_flagged_one_told() {
-        let flagged = |f: &&crate::flows::Flow| {
-            f.verdict
-                .as_ref()
-                .is_some_and(|v| v.kind == VerdictKind::Flagged)
-        };
         // a small cap, as `--max-flows 16`: the view lets most of them go, the hook must not
         let caps = Caps {
             flow_records: 16,
@@ -854,18 +880,7 @@ mod tests {
         };
         let hook = crate::live::hook::Hook::start("cat > /dev/null", 1000).unwrap();
         let mut engine = demo_engine(caps, ReportPlan::default()).with_hook(Some(hook));
-        // the same packets audited whole: which flows end, and which of them are flagged
-        let mut whole = demo_engine(Caps::default(), ReportPlan::default());
-        for b in burst_of_flows(3_000) {
-            for p in b.packets() {
-                whole.pipeline.process(&p);
-            }
-        }
-        assert!(whole.pipeline.take_ended().len() > 2_800);
-        // the view tells the hook of flows still open too
-        let all = whole.pipeline.result_so_far().flows;
-        let flagged = all.iter().filter(|f| flagged(f)).count() as u64;
-        assert!(flagged > 2_000, "{flagged} of {} flagged", all.len());
+        let flagged = flagged_in_burst(3_000);
         let mut most_waiting = 0;
         // no snapshot between the batches, as when the capture runs far ahead of the view
         for b in burst_of_flows(3_000) {
@@ -887,6 +902,31 @@ mod tests {
             told.told + told.summarised + told.dropped + told.unsent,
             flagged
         );
+    }
+
+    #[test]
+    fn the_hook_remembers_a_bounded_number_of_flows_however_long_the_run() {
+        let caps = Caps {
+            flow_records: 16,
+            ..Caps::default()
+        };
+        let flagged = flagged_in_burst(30_000);
+        let hook = crate::live::hook::Hook::start("cat > /dev/null", 100_000).unwrap();
+        let mut engine = demo_engine(caps, ReportPlan::default()).with_hook(Some(hook));
+        let mut most = 0;
+        for (i, b) in burst_of_flows(30_000).into_iter().enumerate() {
+            engine.on_capture(CaptureMsg::Batch(b));
+            if i % 8 == 0 {
+                engine.snapshot();
+            }
+            most = most.max(engine.hook.as_ref().unwrap().remembered());
+        }
+        engine.snapshot();
+        // tens of thousands of flagged flows, and it never remembered more than twice its floor
+        assert!(most < 2 * 4096, "it remembered {most} flows");
+        // each flagged flow once, though the view's snapshots show an open one again and again
+        let told = engine.hook.take().unwrap().finish(Duration::from_secs(10));
+        assert_eq!(told.flagged, flagged);
     }
 
     #[test]

@@ -43,7 +43,12 @@ pub struct Hook {
     stats: Arc<Mutex<HookStats>>,
     thread: Option<std::thread::JoinHandle<()>>,
     told: HashSet<u64>,
+    /// How many flows `told` may hold before [`Hook::forget_gone`] looks at it again.
+    forget_at: usize,
 }
+
+/// Flows the hook remembers having told of before it looks for those it may forget.
+const FORGET_FLOOR: usize = 4096;
 
 fn lock(stats: &Mutex<HookStats>) -> std::sync::MutexGuard<'_, HookStats> {
     stats.lock().unwrap_or_else(PoisonError::into_inner)
@@ -83,10 +88,34 @@ impl Hook {
             stats,
             thread: Some(thread),
             told: HashSet::new(),
+            forget_at: FORGET_FLOOR,
         })
     }
 
     /// Hands a flow to the hook if it is flagged and was never handed before. Never waits.
+    /// Forgets the flows it was told of that it can never be shown again: those neither still
+    /// open nor kept whole by the pipeline (a changed setting shows the kept ones again).
+    /// Looked at only when it holds twice as many as at the last look, so that what it
+    /// remembers stays bounded by the flow table and the flow cap, however long the run.
+    pub fn forget_gone(&mut self, pipeline: &crate::pipeline::Pipeline) {
+        if self.told.len() < self.forget_at {
+            return;
+        }
+        let shown: HashSet<u64> = pipeline
+            .live()
+            .map(|f| f.id)
+            .chain(pipeline.ended_kept().iter().map(|f| f.id))
+            .collect();
+        self.told.retain(|id| shown.contains(id));
+        self.forget_at = FORGET_FLOOR.max(self.told.len().saturating_mul(2));
+    }
+
+    /// How many flows it remembers having told of.
+    #[cfg(test)]
+    pub(crate) fn remembered(&self) -> usize {
+        self.told.len()
+    }
+
     /// Whether the hook has been told of flow `id` already.
     pub fn has_told(&self, id: u64) -> bool {
         self.told.contains(&id)

@@ -302,6 +302,11 @@ impl Pipeline {
         self.ended.rewind();
     }
 
+    /// The ended flows kept whole (judged), those handed out already among them.
+    pub fn ended_kept(&self) -> &[Flow] {
+        self.ended.full()
+    }
+
     /// How many flows have ended (judged) since the last [`Pipeline::take_ended`].
     pub fn ended_waiting(&self) -> usize {
         self.ended.waiting()
