@@ -182,6 +182,7 @@ pub struct HistoryCmd {
     /// The window's end (not included): a day or a length of time before now; default now.
     #[arg(long, value_name = "WHEN")]
     pub until: Option<String>,
+    /// How to print it: Markdown, JSON (schema `telltale.history/1`) or CSV.
     #[arg(long, value_enum, default_value = "md")]
     pub format: HistoryFormat,
 }

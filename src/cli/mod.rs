@@ -200,7 +200,7 @@ pub struct HookArgs {
         value_name = "N",
         default_value = "10",
         requires = "on_flagged",
-        value_parser = clap::value_parser!(u32).range(1..)
+        value_parser = a_rate
     )]
     pub on_flagged_rate: u32,
 }
@@ -211,6 +211,14 @@ fn a_command(s: &str) -> Result<String, String> {
         Err("it needs a command to run, such as `logger -t telltale`".into())
     } else {
         Ok(s.to_owned())
+    }
+}
+
+/// `--on-flagged-rate`'s value: calls a minute, at least one.
+fn a_rate(s: &str) -> Result<u32, String> {
+    match s.parse::<u32>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err("it takes a number of calls a minute, at least 1".into()),
     }
 }
 
