@@ -203,18 +203,7 @@ fn rotation_by_size_loses_no_line_splits_none_and_keeps_n_files() {
         &journal,
         &["--journal-rotate", "16K", "--journal-keep", "100"],
     );
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir.path())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| {
-            p.file_name()
-                .unwrap()
-                .to_str()
-                .unwrap()
-                .starts_with("run.jsonl.")
-        })
-        .collect();
-    files.sort();
+    let mut files = common::rotated_journals(&journal);
     assert!(
         files.len() >= 3,
         "a 16 KiB limit rotates the demo's journal: {files:?}"

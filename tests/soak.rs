@@ -117,6 +117,21 @@ fn peak_kib(pid: u32) -> u64 {
         .expect("VmHWM")
 }
 
+/// Peak RSS (KiB) at the end of the day within 10% of hour 1's.
+fn assert_flat(run: &str, hour1: u64, day: u64) {
+    eprintln!("{run}: peak RSS {hour1} KiB after hour 1, {day} KiB after the day");
+    assert!(
+        day * 10 <= hour1 * 11,
+        "{run}: peak RSS grew from {hour1} KiB after hour 1 to {day} KiB after the day"
+    );
+}
+
+/// Every flow a report counts: those it lists and those it folded into groups.
+fn flows_in(report: &Value) -> u64 {
+    report["flows"].as_array().unwrap().len() as u64
+        + report["counters"]["flows_summarised"].as_u64().unwrap_or(0)
+}
+
 /// Waits until a process has used no CPU for a second: it has worked through what it was given.
 fn quiet(pid: u32) {
     let cpu = || -> u64 {
@@ -315,30 +330,14 @@ fn a_compressed_day_through_a_live_audit_keeps_memory_flat_and_loses_nothing() {
         .unwrap();
     let (code, err) = common::lab::finish(audit);
     assert_eq!(code, Some(1), "flows were flagged: {err}");
-    eprintln!("live audit: peak RSS {after_hour1} KiB after hour 1, {after_day} KiB after the day");
-    assert!(
-        after_day * 10 <= after_hour1 * 11,
-        "peak RSS grew from {after_hour1} KiB after hour 1 to {after_day} KiB after the day"
-    );
+    assert_flat("live audit", after_hour1, after_day);
 
     let r: Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
-    let flows = r["flows"].as_array().unwrap().len() as u64
-        + r["counters"]["flows_summarised"].as_u64().unwrap_or(0);
+    let flows = flows_in(&r);
     assert_eq!(r["live"]["dropped_by_kernel"], 0, "{}", r["live"]);
     // the journal rotated, and its files hold every flow once
-    let mut files: Vec<PathBuf> = std::fs::read_dir(d)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| {
-            p.file_name()
-                .unwrap()
-                .to_str()
-                .unwrap()
-                .starts_with("journal.jsonl.")
-        })
-        .collect();
+    let mut files = common::rotated_journals(&journal);
     assert!(files.len() >= 2, "the journal rotated: {files:?}");
-    files.sort();
     files.push(journal.clone());
     let (flagged, all) = journal_flows(&files);
     let unique: BTreeSet<u64> = all.iter().copied().collect();
@@ -548,15 +547,9 @@ fn watch_day(speed: &str) {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-    let base = peaks[0];
-    eprintln!("watch: peak RSS after hour 1: {base} KiB, after the day: {after_day} KiB");
-    assert!(
-        after_day * 10 <= base * 11,
-        "peak RSS grew from {base} KiB after hour 1 to {after_day} KiB after the day"
-    );
+    assert_flat("watch", peaks[0], after_day);
     let r: Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
-    let flows = r["flows"].as_array().unwrap().len() as u64
-        + r["counters"]["flows_summarised"].as_u64().unwrap_or(0);
+    let flows = flows_in(&r);
     let totals = history_totals(&history);
     assert_eq!(
         totals["flows"].as_u64().unwrap(),

@@ -47,36 +47,96 @@ fn journal_flow(failed: &mut bool, j: &mut telltale::report::journal::Journal, f
 }
 
 /// Where the flows go as they end: the hook, the journal, the history (each if asked for).
-struct Takers<'a> {
-    hook: Option<&'a mut telltale::live::hook::Hook>,
-    journal: Option<&'a mut telltale::report::journal::Journal>,
-    journal_failed: &'a mut bool,
-    recorder: Option<&'a mut telltale::history::recorder::Recorder>,
+struct Takers {
+    hook: Option<telltale::live::hook::Hook>,
+    journal: Option<telltale::report::journal::Journal>,
+    /// Set once a journal write failed (said once; nothing more is written).
+    journal_failed: bool,
+    recorder: Option<telltale::history::recorder::Recorder>,
+    /// When open flows were last judged for the hook.
+    judged_live: Instant,
 }
 
-impl Takers<'_> {
-    /// Hands the flows (in scope) that ended since the last call to each taker.
+impl Takers {
+    fn any(&self) -> bool {
+        self.hook.is_some() || self.journal.is_some() || self.recorder.is_some()
+    }
+
+    /// Hands the flows (in scope) that ended since the last call to each taker; the history
+    /// commits if its second is up.
     fn take_ended(&mut self, pipeline: &mut Pipeline, in_scope: &scope::AuditScope) {
-        if self.hook.is_none() && self.journal.is_none() && self.recorder.is_none() {
-            return;
-        }
-        for f in pipeline.take_ended() {
-            if !in_scope.includes(f) {
-                continue;
-            }
-            let report = FlowReport::from_flow(f);
-            if let Some(h) = self.hook.as_mut() {
-                h.flagged(&report);
-            }
-            if let Some(j) = self.journal.as_mut() {
-                journal_flow(self.journal_failed, j, &report);
-            }
-            if let Some(r) = self.recorder.as_mut() {
-                r.queue(report);
+        if self.any() {
+            for f in pipeline.take_ended() {
+                if !in_scope.includes(f) {
+                    continue;
+                }
+                let report = FlowReport::from_flow(f);
+                if let Some(h) = self.hook.as_mut() {
+                    h.flagged(&report);
+                }
+                if let Some(j) = self.journal.as_mut() {
+                    journal_flow(&mut self.journal_failed, j, &report);
+                }
+                if let Some(r) = self.recorder.as_mut() {
+                    r.queue(report);
+                }
             }
         }
         if let Some(h) = self.hook.as_mut() {
             h.forget_gone(pipeline);
+        }
+        if let Some(r) = self.recorder.as_mut() {
+            r.commit_if_due();
+        }
+    }
+
+    /// Once a second, the hook hears of a flow still open that is flagged as it stands: a
+    /// long-lived connection is told without waiting for its end. Judged in place; only a
+    /// flagged flow the hook has not heard of is copied.
+    fn tell_open(&mut self, pipeline: &Pipeline, in_scope: &scope::AuditScope) {
+        let Some(h) = self.hook.as_mut() else { return };
+        if self.judged_live.elapsed() < Duration::from_secs(1) {
+            return;
+        }
+        self.judged_live = Instant::now();
+        for f in pipeline.live() {
+            if !in_scope.includes(f) || h.has_told(f.id) {
+                continue;
+            }
+            let verdict = pipeline.judge(f);
+            if verdict.kind == telltale::rules::verdict::VerdictKind::Flagged {
+                let mut judged = f.clone();
+                judged.verdict = Some(verdict);
+                h.flagged(&FlowReport::from_flow(&judged));
+            }
+        }
+    }
+
+    /// The end of the run: the flows still open when the capture ended (every other one was
+    /// handed on as it ended) go to the journal, then its end line, and to the hook, which
+    /// gets [`HOOK_GRACE`] for its queued calls; the history ends the run with the report.
+    fn finish(mut self, report: &mut Report, chart: bool) {
+        let open: Vec<&FlowReport> = report
+            .flows
+            .iter()
+            .filter(|f| f.ended_by == telltale::flows::EndReason::End)
+            .collect();
+        if let Some(j) = self.journal.as_mut() {
+            for f in &open {
+                journal_flow(&mut self.journal_failed, j, f);
+            }
+            if !self.journal_failed {
+                let _ = j.end(&report.counters, &report.inputs);
+            }
+        }
+        if let Some(mut h) = self.hook {
+            for f in &open {
+                h.flagged(f);
+            }
+            report.hook = Some(h.finish(HOOK_GRACE));
+        }
+        if let Some(r) = self.recorder {
+            r.finish_into(report, chart);
         }
     }
 }
@@ -127,15 +187,17 @@ pub fn run(
     if attribution {
         pipeline.track_new_flows();
     }
-    let mut recorder = super::history::start(&a.history, RunKind::AuditLive)?;
-    let mut hook = a.hook.start()?;
-    let mut journal = super::audit::open_journal(a, config)?;
-    if recorder.is_some() || hook.is_some() || journal.is_some() {
-        // flows go to the history (about once a second) and the hook as they end
+    let mut takers = Takers {
+        recorder: super::history::start(&a.history, RunKind::AuditLive)?,
+        hook: a.hook.start()?,
+        journal: super::audit::open_journal(a, config)?,
+        journal_failed: false,
+        judged_live: Instant::now(),
+    };
+    if takers.any() {
+        // flows go to the history (about once a second), the journal and the hook as they end
         pipeline.hand_out_ended();
     }
-    let mut judged_live = Instant::now();
-    let mut journal_failed = false;
     let in_scope = config.scope(attribution);
     let started = Instant::now();
     let running = spawn_live(cap, feed);
@@ -191,35 +253,8 @@ pub fn run(
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => break,
             }
-            let mut takers = Takers {
-                hook: hook.as_mut(),
-                journal: journal.as_mut(),
-                journal_failed: &mut journal_failed,
-                recorder: recorder.as_mut(),
-            };
             takers.take_ended(&mut pipeline, &in_scope);
-            if let Some(r) = recorder.as_mut() {
-                r.commit_if_due();
-            }
-            // a flow still open is judged as it stands, once a second: the hook hears of a
-            // long-lived flagged connection without waiting for its end
-            if let Some(h) = hook.as_mut()
-                && judged_live.elapsed() >= Duration::from_secs(1)
-            {
-                judged_live = Instant::now();
-                // judged in place; only a flagged flow the hook has not heard of is copied
-                for f in pipeline.live() {
-                    if !in_scope.includes(f) || h.has_told(f.id) {
-                        continue;
-                    }
-                    let verdict = pipeline.judge(f);
-                    if verdict.kind == telltale::rules::verdict::VerdictKind::Flagged {
-                        let mut judged = f.clone();
-                        judged.verdict = Some(verdict);
-                        h.flagged(&FlowReport::from_flow(&judged));
-                    }
-                }
-            }
+            takers.tell_open(&pipeline, &in_scope);
             if fault && pipeline.counters().packets >= fault::FAULT_AFTER_PACKETS {
                 panic!("injected fault (TELLTALE_FAULT=panic:main)");
             }
@@ -240,12 +275,6 @@ pub fn run(
         }))
         .is_ok();
     // the flows that ended in what was left in the queue
-    let mut takers = Takers {
-        hook: hook.as_mut(),
-        journal: journal.as_mut(),
-        journal_failed: &mut journal_failed,
-        recorder: recorder.as_mut(),
-    };
     takers.take_ended(&mut pipeline, &in_scope);
     // libpcap's counters as read when the capture stopped (their message may not have fit
     // in the queue)
@@ -294,35 +323,7 @@ pub fn run(
         ),
     );
     let evidence = store.map(|s| Evidence::for_report(s, &mut report));
-    if let Some(j) = journal.as_mut() {
-        // the flows still open when the capture ended (every other one went in as it ended),
-        // then the run's end
-        for f in report
-            .flows
-            .iter()
-            .filter(|f| f.ended_by == telltale::flows::EndReason::End)
-        {
-            journal_flow(&mut journal_failed, j, f);
-        }
-        if !journal_failed {
-            let _ = j.end(&report.counters, &report.inputs);
-        }
-    }
-    if let Some(mut h) = hook {
-        // the flows still open at the end (every other one was told as it ended), then the
-        // calls still queued (10 s at most)
-        for f in report
-            .flows
-            .iter()
-            .filter(|f| f.ended_by == telltale::flows::EndReason::End)
-        {
-            h.flagged(f);
-        }
-        report.hook = Some(h.finish(HOOK_GRACE));
-    }
-    if let Some(r) = recorder {
-        r.finish_into(&mut report, dest.wants_html());
-    }
+    takers.finish(&mut report, dest.wants_html());
     for w in &report.warnings {
         eprintln!("telltale: warning: {}", text::neutralise(w));
     }

@@ -194,14 +194,7 @@ impl History {
                 })
                 .map_err(io)?;
         }
-        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let conn = Connection::open_with_flags(path, flags).map_err(|e| sql_error(path, e))?;
-        let mut h = History {
-            conn,
-            path: path.to_path_buf(),
-        };
-        h.prepare(true)?;
-        Ok(h)
+        Self::connect(path, true)
     }
 
     /// Opens an existing history for reading only (`telltale history`): never creates or
@@ -215,13 +208,23 @@ impl History {
                         .into(),
             });
         }
-        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let conn = Connection::open_with_flags(path, flags).map_err(|e| sql_error(path, e))?;
+        Self::connect(path, false)
+    }
+
+    /// Opens the file (which exists), for writing or only reading, and checks or prepares it.
+    fn connect(path: &Path, write: bool) -> Result<History, HistoryError> {
+        let access = if write {
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+        } else {
+            OpenFlags::SQLITE_OPEN_READ_ONLY
+        };
+        let conn = Connection::open_with_flags(path, access | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+            .map_err(|e| sql_error(path, e))?;
         let mut h = History {
             conn,
             path: path.to_path_buf(),
         };
-        h.prepare(false)?;
+        h.prepare(write)?;
         Ok(h)
     }
 

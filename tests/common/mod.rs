@@ -108,6 +108,22 @@ pub fn output_within(mut cmd: Command, stdin: Option<&[u8]>, limit: Duration) ->
     }
 }
 
+/// The files a journal rotated away (`JOURNAL.<when>` beside it), oldest first.
+pub fn rotated_journals(journal: &Path) -> Vec<PathBuf> {
+    let prefix = format!("{}.", journal.file_name().unwrap().to_str().unwrap());
+    let mut files: Vec<PathBuf> = std::fs::read_dir(journal.parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(&prefix))
+        })
+        .collect();
+    files.sort();
+    files
+}
+
 /// The one gate for a test's prerequisites (a tool, root, `../shared`): returns `have`.
 /// When it is false, under CI (`CI` set and not empty) the test fails, saying what it
 /// needs and how to install it, since CI has everything the tests need. Elsewhere the test
